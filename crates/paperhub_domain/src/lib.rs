@@ -1,0 +1,18 @@
+//! Paperhub's domain model: arXiv ids, papers, authors and the rules that
+//! relate them.
+//!
+//! This crate does no IO and depends on nothing else of ours. The importers in
+//! `paperhub_arxiv` produce [`Paper`]s, `paperhub_db` stores them, and the app
+//! crate wires the two together.
+
+#![forbid(unsafe_code)]
+
+pub mod arxiv_id;
+pub mod author;
+pub mod code_link;
+pub mod paper;
+pub mod text;
+
+pub use arxiv_id::{ArxivId, ArxivIdError, ArxivIdErrorKind};
+pub use author::{Author, split_author_list};
+pub use paper::{MergeOutcome, Paper, Version};
