@@ -1,1 +1,221 @@
-//! stub
+//! Streaming parsers for every arXiv metadata format Paperhub imports.
+//!
+//! | format | reader | where it comes from |
+//! |---|---|---|
+//! | snapshot JSON lines | [`JsonLinesReader`] | Kaggle/Cornell `arxiv-metadata-oai-snapshot.json` |
+//! | daily listing JSON lines | [`JsonLinesReader`] | `YYYY-MM-DD.jsonl` listing scrapes |
+//! | OAI-PMH XML | [`OaiReader`] | `ListRecords`/`GetRecord`, `arXiv` and `arXivRaw` |
+//! | Atom | [`AtomReader`] | `export.arxiv.org/api/query`, pre-2025 and current |
+//! | `.abs` | [`AbsReader`] | arXiv's native metadata files |
+//!
+//! [`open`] sniffs the first bytes of an input and picks the reader. Every
+//! reader is an iterator of `Result<Paper, ReadError>`: a
+//! [`ReadError::Record`] names the line or record and is meant to be counted
+//! and skipped, a [`ReadError::Stream`] ends the input. Memory is bounded by
+//! [`MAX_RECORD_BYTES`] whatever the input size. This crate does no file IO of
+//! its own; the caller opens files and decompresses.
+
+#![forbid(unsafe_code)]
+
+pub mod abs;
+pub mod atom;
+pub mod dates;
+pub mod error;
+pub mod jsonl;
+mod lines;
+pub mod oai;
+mod xml;
+
+use std::fmt;
+use std::io::BufRead;
+
+use chrono::NaiveDate;
+use paperhub_domain::Paper;
+
+pub use abs::AbsReader;
+pub use atom::{AtomEnvelope, AtomReader};
+pub use error::{Location, ReadError, RecordError, RecordErrorKind, StreamError};
+pub use jsonl::JsonLinesReader;
+pub use oai::{OaiEnvelope, OaiReader, ResumptionToken};
+
+/// The largest single record (one JSON line, one XML record) a reader keeps.
+///
+/// The biggest real records, papers with thousands of authors, are around 1 MB.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// The metadata formats Paperhub reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The Kaggle/Cornell snapshot, JSON lines.
+    Snapshot,
+    /// Daily listing JSON lines.
+    Listing,
+    /// JSON lines whose kind is decided by the first valid line.
+    JsonLines,
+    /// OAI-PMH XML.
+    OaiPmh,
+    /// arXiv API Atom feed.
+    Atom,
+    /// arXiv `.abs` text.
+    Abs,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Snapshot => "snapshot",
+            Format::Listing => "listing",
+            Format::JsonLines => "json-lines",
+            Format::OaiPmh => "oai-pmh",
+            Format::Atom => "atom",
+            Format::Abs => "abs",
+        })
+    }
+}
+
+/// What the caller knows about an input beyond its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct SourceHint {
+    /// The listing date, from a `YYYY-MM-DD.jsonl` file name.
+    pub listing_date: Option<NaiveDate>,
+}
+
+impl SourceHint {
+    /// Derives hints from a file name: `2025-03-18.jsonl(.gz|.zst)` gives a listing date.
+    pub fn from_file_name(name: &str) -> SourceHint {
+        let stem = name.split('.').next().unwrap_or("");
+        let listing_date = (name.contains(".jsonl") && stem.len() == 10)
+            .then(|| dates::parse_day(stem))
+            .flatten();
+        SourceHint { listing_date }
+    }
+}
+
+/// Decides the format from the first bytes of an input.
+///
+/// # Errors
+/// [`StreamError::Empty`], [`StreamError::Binary`] or
+/// [`StreamError::UnknownFormat`].
+pub fn detect(head: &[u8]) -> Result<Format, StreamError> {
+    if head.is_empty() {
+        return Err(StreamError::Empty);
+    }
+    if head.contains(&0) {
+        return Err(StreamError::Binary);
+    }
+    let text = String::from_utf8_lossy(head);
+    // Invalid UTF-8 is tolerated (old .abs files are Latin-1), but mostly
+    // control characters means binary.
+    let control = text
+        .chars()
+        .filter(|c| c.is_control() && !c.is_whitespace() || *c == '\u{fffd}')
+        .count();
+    if control * 10 > text.chars().count() {
+        return Err(StreamError::Binary);
+    }
+    let body = text.trim_start_matches('\u{feff}').trim_start();
+    if body.is_empty() {
+        return Err(StreamError::Empty);
+    }
+    if body.starts_with('{') {
+        return Ok(Format::JsonLines);
+    }
+    if body.starts_with('<') {
+        if body.contains("<OAI-PMH") {
+            return Ok(Format::OaiPmh);
+        }
+        if body.contains("<feed") {
+            return Ok(Format::Atom);
+        }
+        return Err(StreamError::UnknownFormat);
+    }
+    if body.starts_with("---") || body.starts_with("\\\\") {
+        return Ok(Format::Abs);
+    }
+    Err(StreamError::UnknownFormat)
+}
+
+/// A reader for any detected format.
+pub enum Records<R> {
+    /// JSON lines (snapshot or listing).
+    JsonLines(JsonLinesReader<R>),
+    /// OAI-PMH XML.
+    Oai(OaiReader<R>),
+    /// Atom feed.
+    Atom(AtomReader<R>),
+    /// `.abs` text.
+    Abs(AbsReader<R>),
+}
+
+impl<R: BufRead> Records<R> {
+    /// The format being read; JSON lines are refined once a line has been read.
+    pub fn format(&self) -> Format {
+        match self {
+            Records::JsonLines(r) => r.format().unwrap_or(Format::JsonLines),
+            Records::Oai(_) => Format::OaiPmh,
+            Records::Atom(_) => Format::Atom,
+            Records::Abs(_) => Format::Abs,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Records<R> {
+    type Item = Result<Paper, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Records::JsonLines(r) => r.next(),
+            Records::Oai(r) => r.next(),
+            Records::Atom(r) => r.next(),
+            Records::Abs(r) => r.next(),
+        }
+    }
+}
+
+/// Sniffs `reader` and returns the matching record stream.
+///
+/// # Errors
+/// The input is empty, binary, of an unknown format, or cannot be read.
+pub fn open<R: BufRead>(mut reader: R, hint: &SourceHint) -> Result<Records<R>, StreamError> {
+    let head = loop {
+        match reader.fill_buf() {
+            Ok(head) => break head,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => return Err(StreamError::Io { records: 0, source }),
+        }
+    };
+    let head = &head[..head.len().min(4096)];
+    Ok(match detect(head)? {
+        Format::OaiPmh => Records::Oai(OaiReader::new(reader)),
+        Format::Atom => Records::Atom(AtomReader::new(reader)),
+        Format::Abs => Records::Abs(AbsReader::new(reader)),
+        _ => Records::JsonLines(JsonLinesReader::new(reader, hint.listing_date)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats() {
+        assert!(matches!(detect(b""), Err(StreamError::Empty)));
+        assert!(matches!(detect(b"  \n"), Err(StreamError::Empty)));
+        assert!(matches!(detect(b"\x7fELF\x02\x01\x01\0\0"), Err(StreamError::Binary)));
+        assert_eq!(detect(b"{\"id\":1}").unwrap(), Format::JsonLines);
+        assert_eq!(detect(b"<?xml version='1.0'?>\n<OAI-PMH").unwrap(), Format::OaiPmh);
+        assert_eq!(detect(b"<?xml version=\"1.0\"?><feed xmlns=").unwrap(), Format::Atom);
+        assert_eq!(detect(b"-------\n\\\\\narXiv:").unwrap(), Format::Abs);
+        assert!(matches!(detect(b"id,title\n1,x"), Err(StreamError::UnknownFormat)));
+        assert!(matches!(detect(b"<html>"), Err(StreamError::UnknownFormat)));
+    }
+
+    #[test]
+    fn listing_date_from_name() {
+        let d = NaiveDate::from_ymd_opt(2025, 3, 18);
+        assert_eq!(SourceHint::from_file_name("2025-03-18.jsonl").listing_date, d);
+        assert_eq!(SourceHint::from_file_name("2025-03-18.jsonl.gz").listing_date, d);
+        assert_eq!(SourceHint::from_file_name("snapshot.json").listing_date, None);
+        assert_eq!(SourceHint::from_file_name("2025-13-18.jsonl").listing_date, None);
+    }
+}
