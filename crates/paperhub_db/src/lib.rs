@@ -1,1 +1,170 @@
-//! stub
+//! Paperhub's catalog store: the interface and its embedded SQLite backend.
+//!
+//! Callers use the [`CatalogStore`] trait and never SQL, so a PostgreSQL
+//! backend can be added later as another implementation without touching
+//! them. [`SqliteStore`] is the default: one WAL-mode SQLite file in the data
+//! directory, migrated on open. Upserts go through
+//! [`paperhub_domain::Paper::merge`], so the store holds no merge rules of its
+//! own, and each batch is one transaction.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod migrations;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use paperhub_domain::{ArxivId, Paper};
+use serde::Serialize;
+
+pub use error::DbError;
+pub use migrations::SCHEMA_VERSION;
+pub use sqlite::SqliteStore;
+
+/// How a batch of papers changed the catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    /// Papers not in the catalog before.
+    pub new: u64,
+    /// Papers whose stored record changed.
+    pub updated: u64,
+    /// Papers already stored exactly so.
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// Identifies an import run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportRunId(pub i64);
+
+/// How an import run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Still running, or killed before it could record its end.
+    Running,
+    /// Finished; some records may have been skipped.
+    Completed,
+    /// Stopped by an error, or nothing could be imported.
+    Failed,
+}
+
+impl ImportStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Running => "running",
+            ImportStatus::Completed => "completed",
+            ImportStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> ImportStatus {
+        match s {
+            "completed" => ImportStatus::Completed,
+            "failed" => ImportStatus::Failed,
+            _ => ImportStatus::Running,
+        }
+    }
+}
+
+/// The record of one import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRun {
+    /// Its id.
+    pub id: ImportRunId,
+    /// What was imported: paths, or "stdin".
+    pub source: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended, if it did.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub status: ImportStatus,
+    /// New, updated and unchanged papers.
+    #[serde(flatten)]
+    pub counts: UpsertCounts,
+    /// Records skipped as malformed.
+    pub skipped: u64,
+}
+
+/// Catalog-wide numbers for `paperhub stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogStats {
+    /// Total papers.
+    pub papers: u64,
+    /// Papers per category (a paper counts once in each of its categories), largest first.
+    pub by_category: Vec<(String, u64)>,
+    /// Papers per month of first submission (or of announcement when the
+    /// submission date is unknown), oldest first.
+    pub by_month: Vec<(String, u64)>,
+    /// The most recent import.
+    pub last_import: Option<ImportRun>,
+}
+
+/// The catalog's storage interface; see the crate docs.
+pub trait CatalogStore: Send {
+    /// Merges `papers` into the catalog in one transaction, stamping changed
+    /// rows with `now`.
+    ///
+    /// Either every paper of the batch is applied or none is. A paper may
+    /// appear more than once in a batch; later copies merge into earlier ones.
+    ///
+    /// # Errors
+    /// Any storage error; the transaction is then rolled back.
+    fn upsert_papers(&mut self, papers: &[Paper], now: DateTime<Utc>)
+    -> Result<UpsertCounts, DbError>;
+
+    /// The stored paper with this id (its version is ignored).
+    ///
+    /// # Errors
+    /// A storage error, or a row that cannot be decoded.
+    fn paper(&self, id: &ArxivId) -> Result<Option<Paper>, DbError>;
+
+    /// Number of papers in the catalog.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn count_papers(&self) -> Result<u64, DbError>;
+
+    /// Counts by category and month, and the last import.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn stats(&self) -> Result<CatalogStats, DbError>;
+
+    /// Records the start of an import of `source`.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn begin_import_run(
+        &mut self,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportRunId, DbError>;
+
+    /// Records the end of an import run with its final counts.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn finish_import_run(
+        &mut self,
+        id: ImportRunId,
+        counts: UpsertCounts,
+        skipped: u64,
+        status: ImportStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError>;
+
+    /// The most recent import runs, newest first.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn import_runs(&self, limit: u32) -> Result<Vec<ImportRun>, DbError>;
+}

@@ -1,0 +1,478 @@
+//! The embedded SQLite implementation of [`CatalogStore`].
+//!
+//! Tuned for bulk import: WAL with `synchronous = NORMAL` (a crash loses at
+//! most the last transactions, never consistency), cached prepared statements,
+//! and one transaction per batch. Authors and versions are JSON columns
+//! because they are always read whole; categories are also kept in
+//! `paper_categories` so per-category counts and filters use an index.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use paperhub_domain::{ArxivId, MergeOutcome, Paper};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::DbError;
+use crate::migrations::migrate;
+use crate::{
+    CatalogStats, CatalogStore, ImportRun, ImportRunId, ImportStatus, UpsertCounts,
+};
+
+/// A catalog in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+const PAPER_COLUMNS: &str = "arxiv_id, version, title, abstract, authors, primary_category, \
+     categories, submitted, updated, announced, comments, journal_ref, doi, report_no, license, \
+     msc_class, acm_class, submitter, versions, code_url";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// # Errors
+    /// The file cannot be opened or created, or a migration fails.
+    pub fn open(path: &Path) -> Result<SqliteStore, DbError> {
+        let open_err = |source| DbError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -32768;",
+        )
+        .map_err(open_err)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore { conn })
+    }
+
+    fn load(conn: &Connection, arxiv_id: &str) -> Result<Option<(i64, Paper)>, DbError> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, {PAPER_COLUMNS} FROM papers WHERE arxiv_id = ?1"
+        ))?;
+        let row = stmt
+            .query_row([arxiv_id], |row| Ok((row.get::<_, i64>(0)?, RawPaper::from_row(row)?)))
+            .optional()?;
+        row.map(|(id, raw)| raw.into_paper().map(|p| (id, p)))
+            .transpose()
+    }
+}
+
+fn ts(d: Option<DateTime<Utc>>) -> Option<String> {
+    d.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn json<T: serde::Serialize>(value: &T, arxiv_id: &ArxivId) -> Result<String, DbError> {
+    serde_json::to_string(value).map_err(|e| DbError::Corrupt {
+        arxiv_id: arxiv_id.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// A row as stored, before decoding.
+struct RawPaper {
+    arxiv_id: String,
+    version: Option<u32>,
+    title: String,
+    abstract_text: String,
+    authors: String,
+    primary_category: Option<String>,
+    categories: String,
+    submitted: Option<String>,
+    updated: Option<String>,
+    announced: Option<String>,
+    comments: Option<String>,
+    journal_ref: Option<String>,
+    doi: Option<String>,
+    report_no: Option<String>,
+    license: Option<String>,
+    msc_class: Option<String>,
+    acm_class: Option<String>,
+    submitter: Option<String>,
+    versions: String,
+    code_url: Option<String>,
+}
+
+impl RawPaper {
+    /// Reads the [`PAPER_COLUMNS`] starting at column 1.
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<RawPaper> {
+        Ok(RawPaper {
+            arxiv_id: row.get(1)?,
+            version: row.get(2)?,
+            title: row.get(3)?,
+            abstract_text: row.get(4)?,
+            authors: row.get(5)?,
+            primary_category: row.get(6)?,
+            categories: row.get(7)?,
+            submitted: row.get(8)?,
+            updated: row.get(9)?,
+            announced: row.get(10)?,
+            comments: row.get(11)?,
+            journal_ref: row.get(12)?,
+            doi: row.get(13)?,
+            report_no: row.get(14)?,
+            license: row.get(15)?,
+            msc_class: row.get(16)?,
+            acm_class: row.get(17)?,
+            submitter: row.get(18)?,
+            versions: row.get(19)?,
+            code_url: row.get(20)?,
+        })
+    }
+
+    fn into_paper(self) -> Result<Paper, DbError> {
+        let corrupt = |reason: String| DbError::Corrupt {
+            arxiv_id: self.arxiv_id.clone(),
+            reason,
+        };
+        let id = ArxivId::parse_bare(&self.arxiv_id).map_err(|e| corrupt(e.to_string()))?;
+        let date = |s: &Option<String>| -> Result<Option<DateTime<Utc>>, DbError> {
+            s.as_deref()
+                .map(|s| {
+                    DateTime::parse_from_rfc3339(s)
+                        .map(|d| d.with_timezone(&Utc))
+                        .map_err(|e| corrupt(format!("date '{s}': {e}")))
+                })
+                .transpose()
+        };
+        let mut paper = Paper::new(id, self.title.clone(), self.abstract_text.clone());
+        paper.version = self.version;
+        paper.authors =
+            serde_json::from_str(&self.authors).map_err(|e| corrupt(format!("authors: {e}")))?;
+        paper.primary_category = self.primary_category.clone();
+        paper.categories = self.categories.split_whitespace().map(str::to_owned).collect();
+        paper.submitted = date(&self.submitted)?;
+        paper.updated = date(&self.updated)?;
+        paper.announced = self
+            .announced
+            .as_deref()
+            .map(|s| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map_err(|e| corrupt(format!("announced '{s}': {e}")))
+            })
+            .transpose()?;
+        paper.comments = self.comments.clone();
+        paper.journal_ref = self.journal_ref.clone();
+        paper.doi = self.doi.clone();
+        paper.report_no = self.report_no.clone();
+        paper.license = self.license.clone();
+        paper.msc_class = self.msc_class.clone();
+        paper.acm_class = self.acm_class.clone();
+        paper.submitter = self.submitter.clone();
+        paper.versions =
+            serde_json::from_str(&self.versions).map_err(|e| corrupt(format!("versions: {e}")))?;
+        paper.code_url = self.code_url.clone();
+        Ok(paper)
+    }
+}
+
+fn write_paper(
+    conn: &Connection,
+    existing: Option<i64>,
+    paper: &Paper,
+    now: &str,
+) -> Result<(), DbError> {
+    let authors = json(&paper.authors, &paper.id)?;
+    let versions = json(&paper.versions, &paper.id)?;
+    let categories = paper.categories.join(" ");
+    let announced = paper.announced.map(|d| d.format("%Y-%m-%d").to_string());
+    let values = params![
+        paper.id.base(),
+        paper.version,
+        paper.title,
+        paper.abstract_text,
+        authors,
+        paper.primary_category,
+        categories,
+        ts(paper.submitted),
+        ts(paper.updated),
+        announced,
+        paper.comments,
+        paper.journal_ref,
+        paper.doi,
+        paper.report_no,
+        paper.license,
+        paper.msc_class,
+        paper.acm_class,
+        paper.submitter,
+        versions,
+        paper.code_url,
+        now,
+    ];
+    let row_id = match existing {
+        None => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "INSERT INTO papers ({PAPER_COLUMNS}, created_at, modified_at) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21)"
+            ))?;
+            stmt.execute(values)?;
+            conn.last_insert_rowid()
+        }
+        Some(row_id) => {
+            let mut stmt = conn.prepare_cached(
+                "UPDATE papers SET version = ?2, title = ?3, abstract = ?4, authors = ?5, \
+                 primary_category = ?6, categories = ?7, submitted = ?8, updated = ?9, \
+                 announced = ?10, comments = ?11, journal_ref = ?12, doi = ?13, report_no = ?14, \
+                 license = ?15, msc_class = ?16, acm_class = ?17, submitter = ?18, versions = ?19, \
+                 code_url = ?20, modified_at = ?21 WHERE arxiv_id = ?1",
+            )?;
+            stmt.execute(values)?;
+            conn.prepare_cached("DELETE FROM paper_categories WHERE paper_id = ?1")?
+                .execute([row_id])?;
+            row_id
+        }
+    };
+    let mut insert_category = conn.prepare_cached(
+        "INSERT OR IGNORE INTO paper_categories (category, paper_id) VALUES (?1, ?2)",
+    )?;
+    for category in &paper.categories {
+        insert_category.execute(params![category, row_id])?;
+    }
+    Ok(())
+}
+
+fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn import_run_from_row(row: &Row<'_>) -> rusqlite::Result<ImportRun> {
+    let status: String = row.get(4)?;
+    Ok(ImportRun {
+        id: ImportRunId(row.get(0)?),
+        source: row.get(1)?,
+        started_at: parse_ts(row.get(2)?).unwrap_or_default(),
+        finished_at: parse_ts(row.get(3)?),
+        status: ImportStatus::parse(&status),
+        counts: UpsertCounts {
+            new: row.get(5)?,
+            updated: row.get(6)?,
+            unchanged: row.get(7)?,
+        },
+        skipped: row.get(8)?,
+    })
+}
+
+impl CatalogStore for SqliteStore {
+    fn upsert_papers(
+        &mut self,
+        papers: &[Paper],
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts, DbError> {
+        let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let tx = self.conn.transaction()?;
+        let mut counts = UpsertCounts::default();
+        for incoming in papers {
+            match SqliteStore::load(&tx, incoming.id.base())? {
+                None => {
+                    write_paper(&tx, None, incoming, &now)?;
+                    counts.new += 1;
+                }
+                Some((row_id, stored)) => match stored.merge(incoming) {
+                    MergeOutcome::Unchanged => counts.unchanged += 1,
+                    MergeOutcome::Updated(merged) => {
+                        write_paper(&tx, Some(row_id), &merged, &now)?;
+                        counts.updated += 1;
+                    }
+                },
+            }
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn paper(&self, id: &ArxivId) -> Result<Option<Paper>, DbError> {
+        Ok(SqliteStore::load(&self.conn, id.base())?.map(|(_, p)| p))
+    }
+
+    fn count_papers(&self) -> Result<u64, DbError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM papers", [], |r| r.get(0))?)
+    }
+
+    fn stats(&self) -> Result<CatalogStats, DbError> {
+        let papers = self.count_papers()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT category, COUNT(*) AS n FROM paper_categories GROUP BY category ORDER BY n DESC, category",
+        )?;
+        let by_category = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT substr(COALESCE(submitted, announced), 1, 7) AS month, COUNT(*) FROM papers \
+             WHERE month IS NOT NULL GROUP BY month ORDER BY month",
+        )?;
+        let by_month = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let last_import = self.import_runs(1)?.into_iter().next();
+        Ok(CatalogStats {
+            papers,
+            by_category,
+            by_month,
+            last_import,
+        })
+    }
+
+    fn begin_import_run(
+        &mut self,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportRunId, DbError> {
+        self.conn.execute(
+            "INSERT INTO import_runs (source, started_at, status) VALUES (?1, ?2, 'running')",
+            params![source, ts(Some(now))],
+        )?;
+        Ok(ImportRunId(self.conn.last_insert_rowid()))
+    }
+
+    fn finish_import_run(
+        &mut self,
+        id: ImportRunId,
+        counts: UpsertCounts,
+        skipped: u64,
+        status: ImportStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.conn.execute(
+            "UPDATE import_runs SET finished_at = ?2, status = ?3, new = ?4, updated = ?5, \
+             unchanged = ?6, skipped = ?7 WHERE id = ?1",
+            params![
+                id.0,
+                ts(Some(now)),
+                status.as_str(),
+                counts.new,
+                counts.updated,
+                counts.unchanged,
+                skipped
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn import_runs(&self, limit: u32) -> Result<Vec<ImportRun>, DbError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, source, started_at, finished_at, status, new, updated, unchanged, skipped \
+             FROM import_runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let runs = stmt
+            .query_map([limit], import_run_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use paperhub_domain::{Author, Version};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("paperhub.sqlite3")).unwrap();
+        (dir, store)
+    }
+
+    fn paper(id: &str, version: u32, title: &str) -> Paper {
+        let mut p = Paper::new(id.parse().unwrap(), title.into(), "An abstract.".into());
+        p.authors = vec![Author::from_display_name("Ada Lovelace")];
+        p.categories = vec!["cs.CL".into(), "cs.AI".into()];
+        p.versions = (1..=version)
+            .map(|v| Version {
+                version: v,
+                date: Some(Utc.with_ymd_and_hms(2025, 1, v, 12, 0, 0).unwrap()),
+                size: None,
+            })
+            .collect();
+        p.announced = NaiveDate::from_ymd_opt(2025, 3, 18);
+        p.finalize();
+        p
+    }
+
+    #[test]
+    fn round_trips_every_field() {
+        let (_dir, mut store) = store();
+        let mut p = paper("2501.00001", 2, "Title");
+        p.comments = Some("c".into());
+        p.journal_ref = Some("j".into());
+        p.doi = Some("10.1/x".into());
+        p.report_no = Some("r".into());
+        p.license = Some("l".into());
+        p.msc_class = Some("m".into());
+        p.acm_class = Some("a".into());
+        p.submitter = Some("s".into());
+        p.code_url = Some("https://github.com/a/b".into());
+        let counts = store.upsert_papers(&[p.clone()], Utc::now()).unwrap();
+        assert_eq!(counts.new, 1);
+        assert_eq!(store.paper(&p.id).unwrap().unwrap(), p);
+        let versioned: ArxivId = "2501.00001v1".parse().unwrap();
+        assert_eq!(store.paper(&versioned).unwrap().unwrap(), p);
+    }
+
+    #[test]
+    fn upsert_rules_hold_in_the_store() {
+        let (_dir, mut store) = store();
+        let v1 = paper("2501.00001", 1, "Old");
+        let v2 = paper("2501.00001", 2, "New");
+        let now = Utc::now();
+        assert_eq!(store.upsert_papers(&[v2.clone()], now).unwrap().new, 1);
+        assert_eq!(store.upsert_papers(&[v1.clone()], now).unwrap().unchanged, 1);
+        assert_eq!(store.paper(&v2.id).unwrap().unwrap().title, "New");
+        let again = store.upsert_papers(&[v2.clone(), v2], now).unwrap();
+        assert_eq!(again, UpsertCounts { new: 0, updated: 0, unchanged: 2 });
+        assert_eq!(store.count_papers().unwrap(), 1);
+    }
+
+    #[test]
+    fn stats_and_import_runs() {
+        let (_dir, mut store) = store();
+        let now = Utc::now();
+        let run = store.begin_import_run("x.jsonl", now).unwrap();
+        let counts = store
+            .upsert_papers(&[paper("2501.00001", 1, "A"), paper("2502.00002", 1, "B")], now)
+            .unwrap();
+        store
+            .finish_import_run(run, counts, 3, ImportStatus::Completed, now)
+            .unwrap();
+        let stats = store.stats().unwrap();
+        assert_eq!(stats.papers, 2);
+        assert_eq!(stats.by_category, [("cs.AI".to_owned(), 2), ("cs.CL".to_owned(), 2)]);
+        assert_eq!(stats.by_month, [("2025-01".to_owned(), 2)]);
+        let last = stats.last_import.unwrap();
+        assert_eq!(last.skipped, 3);
+        assert_eq!(last.counts.new, 2);
+        assert_eq!(last.status, ImportStatus::Completed);
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            store.upsert_papers(&[paper("2501.00001", 1, "A")], Utc::now()).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.count_papers().unwrap(), 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 999")
+            .unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(err.to_string().contains("newer than this build"), "{err}");
+    }
+}
