@@ -1,1 +1,14 @@
-//! stub
+//! Paperhub, the application: wires the domain, parsers and store together.
+//!
+//! The library crates each own one concern (`paperhub_domain` the model,
+//! `paperhub_arxiv` the formats, `paperhub_db` storage). This crate owns what
+//! joins them: where data lives ([`data_dir`]), the import pipeline
+//! ([`import`]), the command line ([`cli`]) and benchmarks ([`bench`]).
+
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod cli;
+pub mod data_dir;
+pub mod import;
+pub mod telemetry;

@@ -1,10 +1,12 @@
 //! arXiv's native `.abs` metadata files.
 //!
-//! A record is a `\\` line, header fields (`Title:`, `Authors:`, one `Date:`
-//! line per version, …, with indented continuation lines), another `\\`, the
-//! abstract, and a closing `\\`. A file normally holds one record, but
-//! records may be concatenated, so the parser loops. Old files are Latin-1
-//! rather than UTF-8; such lines are decoded as Latin-1 so no byte is lost.
+//! A file holds one record: a `\\` line, header fields (`Title:`,
+//! `Authors:`, one `Date:` line per version, …, with indented continuation
+//! lines), another `\\`, the abstract, and a closing `\\`. Abstracts may
+//! themselves contain `\\` lines (TeX line breaks), so, as in arXiv's own
+//! parser (arxiv-browse), the abstract runs to the *last* `\\` line of the
+//! file. Old files are Latin-1 rather than UTF-8; such lines are decoded as
+//! Latin-1 so no byte is lost.
 
 use std::io::BufRead;
 
@@ -59,6 +61,8 @@ impl<R: BufRead> Iterator for AbsReader<R> {
         let mut start_line = 0;
         let mut header: Vec<String> = Vec::new();
         let mut abstract_lines: Vec<String> = Vec::new();
+        let mut abstract_bytes = 0usize;
+        let mut last_separator = None;
         let mut oversized = None;
         loop {
             let line = match self.lines.next_line() {
@@ -98,12 +102,24 @@ impl<R: BufRead> Iterator for AbsReader<R> {
                         header.push(line.trim_end().to_owned());
                     }
                 }
-                Part::Abstract if is_separator => break,
-                Part::Abstract => abstract_lines.push(line),
+                Part::Abstract => {
+                    if is_separator {
+                        last_separator = Some(abstract_lines.len());
+                    }
+                    abstract_bytes += line.len() + 1;
+                    if abstract_bytes > MAX_RECORD_BYTES {
+                        oversized = Some(abstract_bytes as u64);
+                    } else {
+                        abstract_lines.push(line);
+                    }
+                }
             }
         }
         if part == Part::Before {
             return None;
+        }
+        if let Some(end) = last_separator {
+            abstract_lines.truncate(end);
         }
         self.records += 1;
         let location = Location {
@@ -238,6 +254,13 @@ operators is given.
             p.abstract_text,
             "A general classification of linear differential and finite-difference operators is given."
         );
+    }
+
+    #[test]
+    fn tex_line_breaks_stay_in_the_abstract() {
+        let text = ABS.replace("operators is given.", "operators \\\\\n\\\\\nis given.");
+        let p = AbsReader::new(text.as_bytes()).next().unwrap().unwrap();
+        assert!(p.abstract_text.ends_with("operators \\\\ \\\\ is given."), "{}", p.abstract_text);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::io::BufRead;
 
 use chrono::NaiveDate;
 use paperhub_domain::text::{non_empty, normalize_whitespace};
-use paperhub_domain::{ArxivId, Author, Paper, Version, split_author_list};
+use paperhub_domain::{ArxivId, Author, Paper, Version, is_category, split_author_list};
 use serde::Deserialize;
 
 use crate::dates::parse_date;
@@ -173,7 +173,25 @@ impl ListingRecord<'_> {
             .filter(|a| !a.trim().is_empty())
             .map(|a| Author::from_display_name(a))
             .collect();
-        paper.categories = self.categories.iter().map(|c| c.trim().to_owned()).collect();
+        // The listing scraper mixes MSC and ACM classes into `categories`.
+        for entry in self.categories.iter().map(|c| c.trim()) {
+            if is_category(entry) {
+                paper.categories.push(entry.to_owned());
+            } else if !entry.is_empty() {
+                let is_acm = entry
+                    .split([';', ','])
+                    .all(|part| part.trim().chars().next().is_some_and(|c| c.is_ascii_uppercase()));
+                let slot = if is_acm { &mut paper.acm_class } else { &mut paper.msc_class };
+                match slot {
+                    Some(existing) if !existing.contains(entry) => {
+                        existing.push_str("; ");
+                        existing.push_str(entry);
+                    }
+                    Some(_) => {}
+                    None => *slot = Some(entry.to_owned()),
+                }
+            }
+        }
         paper.comments = non_empty(self.comment.as_deref());
         paper.announced = listing_date;
         paper.finalize();
@@ -321,12 +339,14 @@ mod tests {
 
     #[test]
     fn listing_record_gets_file_date() {
-        let line = r#"{"id": "2503.11731", "pdf": "https://arxiv.org/pdf/2503.11731", "abs": "https://arxiv.org/abs/2503.11731", "authors": ["Xianming Zeng", "Sicong Du"], "title": "Industrial-Grade Sensor Simulation", "categories": ["cs.CV", "cs.RO"], "comment": "Code: https://github.com/x/y", "summary": "Sensor simulation\nis pivotal."}"#;
+        let line = r#"{"id": "2503.11731", "pdf": "https://arxiv.org/pdf/2503.11731", "abs": "https://arxiv.org/abs/2503.11731", "authors": ["Xianming Zeng", "Sicong Du"], "title": "Industrial-Grade Sensor Simulation", "categories": ["cs.CV", "cs.RO", "68U10, 90C26", "I.4.2; E.4"], "comment": "Code: https://github.com/x/y", "summary": "Sensor simulation\nis pivotal."}"#;
         let date = NaiveDate::from_ymd_opt(2025, 3, 18);
         let p = read(line, date).remove(0).unwrap();
         assert_eq!(p.announced, date);
         assert_eq!(p.abstract_text, "Sensor simulation is pivotal.");
         assert_eq!(p.categories, ["cs.CV", "cs.RO"]);
+        assert_eq!(p.msc_class.as_deref(), Some("68U10, 90C26"));
+        assert_eq!(p.acm_class.as_deref(), Some("I.4.2; E.4"));
         assert_eq!(p.code_url.as_deref(), Some("https://github.com/x/y"));
         assert_eq!(p.authors[1].last.as_deref(), Some("Du"));
     }

@@ -27,7 +27,7 @@ pub mod oai;
 mod xml;
 
 use std::fmt;
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 
 use chrono::NaiveDate;
 use paperhub_domain::Paper;
@@ -117,7 +117,7 @@ pub fn detect(head: &[u8]) -> Result<Format, StreamError> {
     if body.is_empty() {
         return Err(StreamError::Empty);
     }
-    if body.starts_with('{') {
+    if body.starts_with('{') || body.starts_with('[') {
         return Ok(Format::JsonLines);
     }
     if body.starts_with('<') {
@@ -145,6 +145,8 @@ pub enum Records<R> {
     Atom(AtomReader<R>),
     /// `.abs` text.
     Abs(AbsReader<R>),
+    /// A whole JSON document read into memory and re-read as one of the above.
+    Buffered(Box<Records<io::Cursor<Vec<u8>>>>),
 }
 
 impl<R: BufRead> Records<R> {
@@ -155,6 +157,7 @@ impl<R: BufRead> Records<R> {
             Records::Oai(_) => Format::OaiPmh,
             Records::Atom(_) => Format::Atom,
             Records::Abs(_) => Format::Abs,
+            Records::Buffered(inner) => inner.format(),
         }
     }
 }
@@ -168,6 +171,7 @@ impl<R: BufRead> Iterator for Records<R> {
             Records::Oai(r) => r.next(),
             Records::Atom(r) => r.next(),
             Records::Abs(r) => r.next(),
+            Records::Buffered(r) => r.next(),
         }
     }
 }
@@ -185,12 +189,74 @@ pub fn open<R: BufRead>(mut reader: R, hint: &SourceHint) -> Result<Records<R>, 
         }
     };
     let head = &head[..head.len().min(4096)];
-    Ok(match detect(head)? {
+    let format = detect(head)?;
+    if format == Format::JsonLines && is_json_document(head) {
+        return open_json_document(reader, hint);
+    }
+    Ok(match format {
         Format::OaiPmh => Records::Oai(OaiReader::new(reader)),
         Format::Atom => Records::Atom(AtomReader::new(reader)),
         Format::Abs => Records::Abs(AbsReader::new(reader)),
         _ => Records::JsonLines(JsonLinesReader::new(reader, hint.listing_date)),
     })
+}
+
+/// True when the input is one pretty-printed JSON document (`{` or `[` alone
+/// on the first line), not JSON lines.
+fn is_json_document(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let first = text.trim_start().lines().next().unwrap_or("").trim();
+    first == "{" || first.starts_with('[')
+}
+
+/// Reads a whole JSON document (at most [`MAX_RECORD_BYTES`]) and re-reads it:
+/// a recorded HTTP exchange `{"url", "status_code", "body"}` as its body, a
+/// single record as one line, an array as one line per element.
+fn open_json_document<R: BufRead>(
+    reader: R,
+    hint: &SourceHint,
+) -> Result<Records<R>, StreamError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_RECORD_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| StreamError::Io { records: 0, source })?;
+    if bytes.len() > MAX_RECORD_BYTES {
+        return Err(StreamError::Io {
+            records: 0,
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a single JSON document over 16 MiB; use JSON lines for large inputs",
+            ),
+        });
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| StreamError::Io {
+        records: 0,
+        source: io::Error::new(io::ErrorKind::InvalidData, format!("invalid JSON document: {e}")),
+    })?;
+    let lines = match value {
+        serde_json::Value::Object(ref object) => {
+            if let Some(serde_json::Value::String(body)) = object.get("body") {
+                let inner = open(io::Cursor::new(body.clone().into_bytes()), hint)?;
+                return Ok(Records::Buffered(Box::new(inner)));
+            }
+            vec![value]
+        }
+        serde_json::Value::Array(items) => items,
+        _ => return Err(StreamError::UnknownFormat),
+    };
+    let mut jsonl = Vec::with_capacity(bytes.len());
+    for item in lines {
+        serde_json::to_writer(&mut jsonl, &item).map_err(|e| StreamError::Io {
+            records: 0,
+            source: io::Error::other(e),
+        })?;
+        jsonl.push(b'\n');
+    }
+    Ok(Records::Buffered(Box::new(Records::JsonLines(JsonLinesReader::new(
+        io::Cursor::new(jsonl),
+        hint.listing_date,
+    )))))
 }
 
 #[cfg(test)]
@@ -208,6 +274,23 @@ mod tests {
         assert_eq!(detect(b"-------\n\\\\\narXiv:").unwrap(), Format::Abs);
         assert!(matches!(detect(b"id,title\n1,x"), Err(StreamError::UnknownFormat)));
         assert!(matches!(detect(b"<html>"), Err(StreamError::UnknownFormat)));
+    }
+
+    #[test]
+    fn recorded_exchange_is_unwrapped() {
+        let doc = "{\n  \"url\": \"x\",\n  \"status_code\": 200,\n  \"body\": \"<feed><entry><id>http://arxiv.org/abs/2104.12255v1</id><title>T</title><summary>S</summary></entry></feed>\"\n}";
+        let mut records = open(doc.as_bytes(), &SourceHint::default()).unwrap();
+        assert_eq!(records.format(), Format::Atom);
+        assert_eq!(records.next().unwrap().unwrap().id.to_string(), "2104.12255");
+        assert!(records.next().is_none());
+    }
+
+    #[test]
+    fn json_array_of_records() {
+        let doc = "[\n{\"id\":\"0704.0001\",\"title\":\"A\",\"abstract\":\"x\"},\n{\"id\":\"bad\",\"title\":\"B\"}]";
+        let out: Vec<_> = open(doc.as_bytes(), &SourceHint::default()).unwrap().collect();
+        assert!(out[0].is_ok());
+        assert!(out[1].as_ref().unwrap_err().to_string().starts_with("line 2: field 'id'"));
     }
 
     #[test]

@@ -15,4 +15,4 @@ pub mod text;
 
 pub use arxiv_id::{ArxivId, ArxivIdError, ArxivIdErrorKind};
 pub use author::{Author, split_author_list};
-pub use paper::{MergeOutcome, Paper, Version};
+pub use paper::{MergeOutcome, Paper, Version, is_category};

@@ -97,6 +97,20 @@ pub struct Paper {
     pub code_url: Option<String>,
 }
 
+/// True for an arXiv category name such as `cs.CL`, `hep-th` or `cond-mat.str-el`.
+///
+/// Some sources mix MSC or ACM classes ("68U10, 90C26", "I.2.6; J.5") into
+/// their category lists; this tells them apart.
+pub fn is_category(s: &str) -> bool {
+    let (archive, subject) = s.split_once('.').unwrap_or((s, ""));
+    let archive_ok = archive.len() >= 2
+        && archive.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    let subject_ok = subject
+        .bytes()
+        .all(|b| b.is_ascii_alphabetic() || b == b'-');
+    archive_ok && subject_ok && !(s.contains('.') && subject.is_empty())
+}
+
 /// What [`Paper::merge`] concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MergeOutcome {
@@ -172,7 +186,8 @@ impl Paper {
         }
         let mut seen = Vec::with_capacity(self.categories.len());
         for c in self.categories.drain(..) {
-            if !c.is_empty() && !seen.contains(&c) {
+            // The store keeps categories space-separated; a category never has spaces.
+            if is_category(&c) && !seen.contains(&c) {
                 seen.push(c);
             }
         }
@@ -370,6 +385,16 @@ mod tests {
         assert_eq!(m.version, Some(2));
         assert_eq!(m.submitted, older.versions[0].date);
         assert_eq!(m.updated, newer.versions[0].date);
+    }
+
+    #[test]
+    fn categories_are_told_apart_from_classes() {
+        for ok in ["cs.CL", "hep-th", "cond-mat.str-el", "physics.acc-ph", "q-bio.NC", "math.NA"] {
+            assert!(is_category(ok), "{ok}");
+        }
+        for bad in ["68U10, 90C26", "I.2.6; J.5", "I.4.0", "", "cs.", "x", "CS.CL"] {
+            assert!(!is_category(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,197 @@
+//! `paperhub bench import`: import throughput and peak memory, against the parse-only ceiling.
+//!
+//! Each measurement runs in a fresh child process (`paperhub bench worker`)
+//! so its peak RSS (`VmHWM`) is its own and not inflated by an earlier phase.
+//! For every corpus the parent runs, in this order and on the same machine:
+//!
+//! 1. `parse-syntax`: serde_json validating every line into `IgnoredAny`, the
+//!    absolute ceiling of reading the file as JSON;
+//! 2. `parse-typed`: serde_json deserialising every line into the borrowed
+//!    snapshot record struct, what our importer must do at minimum;
+//! 3. `import`: the real `paperhub import` pipeline into a fresh SQLite file.
+//!
+//! It prints records/s, peak RSS and the import/parse ratios. This is a
+//! benchmark, never a test: numbers depend on the machine.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Outcome;
+use crate::import::{self, ImportOptions, Quiet};
+
+/// Benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Import throughput and peak RSS, compared with parsing alone.
+    Import {
+        /// Corpora to measure: files or directories of JSON lines
+        /// (e.g. the daily listings directory and a synthetic snapshot file).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Also write the results as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json_out: Option<PathBuf>,
+    },
+    /// One measurement in a fresh process; used by `bench import`.
+    #[command(hide = true)]
+    Worker {
+        /// parse-syntax, parse-typed or import.
+        phase: String,
+        /// The corpus.
+        path: PathBuf,
+        /// Scratch directory for the import phase.
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+    },
+}
+
+/// The result of one phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseResult {
+    /// Which phase.
+    pub phase: String,
+    /// The corpus.
+    pub path: String,
+    /// Records handled.
+    pub records: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Records per second.
+    pub records_per_sec: f64,
+    /// Peak resident set size in MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Peak RSS of this process in MiB, from `/proc/self/status`.
+fn peak_rss_mib() -> f64 {
+    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn parse_only(path: &Path, typed: bool) -> Result<u64> {
+    let inputs = import::input::expand(&[path.to_owned()])?;
+    let mut records = 0u64;
+    let mut line = Vec::with_capacity(1 << 16);
+    for input in &inputs {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut reader = BufReader::new(import::input::open(input, counter)?);
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            let ok = if typed {
+                serde_json::from_slice::<paperhub_arxiv::jsonl::SnapshotRecord<'_>>(&line).is_ok()
+            } else {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_ok()
+            };
+            records += u64::from(ok);
+        }
+    }
+    Ok(records)
+}
+
+fn worker(phase: &str, path: &Path, scratch: Option<&Path>) -> Result<PhaseResult> {
+    let started = Instant::now();
+    let records = match phase {
+        "parse-syntax" => parse_only(path, false)?,
+        "parse-typed" => parse_only(path, true)?,
+        "import" => {
+            let scratch = scratch.context("import phase needs --scratch")?;
+            let mut store = paperhub_db::SqliteStore::open(&scratch.join("bench.sqlite3"))?;
+            let inputs = import::input::expand(&[path.to_owned()])?;
+            let report =
+                import::run_import(&mut store, &inputs, &ImportOptions::default(), &mut Quiet)?;
+            report.records
+        }
+        other => bail!("unknown phase {other}"),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(PhaseResult {
+        phase: phase.to_owned(),
+        path: path.display().to_string(),
+        records,
+        seconds,
+        records_per_sec: records as f64 / seconds.max(1e-9),
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+fn spawn_worker(phase: &str, path: &Path, scratch: &Path) -> Result<PhaseResult> {
+    let exe = std::env::current_exe().context("cannot find the paperhub executable")?;
+    let output = Command::new(exe)
+        .args(["bench", "worker", phase])
+        .arg(path)
+        .arg("--scratch")
+        .arg(scratch)
+        .output()
+        .context("cannot start the benchmark worker")?;
+    if !output.status.success() {
+        bail!(
+            "benchmark worker {phase} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("benchmark worker printed no result")
+}
+
+/// Runs a benchmark command.
+///
+/// # Errors
+/// A corpus cannot be read or a worker fails.
+pub fn run(command: &BenchCommand) -> Result<Outcome> {
+    match command {
+        BenchCommand::Worker {
+            phase,
+            path,
+            scratch,
+        } => {
+            let result = worker(phase, path, scratch.as_deref())?;
+            println!("{}", serde_json::to_string(&result)?);
+        }
+        BenchCommand::Import { paths, json_out } => {
+            let mut all = Vec::new();
+            println!(
+                "{:<14} {:>10} {:>9} {:>12} {:>10}  corpus",
+                "phase", "records", "seconds", "records/s", "peak MiB"
+            );
+            for path in paths {
+                let scratch = tempfile::tempdir()?;
+                let mut results = Vec::new();
+                for phase in ["parse-syntax", "parse-typed", "import"] {
+                    let r = spawn_worker(phase, path, scratch.path())?;
+                    println!(
+                        "{:<14} {:>10} {:>9.2} {:>12.0} {:>10.1}  {}",
+                        r.phase, r.records, r.seconds, r.records_per_sec, r.peak_rss_mib, r.path
+                    );
+                    results.push(r);
+                }
+                let rate = |p: &str| {
+                    results
+                        .iter()
+                        .find(|r| r.phase == p)
+                        .map_or(0.0, |r| r.records_per_sec)
+                };
+                println!(
+                    "  import / parse-syntax = {:.2}, import / parse-typed = {:.2}",
+                    rate("import") / rate("parse-syntax").max(1e-9),
+                    rate("import") / rate("parse-typed").max(1e-9),
+                );
+                all.extend(results);
+            }
+            if let Some(out) = json_out {
+                fs_err::write(out, serde_json::to_string_pretty(&all)?)?;
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,60 @@
+//! `paperhub demo`: the README's first command.
+//!
+//! Imports the demo corpus shipped in `data/demo/` (real papers from 2025
+//! daily listings, see `data/SOURCES.md`) and prints the catalog statistics.
+//! Later issues make it fetch the embedding model and serve the web UI.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use paperhub_db::CatalogStore;
+
+use super::Outcome;
+use super::stats::print_stats;
+use crate::data_dir::DataDir;
+use crate::import::{self, ImportOptions, Quiet};
+
+/// Arguments of `paperhub demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The demo corpus [default: data/demo in the current directory or the source tree].
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+}
+
+fn default_corpus() -> Option<PathBuf> {
+    [
+        PathBuf::from("data/demo"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+}
+
+/// Runs `paperhub demo`.
+///
+/// # Errors
+/// The corpus is missing or the catalog cannot be written.
+pub fn run(data_dir: &DataDir, args: &DemoArgs) -> Result<Outcome> {
+    let Some(corpus) = args.corpus.clone().or_else(default_corpus) else {
+        bail!("demo corpus not found: run from the repository root or pass --corpus DIR");
+    };
+    eprintln!("Importing the demo corpus from {} into {} ...", corpus.display(), data_dir.path().display());
+    let inputs = import::input::expand(&[corpus])?;
+    let mut store = data_dir.open_store()?;
+    let report = import::run_import(&mut store, &inputs, &ImportOptions::default(), &mut Quiet)?;
+    println!(
+        "Demo corpus: {} new, {} updated, {} unchanged, {} skipped in {:.1} s.\n",
+        report.new,
+        report.updated,
+        report.unchanged,
+        report.skipped,
+        report.elapsed_ms as f64 / 1000.0
+    );
+    print_stats(&store.stats()?, 10, &mut std::io::stdout().lock())?;
+    println!("\nNext: paperhub papers show {DEMO_PAPER}   (or: paperhub stats)");
+    Ok(Outcome::Success)
+}
+
+/// A paper that is in the demo corpus, to suggest a first command.
+const DEMO_PAPER: &str = "2503.11731";

@@ -1,0 +1,105 @@
+//! The `paperhub` command line: argument definitions and dispatch.
+//!
+//! clap derives the raw arguments here; each command lives in its own module
+//! and returns an [`Outcome`] or an error. `main` only maps those to exit
+//! codes: 0 success, 1 the command ran but its goal failed (nothing imported,
+//! `--strict` violated, paper not found), 2 an error.
+
+mod demo;
+mod import;
+mod papers;
+mod stats;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::data_dir::DataDir;
+
+/// Paperhub: an open, self-hostable research-paper discovery hub.
+///
+/// Imports arXiv metadata into a local catalog (one SQLite file in the data
+/// directory) and lets you browse it.
+#[derive(Debug, Parser)]
+#[command(name = "paperhub", version, about, long_about)]
+pub struct Cli {
+    /// Where Paperhub keeps its catalog [default: $XDG_DATA_HOME/paperhub].
+    #[arg(long, global = true, env = "PAPERHUB_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `paperhub` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import arXiv metadata files into the catalog.
+    ///
+    /// Reads the Kaggle/Cornell snapshot (JSON lines), daily listing files
+    /// (YYYY-MM-DD.jsonl), OAI-PMH responses (arXiv and arXivRaw), arXiv API
+    /// Atom feeds and .abs files. The format is detected from the content;
+    /// .gz and .zst files are decompressed. Directories are walked
+    /// recursively, reading files with metadata extensions (.json, .jsonl,
+    /// .ndjson, .xml, .atom, .abs, optionally compressed). Use - for stdin.
+    ///
+    /// Malformed records are reported with file and line and skipped. Exits 1
+    /// when nothing could be imported, or with --strict when anything was
+    /// skipped.
+    Import(import::ImportArgs),
+    /// Show papers in the catalog.
+    Papers {
+        /// What to do with papers.
+        #[command(subcommand)]
+        command: papers::PapersCommand,
+    },
+    /// Catalog statistics: counts by category and by month, and the last import.
+    Stats(stats::StatsArgs),
+    /// Import the bundled demo corpus and show what is in the catalog.
+    Demo(demo::DemoArgs),
+    /// Run benchmarks (not tests): import throughput and memory.
+    Bench {
+        /// Which benchmark.
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
+}
+
+/// How a command ended, when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did what was asked.
+    Success,
+    /// It ran, but did not achieve its goal; exit code 1.
+    Unsuccessful,
+}
+
+impl Cli {
+    /// Runs the parsed command.
+    ///
+    /// # Errors
+    /// Whatever the command reports; `main` prints the chain.
+    pub fn run(self) -> Result<Outcome> {
+        let data_dir = DataDir::resolve(self.data_dir.as_deref())?;
+        match self.command {
+            Command::Import(args) => import::run(&data_dir, &args),
+            Command::Papers { command } => papers::run(&data_dir, &command),
+            Command::Stats(args) => stats::run(&data_dir, &args),
+            Command::Demo(args) => demo::run(&data_dir, &args),
+            Command::Bench { command } => crate::bench::run(&command),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}
