@@ -6,9 +6,13 @@
 //!
 //! 1. `parse-syntax`: serde_json validating every line into `IgnoredAny`, the
 //!    absolute ceiling of reading the file as JSON;
-//! 2. `parse-typed`: serde_json deserialising every line into the borrowed
-//!    snapshot record struct, what our importer must do at minimum;
-//! 3. `import`: the real `paperhub import` pipeline into a fresh SQLite file.
+//! 2. `parse-value`: serde_json building a `serde_json::Value` per line, the
+//!    usual "parse it with serde_json" baseline;
+//! 3. `parse-typed`: serde_json deserialising every line into the borrowed
+//!    record structs, what our importer must do at minimum;
+//! 4. `parse-paperhub`: our full parser (normalisation, author parsing, code
+//!    links) without the store;
+//! 5. `import`: the real `paperhub import` pipeline into a fresh SQLite file.
 //!
 //! It prints records/s, peak RSS and the import/parse ratios. This is a
 //! benchmark, never a test: numbers depend on the machine.
@@ -77,7 +81,18 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn parse_only(path: &Path, typed: bool) -> Result<u64> {
+/// Every phase, in the order they run.
+const PHASES: &[&str] = &["parse-syntax", "parse-value", "parse-typed", "parse-paperhub", "import"];
+
+/// How deep `parse_only` goes.
+#[derive(Clone, Copy)]
+enum Depth {
+    Syntax,
+    Value,
+    Typed,
+}
+
+fn parse_only(path: &Path, depth: Depth) -> Result<u64> {
     let inputs = import::input::expand(&[path.to_owned()])?;
     let mut records = 0u64;
     let mut line = Vec::with_capacity(1 << 16);
@@ -89,10 +104,16 @@ fn parse_only(path: &Path, typed: bool) -> Result<u64> {
             if reader.read_until(b'\n', &mut line)? == 0 {
                 break;
             }
-            let ok = if typed {
-                serde_json::from_slice::<paperhub_arxiv::jsonl::SnapshotRecord<'_>>(&line).is_ok()
-            } else {
-                serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_ok()
+            let ok = match depth {
+                Depth::Syntax => serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_ok(),
+                Depth::Value => serde_json::from_slice::<serde_json::Value>(&line).is_ok(),
+                // Listing lines fail the snapshot struct; try the listing one.
+                Depth::Typed => {
+                    serde_json::from_slice::<paperhub_arxiv::jsonl::SnapshotRecord<'_>>(&line)
+                        .is_ok_and(|r| r.abstract_text.is_some())
+                        || serde_json::from_slice::<paperhub_arxiv::jsonl::ListingRecord<'_>>(&line)
+                            .is_ok()
+                }
             };
             records += u64::from(ok);
         }
@@ -103,8 +124,19 @@ fn parse_only(path: &Path, typed: bool) -> Result<u64> {
 fn worker(phase: &str, path: &Path, scratch: Option<&Path>) -> Result<PhaseResult> {
     let started = Instant::now();
     let records = match phase {
-        "parse-syntax" => parse_only(path, false)?,
-        "parse-typed" => parse_only(path, true)?,
+        "parse-syntax" => parse_only(path, Depth::Syntax)?,
+        "parse-value" => parse_only(path, Depth::Value)?,
+        "parse-typed" => parse_only(path, Depth::Typed)?,
+        "parse-paperhub" => {
+            let mut records = 0u64;
+            for input in import::input::expand(&[path.to_owned()])? {
+                let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let reader = import::input::open(&input, counter)?;
+                let stream = paperhub_arxiv::open(reader, &input.hint())?;
+                records += stream.filter(Result::is_ok).count() as u64;
+            }
+            records
+        }
         "import" => {
             let scratch = scratch.context("import phase needs --scratch")?;
             let mut store = paperhub_db::SqliteStore::open(&scratch.join("bench.sqlite3"))?;
@@ -167,7 +199,7 @@ pub fn run(command: &BenchCommand) -> Result<Outcome> {
             for path in paths {
                 let scratch = tempfile::tempdir()?;
                 let mut results = Vec::new();
-                for phase in ["parse-syntax", "parse-typed", "import"] {
+                for phase in PHASES {
                     let r = spawn_worker(phase, path, scratch.path())?;
                     println!(
                         "{:<14} {:>10} {:>9.2} {:>12.0} {:>10.1}  {}",
@@ -181,10 +213,13 @@ pub fn run(command: &BenchCommand) -> Result<Outcome> {
                         .find(|r| r.phase == p)
                         .map_or(0.0, |r| r.records_per_sec)
                 };
+                let import = rate("import");
                 println!(
-                    "  import / parse-syntax = {:.2}, import / parse-typed = {:.2}",
-                    rate("import") / rate("parse-syntax").max(1e-9),
-                    rate("import") / rate("parse-typed").max(1e-9),
+                    "  import as a share of: parse-syntax {:.2}, parse-value {:.2}, parse-typed {:.2}, parse-paperhub {:.2}",
+                    import / rate("parse-syntax").max(1e-9),
+                    import / rate("parse-value").max(1e-9),
+                    import / rate("parse-typed").max(1e-9),
+                    import / rate("parse-paperhub").max(1e-9),
                 );
                 all.extend(results);
             }

@@ -81,19 +81,25 @@ pub struct SnapshotVersion<'a> {
 
 /// A record of a daily listing file.
 #[derive(Debug, Deserialize)]
-struct ListingRecord<'a> {
+pub struct ListingRecord<'a> {
+    /// arXiv id without version.
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    pub id: Option<Cow<'a, str>>,
+    /// Title.
     #[serde(borrow)]
-    title: Option<Cow<'a, str>>,
+    pub title: Option<Cow<'a, str>>,
+    /// Abstract.
     #[serde(borrow)]
-    summary: Option<Cow<'a, str>>,
+    pub summary: Option<Cow<'a, str>>,
+    /// Author display names.
     #[serde(borrow, default)]
-    authors: Vec<Cow<'a, str>>,
+    pub authors: Vec<Cow<'a, str>>,
+    /// Categories, the listing's first (mixed with MSC/ACM classes at times).
     #[serde(borrow, default)]
-    categories: Vec<Cow<'a, str>>,
+    pub categories: Vec<Cow<'a, str>>,
+    /// Comments.
     #[serde(borrow)]
-    comment: Option<Cow<'a, str>>,
+    pub comment: Option<Cow<'a, str>>,
 }
 
 fn required<'a>(

@@ -28,13 +28,6 @@ CREATE TABLE papers (
 );
 
 CREATE INDEX papers_announced ON papers (announced);
-CREATE INDEX papers_modified_at ON papers (modified_at);
-
-CREATE TABLE paper_categories (
-    category TEXT NOT NULL,
-    paper_id INTEGER NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
-    PRIMARY KEY (category, paper_id)
-) WITHOUT ROWID;
 
 CREATE TABLE import_runs (
     id          INTEGER PRIMARY KEY,

@@ -22,6 +22,13 @@ pub fn find_code_url<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<Str
     let re = REPO_LINK.as_ref()?;
     let mut fallback = None;
     for text in texts {
+        // Most abstracts name no host; skip the regex for them (it dominated
+        // parse time in bulk imports). The first letter is left out so
+        // "GitHub" and "github" both match.
+        const HINTS: [&str; 6] = ["ithub", "ITHUB", "itlab", "ITLAB", "uggingface", "UGGINGFACE"];
+        if !HINTS.iter().any(|h| text.contains(h)) {
+            continue;
+        }
         // TeX sources sometimes escape underscores in URLs: \_ .
         let text = text.replace("\\_", "_");
         for caps in re.captures_iter(&text) {

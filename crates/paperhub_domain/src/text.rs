@@ -8,15 +8,49 @@
 //! to Unicode, because people search for "Balázs", not `Bal\'azs`.
 
 /// Collapses every run of whitespace to one space and trims both ends.
+///
+/// Whitespace is Unicode `White_Space`, as for [`str::split_whitespace`], but
+/// ASCII is classified byte by byte: this runs on every title and abstract
+/// of a bulk import, and `split_whitespace` was a quarter of parse time.
 pub fn normalize_whitespace(s: &str) -> String {
+    let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
+    let mut word_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let space_len = if b < 0x80 {
+            if b == b' ' || (b'\t'..=b'\r').contains(&b) {
+                1
+            } else {
+                i += 1;
+                continue;
+            }
+        } else {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            if c.is_whitespace() {
+                c.len_utf8()
+            } else {
+                i += c.len_utf8();
+                continue;
+            }
+        };
+        push_word(&mut out, &s[word_start..i]);
+        i += space_len;
+        word_start = i;
     }
+    push_word(&mut out, &s[word_start..]);
     out
+}
+
+fn push_word(out: &mut String, word: &str) {
+    if word.is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(word);
 }
 
 /// Trims and normalises whitespace; returns `None` for an empty result.
@@ -163,6 +197,14 @@ mod tests {
         );
         assert_eq!(non_empty(Some(" \n ")), None);
         assert_eq!(non_empty(Some(" x ")), Some("x".into()));
+    }
+
+    #[test]
+    fn unicode_whitespace_matches_split_whitespace() {
+        for s in ["a\u{a0}b", "\u{2003}x\u{3000}y\u{85}", "é \t\u{b}ü", "", "  ", "plain"] {
+            let expected = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(normalize_whitespace(s), expected, "{s:?}");
+        }
     }
 
     #[test]
