@@ -176,12 +176,17 @@ impl RawPaper {
     }
 }
 
-fn write_paper(
-    conn: &Connection,
-    existing: Option<()>,
-    paper: &Paper,
-    now: &str,
-) -> Result<(), DbError> {
+/// How [`write_paper`] writes a row.
+#[derive(Clone, Copy)]
+enum Write {
+    /// Insert unless the id exists; the result says whether it did.
+    InsertIfAbsent,
+    /// Overwrite the existing row.
+    Update,
+}
+
+/// Writes `paper`; returns false only when `InsertIfAbsent` found the id present.
+fn write_paper(conn: &Connection, mode: Write, paper: &Paper, now: &str) -> Result<bool, DbError> {
     let authors = json(&paper.authors, &paper.id)?;
     let versions = json(&paper.versions, &paper.id)?;
     let categories = paper.categories.join(" ");
@@ -209,15 +214,16 @@ fn write_paper(
         paper.code_url,
         now,
     ];
-    match existing {
-        None => {
+    match mode {
+        Write::InsertIfAbsent => {
             let mut stmt = conn.prepare_cached(&format!(
                 "INSERT INTO papers ({PAPER_COLUMNS}, created_at, modified_at) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21)"
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21) \
+                 ON CONFLICT (arxiv_id) DO NOTHING"
             ))?;
-            stmt.execute(values)?;
+            Ok(stmt.execute(values)? == 1)
         }
-        Some(()) => {
+        Write::Update => {
             let mut stmt = conn.prepare_cached(
                 "UPDATE papers SET version = ?2, title = ?3, abstract = ?4, authors = ?5, \
                  primary_category = ?6, categories = ?7, submitted = ?8, updated = ?9, \
@@ -226,9 +232,9 @@ fn write_paper(
                  code_url = ?20, modified_at = ?21 WHERE arxiv_id = ?1",
             )?;
             stmt.execute(values)?;
+            Ok(true)
         }
     }
-    Ok(())
 }
 
 fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
@@ -263,18 +269,24 @@ impl CatalogStore for SqliteStore {
         let tx = self.conn.transaction()?;
         let mut counts = UpsertCounts::default();
         for incoming in papers {
-            match SqliteStore::load(&tx, incoming.id.base())? {
-                None => {
-                    write_paper(&tx, None, incoming, &now)?;
-                    counts.new += 1;
+            // Bulk imports are mostly new papers: try the insert first and
+            // only read the stored row when the id is already there.
+            if write_paper(&tx, Write::InsertIfAbsent, incoming, &now)? {
+                counts.new += 1;
+                continue;
+            }
+            let (_, stored) = SqliteStore::load(&tx, incoming.id.base())?.ok_or_else(|| {
+                DbError::Corrupt {
+                    arxiv_id: incoming.id.to_string(),
+                    reason: "insert reported a conflict but no row exists".into(),
                 }
-                Some((_, stored)) => match stored.merge(incoming) {
-                    MergeOutcome::Unchanged => counts.unchanged += 1,
-                    MergeOutcome::Updated(merged) => {
-                        write_paper(&tx, Some(()), &merged, &now)?;
-                        counts.updated += 1;
-                    }
-                },
+            })?;
+            match stored.merge(incoming) {
+                MergeOutcome::Unchanged => counts.unchanged += 1,
+                MergeOutcome::Updated(merged) => {
+                    write_paper(&tx, Write::Update, &merged, &now)?;
+                    counts.updated += 1;
+                }
             }
         }
         tx.commit()?;
