@@ -4,11 +4,11 @@
 //! so its peak RSS (`VmHWM`) is its own and not inflated by an earlier phase.
 //! For every corpus the parent runs, in this order and on the same machine:
 //!
-//! 1. `parse-syntax`: serde_json validating every line into `IgnoredAny`, the
+//! 1. `parse-syntax`: `serde_json` validating every line into `IgnoredAny`, the
 //!    absolute ceiling of reading the file as JSON;
-//! 2. `parse-value`: serde_json building a `serde_json::Value` per line, the
-//!    usual "parse it with serde_json" baseline;
-//! 3. `parse-typed`: serde_json deserialising every line into the borrowed
+//! 2. `parse-value`: `serde_json` building a `serde_json::Value` per line, the
+//!    usual "parse it with `serde_json`" baseline;
+//! 3. `parse-typed`: `serde_json` deserialising every line into the borrowed
 //!    record structs, what our importer must do at minimum;
 //! 4. `parse-paperhub`: our full parser (normalisation, author parsing, code
 //!    links) without the store;
@@ -82,7 +82,13 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// Every phase, in the order they run.
-const PHASES: &[&str] = &["parse-syntax", "parse-value", "parse-typed", "parse-paperhub", "import"];
+const PHASES: &[&str] = &[
+    "parse-syntax",
+    "parse-value",
+    "parse-typed",
+    "parse-paperhub",
+    "import",
+];
 
 /// How deep `parse_only` goes.
 #[derive(Clone, Copy)]

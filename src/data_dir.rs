@@ -24,7 +24,9 @@ impl DataDir {
     /// Neither `XDG_DATA_HOME` nor `HOME` is set and no directory was given.
     pub fn resolve(explicit: Option<&Path>) -> Result<DataDir> {
         if let Some(dir) = explicit {
-            return Ok(DataDir { root: dir.to_owned() });
+            return Ok(DataDir {
+                root: dir.to_owned(),
+            });
         }
         let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
             Some(xdg) => PathBuf::from(xdg),

@@ -3,7 +3,7 @@
 //! The library crates each own one concern (`paperhub_domain` the model,
 //! `paperhub_arxiv` the formats, `paperhub_db` storage). This crate owns what
 //! joins them: where data lives ([`data_dir`]), the import pipeline
-//! ([`import`]), the command line ([`cli`]) and benchmarks ([`bench`]).
+//! ([`import`]), the command line ([`cli`]) and benchmarks ([`mod@bench`]).
 
 #![forbid(unsafe_code)]
 

@@ -39,7 +39,11 @@ pub fn run(data_dir: &DataDir, args: &DemoArgs) -> Result<Outcome> {
     let Some(corpus) = args.corpus.clone().or_else(default_corpus) else {
         bail!("demo corpus not found: run from the repository root or pass --corpus DIR");
     };
-    eprintln!("Importing the demo corpus from {} into {} ...", corpus.display(), data_dir.path().display());
+    eprintln!(
+        "Importing the demo corpus from {} into {} ...",
+        corpus.display(),
+        data_dir.path().display()
+    );
     let inputs = import::input::expand(&[corpus])?;
     let mut store = data_dir.open_store()?;
     let report = import::run_import(&mut store, &inputs, &ImportOptions::default(), &mut Quiet)?;

@@ -87,8 +87,10 @@ impl ImportObserver for CliObserver {
             self.bar.set_position(bytes);
         }
         let secs = self.bar.elapsed().as_secs_f64().max(0.001);
-        self.bar
-            .set_message(format!("{records} records, {:.0} records/s", records as f64 / secs));
+        self.bar.set_message(format!(
+            "{records} records, {:.0} records/s",
+            records as f64 / secs
+        ));
     }
 
     fn skipped(&mut self, record: &SkippedRecord) {

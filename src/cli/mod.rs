@@ -24,8 +24,14 @@ use crate::data_dir::DataDir;
 #[derive(Debug, Parser)]
 #[command(name = "paperhub", version, about, long_about)]
 pub struct Cli {
-    /// Where Paperhub keeps its catalog [default: $XDG_DATA_HOME/paperhub].
-    #[arg(long, global = true, env = "PAPERHUB_DATA_DIR", value_name = "DIR")]
+    /// Where Paperhub keeps its catalog.
+    #[arg(
+        long,
+        global = true,
+        env = "PAPERHUB_DATA_DIR",
+        value_name = "DIR",
+        help = "Where Paperhub keeps its catalog [default: $XDG_DATA_HOME/paperhub, else ~/.local/share/paperhub]"
+    )]
     pub data_dir: Option<PathBuf>,
 
     /// The command to run.

@@ -39,7 +39,8 @@ fn print_paper(paper: &Paper, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "Authors:    {}", authors.join(", "))?;
     writeln!(out, "Categories: {}", paper.categories.join(" "))?;
     let day = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "unknown".into())
+        d.map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "unknown".into())
     };
     writeln!(out, "Submitted:  {}", day(paper.submitted))?;
     writeln!(out, "Updated:    {}", day(paper.updated))?;

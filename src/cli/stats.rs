@@ -38,7 +38,12 @@ pub fn stats_json(stats: &CatalogStats) -> serde_json::Value {
 
 /// Prints `stats` as text.
 pub fn print_stats(stats: &CatalogStats, top: usize, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{} papers in {} categories", stats.papers, stats.by_category.len())?;
+    writeln!(
+        out,
+        "{} papers in {} categories",
+        stats.papers,
+        stats.by_category.len()
+    )?;
     if let Some(run) = &stats.last_import {
         writeln!(
             out,

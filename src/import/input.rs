@@ -72,7 +72,8 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
             inputs.push(Input::Stdin);
             continue;
         }
-        let meta = fs_err::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let meta =
+            fs_err::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         if meta.is_dir() {
             let walker = walkdir::WalkDir::new(path)
                 .follow_links(true)

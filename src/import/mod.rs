@@ -56,7 +56,11 @@ impl std::fmt::Display for SkippedRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
             Some(line) => write!(f, "{}: line {line}: {}", self.source, self.reason),
-            None => write!(f, "{}: record {}: {}", self.source, self.record, self.reason),
+            None => write!(
+                f,
+                "{}: record {}: {}",
+                self.source, self.record, self.reason
+            ),
         }
     }
 }
@@ -125,10 +129,16 @@ fn reason_class(kind: &RecordErrorKind) -> String {
 }
 
 enum Event {
-    Started { source: String },
+    Started {
+        source: String,
+    },
     Batch(Vec<Paper>),
     Skipped(SkippedRecord, String),
-    Finished { format: Option<String>, records: u64, error: Option<String> },
+    Finished {
+        format: Option<String>,
+        records: u64,
+        error: Option<String>,
+    },
 }
 
 /// Progress callbacks; the CLI draws a bar, tests and benchmarks pass no-ops.
@@ -150,11 +160,21 @@ impl ImportObserver for Quiet {
     fn input_failed(&mut self, _: &str, _: &str) {}
 }
 
-fn parse_inputs(inputs: &[Input], batch_size: usize, bytes: &Arc<AtomicU64>, tx: &SyncSender<Event>) {
+fn parse_inputs(
+    inputs: &[Input],
+    batch_size: usize,
+    bytes: &Arc<AtomicU64>,
+    tx: &SyncSender<Event>,
+) {
     let mut batch = Vec::with_capacity(batch_size);
     for input in inputs {
         let source = input.display();
-        if tx.send(Event::Started { source: source.clone() }).is_err() {
+        if tx
+            .send(Event::Started {
+                source: source.clone(),
+            })
+            .is_err()
+        {
             return;
         }
         let mut records = 0u64;
@@ -171,7 +191,10 @@ fn parse_inputs(inputs: &[Input], batch_size: usize, bytes: &Arc<AtomicU64>, tx:
                                 records += 1;
                                 batch.push(paper);
                                 if batch.len() >= batch_size {
-                                    let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                                    let full = std::mem::replace(
+                                        &mut batch,
+                                        Vec::with_capacity(batch_size),
+                                    );
                                     if tx.send(Event::Batch(full)).is_err() {
                                         return;
                                     }
@@ -184,7 +207,10 @@ fn parse_inputs(inputs: &[Input], batch_size: usize, bytes: &Arc<AtomicU64>, tx:
                                     record: location.record,
                                     reason: kind.to_string(),
                                 };
-                                if tx.send(Event::Skipped(skipped, reason_class(&kind))).is_err() {
+                                if tx
+                                    .send(Event::Skipped(skipped, reason_class(&kind)))
+                                    .is_err()
+                                {
                                     return;
                                 }
                             }
@@ -206,7 +232,14 @@ fn parse_inputs(inputs: &[Input], batch_size: usize, bytes: &Arc<AtomicU64>, tx:
                 return;
             }
         }
-        if tx.send(Event::Finished { format, records, error }).is_err() {
+        if tx
+            .send(Event::Finished {
+                format,
+                records,
+                error,
+            })
+            .is_err()
+        {
             return;
         }
     }
@@ -248,7 +281,8 @@ pub fn run_import(
     report.unchanged = counts.unchanged;
     let elapsed = started.elapsed();
     report.elapsed_ms = elapsed.as_millis() as u64;
-    report.records_per_sec = report.records as f64 / elapsed.max(Duration::from_millis(1)).as_secs_f64();
+    report.records_per_sec =
+        report.records as f64 / elapsed.max(Duration::from_millis(1)).as_secs_f64();
     let status = match &result {
         Ok(()) if report.accepted() > 0 || inputs.is_empty() => ImportStatus::Completed,
         _ => ImportStatus::Failed,
@@ -294,7 +328,11 @@ fn consume(
                 }
                 observer.skipped(&record);
             }
-            Event::Finished { format, records: n, error } => {
+            Event::Finished {
+                format,
+                records: n,
+                error,
+            } => {
                 if let Some(mut input) = current.take() {
                     input.format = format;
                     input.records = n;

@@ -47,7 +47,12 @@ fn corrupted_lines_are_reported_by_number_and_the_rest_imported() {
 
     // --strict turns any skip into exit code 1, still importing the good lines.
     let t2 = TestDir::new();
-    let out = t2.cmd().args(["import", "--strict"]).arg(&path).output().unwrap();
+    let out = t2
+        .cmd()
+        .args(["import", "--strict"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(t2.count(), t.count());
 }
@@ -59,7 +64,10 @@ fn truncated_gzip_keeps_whole_records_and_says_so() {
     let path = t.file("2025-03-18.jsonl.gz");
     std::fs::write(&path, &gz[..gz.len() / 2]).unwrap();
     let (summary, _, stderr) = t.import(&[&path]);
-    assert!(stderr.contains("2025-03-18.jsonl.gz: read failed after"), "{stderr}");
+    assert!(
+        stderr.contains("2025-03-18.jsonl.gz: read failed after"),
+        "{stderr}"
+    );
     assert_eq!(int(&summary, "failed_inputs"), 1);
     // Every stored paper is whole: the store reads back without error.
     let store = t.store();
@@ -74,19 +82,32 @@ fn empty_binary_unknown_and_missing_inputs() {
     let empty = t.file("empty.jsonl");
     std::fs::write(&empty, b"").unwrap();
     let binary = t.file("binary.json");
-    std::fs::write(&binary, (0u8..=255).cycle().take(10_000).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &binary,
+        (0u8..=255).cycle().take(10_000).collect::<Vec<_>>(),
+    )
+    .unwrap();
     let csv = t.file("papers.json");
     std::fs::write(&csv, "id,title\n2101.00001,x\n").unwrap();
 
     for (path, sentence) in [
         (&empty, "empty.jsonl: the file is empty"),
-        (&binary, "binary.json: this looks like a binary file, not arXiv metadata"),
+        (
+            &binary,
+            "binary.json: this looks like a binary file, not arXiv metadata",
+        ),
         (&csv, "papers.json: unrecognised format"),
     ] {
         let (_, code, stderr) = t.import(&[path]);
         assert_eq!(code, 1, "nothing imported must exit 1: {stderr}");
-        assert!(stderr.contains(sentence), "expected '{sentence}' in:\n{stderr}");
-        assert!(stderr.contains("error: nothing could be imported"), "{stderr}");
+        assert!(
+            stderr.contains(sentence),
+            "expected '{sentence}' in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("error: nothing could be imported"),
+            "{stderr}"
+        );
         assert_eq!(t.count(), before);
     }
 
@@ -94,7 +115,10 @@ fn empty_binary_unknown_and_missing_inputs() {
     let out = t.cmd().arg("import").arg(&missing).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot read") && stderr.contains("no/such/file.jsonl"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read") && stderr.contains("no/such/file.jsonl"),
+        "{stderr}"
+    );
     assert_eq!(t.count(), before);
 }
 
@@ -104,14 +128,16 @@ fn a_single_100_mb_line_is_skipped_in_bounded_memory() {
     let path = t.file("huge.jsonl");
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        f.write_all(b"{\"id\": \"2501.00001\", \"title\": \"").unwrap();
+        f.write_all(b"{\"id\": \"2501.00001\", \"title\": \"")
+            .unwrap();
         let chunk = vec![b'a'; 1 << 20];
         for _ in 0..100 {
             f.write_all(&chunk).unwrap();
         }
         f.write_all(b"\"}\n").unwrap();
         let good = read_text(&fixture("listings/2025-03-19.jsonl"));
-        f.write_all(good.lines().next().unwrap().as_bytes()).unwrap();
+        f.write_all(good.lines().next().unwrap().as_bytes())
+            .unwrap();
         f.write_all(b"\n").unwrap();
     }
     let (summary, code, stderr) = t.import(&[&path]);
@@ -133,6 +159,9 @@ fn malformed_xml_record_is_skipped_and_the_rest_imported() {
     let (summary, code, stderr) = t.import(&[&path]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(int(&summary, "skipped"), 1);
-    assert!(stderr.contains("broken.xml: line ") && stderr.contains("malformed XML"), "{stderr}");
+    assert!(
+        stderr.contains("broken.xml: line ") && stderr.contains("malformed XML"),
+        "{stderr}"
+    );
     assert_eq!(int(&summary, "new"), 5);
 }

@@ -13,7 +13,12 @@ fn stats_json_has_totals_categories_months_and_last_import() {
     let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(int(&stats, "papers"), 200);
     assert!(int(&stats["by_category"], "hep-ph") > 0);
-    let months: u64 = stats["by_month"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let months: u64 = stats["by_month"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(months, 200);
     assert!(int(&stats["by_month"], "2007-04") > 100);
     assert_eq!(stats["last_import"]["new"], summary["new"]);
@@ -28,22 +33,35 @@ fn stats_json_has_totals_categories_months_and_last_import() {
 fn papers_show_accepts_any_id_shape_and_explains_misses() {
     let t = TestDir::new();
     t.import(&[&fixture("arxiv-api/id_list=1111.2011v2.xml")]);
-    for id in ["1111.2011", "1111.2011v2", "arXiv:1111.2011", "https://arxiv.org/abs/1111.2011v1"] {
+    for id in [
+        "1111.2011",
+        "1111.2011v2",
+        "arXiv:1111.2011",
+        "https://arxiv.org/abs/1111.2011v1",
+    ] {
         let out = t.cmd().args(["papers", "show", id]).output().unwrap();
         assert!(out.status.success(), "{id}");
         let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.starts_with("1111.2011v2  Quantum Criticality"), "{text}");
+        assert!(
+            text.starts_with("1111.2011v2  Quantum Criticality"),
+            "{text}"
+        );
         assert!(text.contains("https://arxiv.org/pdf/1111.2011"), "{text}");
     }
-    let out = t.cmd().args(["papers", "show", "2101.00001"]).output().unwrap();
+    let out = t
+        .cmd()
+        .args(["papers", "show", "2101.00001"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not in the catalog"));
-    let out = t.cmd().args(["papers", "show", "2101.0001"]).output().unwrap();
+    let out = t
+        .cmd()
+        .args(["papers", "show", "2101.0001"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("2101 ids have 5 digits after the dot"),
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2101 ids have 5 digits after the dot"),);
 }
 
 #[test]

@@ -63,13 +63,26 @@ fn kill_9_mid_import_then_rerun_completes_without_duplicates() {
     assert!(seen > 0, "import made no progress before the kill");
 
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
     let after_kill = count_rows(&db);
-    assert!(after_kill < RECORDS, "the kill came too late to test anything");
-    assert_eq!(after_kill % BATCH, 0, "a partial batch was committed: {after_kill}");
+    assert!(
+        after_kill < RECORDS,
+        "the kill came too late to test anything"
+    );
+    assert_eq!(
+        after_kill % BATCH,
+        0,
+        "a partial batch was committed: {after_kill}"
+    );
     let running: i64 = conn
-        .query_row("SELECT COUNT(*) FROM import_runs WHERE status = 'running'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM import_runs WHERE status = 'running'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(running, 1, "the killed run stays visible as unfinished");
     drop(conn);
@@ -81,7 +94,9 @@ fn kill_9_mid_import_then_rerun_completes_without_duplicates() {
     assert_eq!(count_rows(&db), RECORDS);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let distinct: i64 = conn
-        .query_row("SELECT COUNT(DISTINCT arxiv_id) FROM papers", [], |r| r.get(0))
+        .query_row("SELECT COUNT(DISTINCT arxiv_id) FROM papers", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(distinct as u64, RECORDS);
 }

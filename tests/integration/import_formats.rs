@@ -13,7 +13,10 @@ use crate::util::{TestDir, fixture, int, read_text, repo};
 /// Ids and earliest listing date per id, computed straight from the files.
 fn expected_listing_dates(dir: &std::path::Path) -> BTreeMap<String, NaiveDate> {
     let mut expected = BTreeMap::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for path in files {
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -47,7 +50,10 @@ fn daily_listings_exact_count_idempotent_and_earliest_date() {
 
     let store = t.store();
     for (id, date) in &expected {
-        let paper = store.paper(&id.parse::<ArxivId>().unwrap()).unwrap().unwrap();
+        let paper = store
+            .paper(&id.parse::<ArxivId>().unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(paper.announced, Some(*date), "{id}");
     }
 }
@@ -64,9 +70,18 @@ fn listings_imported_newest_first_keep_the_earliest_date() {
     let first_id = read_text(&fixture("listings/2025-03-21.jsonl"))
         .lines()
         .next()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .unwrap();
-    let paper = t.store().paper(&first_id.parse().unwrap()).unwrap().unwrap();
+    let paper = t
+        .store()
+        .paper(&first_id.parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(paper.announced, NaiveDate::from_ymd_opt(2025, 3, 21));
 }
 
@@ -74,8 +89,17 @@ fn listings_imported_newest_first_keep_the_earliest_date() {
 fn listing_categories_are_split_from_msc_classes() {
     let t = TestDir::new();
     t.import(&[&fixture("listings/2025-03-18.jsonl.gz")]);
-    let paper = t.store().paper(&"2503.13354".parse().unwrap()).unwrap().unwrap();
-    assert!(paper.categories.iter().all(|c| paperhub_domain::is_category(c)));
+    let paper = t
+        .store()
+        .paper(&"2503.13354".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        paper
+            .categories
+            .iter()
+            .all(|c| paperhub_domain::is_category(c))
+    );
     assert_eq!(paper.msc_class.as_deref(), Some("68U10, 90C26"));
 }
 
@@ -126,8 +150,14 @@ fn oai_pmh_arxivsync_pages_give_3000_records_with_every_version() {
 #[test]
 fn oai_arxiv_format_keeps_structured_authors() {
     let t = TestDir::new();
-    t.import(&[&fixture("oai-pmh/listrecords_arXiv_2013-05-24_token-436115-5001.xml.gz")]);
-    let paper = t.store().paper(&"0704.4001".parse().unwrap()).unwrap().unwrap();
+    t.import(&[&fixture(
+        "oai-pmh/listrecords_arXiv_2013-05-24_token-436115-5001.xml.gz",
+    )]);
+    let paper = t
+        .store()
+        .paper(&"0704.4001".parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(paper.title, "Warping and Supersymmetry Breaking");
     assert_eq!(paper.authors[0].last.as_deref(), Some("Douglas"));
     assert_eq!(paper.authors[0].first.as_deref(), Some("Michael R."));
@@ -140,7 +170,11 @@ fn snapshot_sample_imports_all_fields() {
     let (summary, code, _) = t.import(&[&fixture("snapshot/arxiv-metadata-oai-snapshot.json")]);
     assert_eq!(code, 0);
     assert_eq!(int(&summary, "new"), 200);
-    let out = t.cmd().args(["papers", "show", "0704.0001", "--json"]).output().unwrap();
+    let out = t
+        .cmd()
+        .args(["papers", "show", "0704.0001", "--json"])
+        .output()
+        .unwrap();
     let paper: Value = serde_json::from_slice(&out.stdout).unwrap();
     let paper = &paper["paper"];
     assert_eq!(paper["version"], 2);
@@ -158,20 +192,29 @@ fn atom_feeds_old_and_current_format() {
     let (summary, _, stderr) = t.import(&[&fixture("arxiv-api")]);
     // The HTTP 400 error feed is reported as a failed input, nothing else fails.
     assert_eq!(int(&summary, "failed_inputs"), 1, "{stderr}");
-    assert!(stderr.contains("arXiv API error: incorrect id format for abc"), "{stderr}");
+    assert!(
+        stderr.contains("arXiv API error: incorrect id format for abc"),
+        "{stderr}"
+    );
     assert_eq!(int(&summary, "skipped"), 0);
     let store = t.store();
     let old = store.paper(&"1111.2011".parse().unwrap()).unwrap().unwrap();
     assert_eq!(old.version, Some(2));
     assert_eq!(old.doi.as_deref(), Some("10.1103/PhysRevB.85.115117"));
-    let current = store.paper(&"2512.13690".parse().unwrap()).unwrap().unwrap();
+    let current = store
+        .paper(&"2512.13690".parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(current.primary_category.as_deref(), Some("cs.CV"));
     assert_eq!(
         current.comments.as_deref(),
         Some("Project page: https://susunghong.github.io/DiffusionBrowser")
     );
     let recorded = store.paper(&"2104.12255".parse().unwrap()).unwrap();
-    assert!(recorded.is_some(), "recorded exchange body was not imported");
+    assert!(
+        recorded.is_some(),
+        "recorded exchange body was not imported"
+    );
 }
 
 #[test]
@@ -180,14 +223,26 @@ fn abs_files_versions_latin1_and_tex_breaks() {
     let (summary, _, stderr) = t.import(&[&fixture("abs")]);
     assert_eq!(int(&summary, "skipped"), 0, "{stderr}");
     // The empty file is one failed input with a clear sentence.
-    assert!(stderr.contains("math-ph-0509037-empty.abs: the file is empty"), "{stderr}");
+    assert!(
+        stderr.contains("math-ph-0509037-empty.abs: the file is empty"),
+        "{stderr}"
+    );
     let store = t.store();
-    let paper = store.paper(&"hep-th/9901001".parse().unwrap()).unwrap().unwrap();
+    let paper = store
+        .paper(&"hep-th/9901001".parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(paper.version, Some(3));
     assert_eq!(paper.versions.len(), 3);
-    let latin1 = store.paper(&"1607.08199".parse().unwrap()).unwrap().unwrap();
+    let latin1 = store
+        .paper(&"1607.08199".parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert!(!latin1.abstract_text.contains('\u{fffd}'));
-    let tex = store.paper(&"2103.11058".parse().unwrap()).unwrap().unwrap();
+    let tex = store
+        .paper(&"2103.11058".parse().unwrap())
+        .unwrap()
+        .unwrap();
     assert!(tex.abstract_text.contains("\\\\"), "TeX line break lost");
     assert!(tex.abstract_text.len() > 1000);
 }
@@ -206,12 +261,22 @@ fn all_fixture_formats_together_and_again() {
 fn stdin_import() {
     let t = TestDir::new();
     let input = std::fs::read(fixture("listings/2025-03-22.jsonl.gz")).unwrap();
-    let out = t.cmd().args(["import", "--json", "-"]).write_stdin(input).output().unwrap();
+    let out = t
+        .cmd()
+        .args(["import", "--json", "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ids: HashSet<String> = read_text(&fixture("listings/2025-03-22.jsonl.gz"))
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(int(&summary, "new"), ids.len() as u64);
 }
@@ -227,7 +292,17 @@ fn demo_corpus_is_a_few_thousand_real_papers_under_10_mb() {
     let expected = expected_listing_dates(&demo);
     assert!(expected.len() >= 2000, "only {} papers", expected.len());
     let t = TestDir::new();
-    let out = t.cmd().arg("demo").arg("--corpus").arg(&demo).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = t
+        .cmd()
+        .arg("demo")
+        .arg("--corpus")
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(t.count(), expected.len() as u64);
 }

@@ -1,6 +1,11 @@
 //! End-to-end tests: the `paperhub` binary on temporary data directories,
 //! with real fixtures from `tests/fixtures/` (see `data/SOURCES.md`).
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
 mod bad_input;
 mod commands;
 mod crash;

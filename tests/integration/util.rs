@@ -37,7 +37,13 @@ impl TestDir {
 
     /// Runs `import --json PATHS`; returns the summary and the exit code.
     pub fn import(&self, paths: &[&Path]) -> (Value, i32, String) {
-        let out = self.cmd().arg("import").arg("--json").args(paths).output().unwrap();
+        let out = self
+            .cmd()
+            .arg("import")
+            .arg("--json")
+            .args(paths)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!stderr.contains("panicked"), "panic: {stderr}");
         let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -55,7 +61,9 @@ impl TestDir {
 
 /// A path under `tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// A path under the repository root.
@@ -68,9 +76,14 @@ pub fn read_text(path: &Path) -> String {
     let raw = std::fs::read(path).unwrap();
     let mut out = String::new();
     if raw.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut out)
+            .unwrap();
     } else if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        zstd::Decoder::new(&raw[..]).unwrap().read_to_string(&mut out).unwrap();
+        zstd::Decoder::new(&raw[..])
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
     } else {
         out = String::from_utf8(raw).unwrap();
     }

@@ -142,7 +142,10 @@ fn record_to_paper(header: &[String], abstract_text: &str) -> Result<Paper, Reco
     let mut fields: Vec<(&str, &str)> = Vec::new();
     let mut versions = Vec::new();
     for line in header {
-        if let Some(rest) = line.strip_prefix("arXiv:").or_else(|| line.strip_prefix("Paper:")) {
+        if let Some(rest) = line
+            .strip_prefix("arXiv:")
+            .or_else(|| line.strip_prefix("Paper:"))
+        {
             id = Some(rest.trim());
             continue;
         }
@@ -181,8 +184,10 @@ fn record_to_paper(header: &[String], abstract_text: &str) -> Result<Paper, Reco
     let raw_id = id
         .filter(|s| !s.is_empty())
         .ok_or(RecordErrorKind::MissingField("arXiv"))?;
-    let id = ArxivId::parse_bare(raw_id)
-        .map_err(|source| RecordErrorKind::InvalidId { field: "arXiv", source })?;
+    let id = ArxivId::parse_bare(raw_id).map_err(|source| RecordErrorKind::InvalidId {
+        field: "arXiv",
+        source,
+    })?;
     let title = non_empty(field("Title")).ok_or(RecordErrorKind::MissingField("Title"))?;
     let mut paper = Paper::new(id, title, normalize_whitespace(abstract_text));
     paper.authors = split_author_list(field("Authors").unwrap_or(""));
@@ -200,7 +205,12 @@ fn record_to_paper(header: &[String], abstract_text: &str) -> Result<Paper, Reco
     paper.acm_class = non_empty(field("ACM-class"));
     paper.submitter = field("From").and_then(|from| {
         // "Name <obfuscated@email>": keep the name, never the address.
-        let name = from.split('<').next().unwrap_or("").trim().trim_matches('"');
+        let name = from
+            .split('<')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
         non_empty(Some(name))
     });
     paper.versions = versions;
@@ -246,7 +256,10 @@ operators is given.
         assert_eq!(p.id.to_string(), "funct-an/9301001");
         assert_eq!(p.version, Some(2));
         assert_eq!(p.versions[0].size.as_deref(), Some("0kb"));
-        assert_eq!(p.submitted.unwrap().to_rfc3339(), "1993-01-16T11:49:26+00:00");
+        assert_eq!(
+            p.submitted.unwrap().to_rfc3339(),
+            "1993-01-16T11:49:26+00:00"
+        );
         assert_eq!(p.submitter.as_deref(), Some("Alexander Turbiner"));
         assert_eq!(p.categories, ["funct-an", "math.OA"]);
         assert!(p.journal_ref.as_deref().unwrap().ends_with("eds.), 1994"));
@@ -260,12 +273,18 @@ operators is given.
     fn tex_line_breaks_stay_in_the_abstract() {
         let text = ABS.replace("operators is given.", "operators \\\\\n\\\\\nis given.");
         let p = AbsReader::new(text.as_bytes()).next().unwrap().unwrap();
-        assert!(p.abstract_text.ends_with("operators \\\\ \\\\ is given."), "{}", p.abstract_text);
+        assert!(
+            p.abstract_text.ends_with("operators \\\\ \\\\ is given."),
+            "{}",
+            p.abstract_text
+        );
     }
 
     #[test]
     fn latin1_is_decoded() {
-        let mut bytes = ABS.replace("Alexander Turbiner\n", "Jos\u{00e9} Turbiner\n").into_bytes();
+        let mut bytes = ABS
+            .replace("Alexander Turbiner\n", "Jos\u{00e9} Turbiner\n")
+            .into_bytes();
         // Re-encode the é as a single Latin-1 byte.
         let pos = bytes.windows(2).position(|w| w == [0xc3, 0xa9]).unwrap();
         bytes.splice(pos..pos + 2, [0xe9]);

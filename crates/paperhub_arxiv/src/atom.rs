@@ -114,9 +114,13 @@ impl<R: BufRead> Iterator for AtomReader<R> {
                 .into()));
             }
         };
-        if entry.child_text("id").is_some_and(|id| id.contains("/api/errors")) {
+        if entry
+            .child_text("id")
+            .is_some_and(|id| id.contains("/api/errors"))
+        {
             self.done = true;
-            let message = non_empty(entry.child_text("summary")).unwrap_or_else(|| "unknown error".into());
+            let message =
+                non_empty(entry.child_text("summary")).unwrap_or_else(|| "unknown error".into());
             return Some(Err(StreamError::Api(message).into()));
         }
         Some(entry_to_paper(&entry).map_err(|kind| RecordError { location, kind }.into()))
@@ -131,8 +135,12 @@ fn entry_to_paper(entry: &Element) -> Result<Paper, RecordErrorKind> {
         .ok_or(RecordErrorKind::MissingField("id"))?;
     let id: ArxivId = raw_id
         .parse()
-        .map_err(|source| RecordErrorKind::InvalidId { field: "id", source })?;
-    let title = non_empty(entry.child_text("title")).ok_or(RecordErrorKind::MissingField("title"))?;
+        .map_err(|source| RecordErrorKind::InvalidId {
+            field: "id",
+            source,
+        })?;
+    let title =
+        non_empty(entry.child_text("title")).ok_or(RecordErrorKind::MissingField("title"))?;
     let abstract_text = normalize_whitespace(entry.child_text("summary").unwrap_or(""));
     let mut paper = Paper::new(id.clone(), title, abstract_text);
     paper.authors = entry
@@ -207,7 +215,10 @@ mod tests {
         assert_eq!(reader.envelope().unwrap().total_results, Some(1));
         assert_eq!(p.id.to_string(), "1111.2011");
         assert_eq!(p.version, Some(2));
-        assert_eq!(p.submitted.unwrap().to_rfc3339(), "2011-11-08T18:48:36+00:00");
+        assert_eq!(
+            p.submitted.unwrap().to_rfc3339(),
+            "2011-11-08T18:48:36+00:00"
+        );
         assert_eq!(p.updated.unwrap().to_rfc3339(), "2012-04-02T12:38:54+00:00");
         assert_eq!(p.categories, ["cond-mat.str-el", "cond-mat.stat-mech"]);
         assert_eq!(p.authors[0].last.as_deref(), Some("Del Maestro"));

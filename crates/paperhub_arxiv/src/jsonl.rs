@@ -6,7 +6,7 @@
 //! `title`, `summary`, `authors` (a list), `categories` (a list) and
 //! `comment`, and its file name gives the listing date. The first valid line
 //! decides which of the two a file holds. Lines are deserialised into
-//! borrowed structs, so parsing costs little more than serde_json itself.
+//! borrowed structs, so parsing costs little more than `serde_json` itself.
 
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -113,7 +113,10 @@ fn required<'a>(
 }
 
 fn parse_id(raw: &str) -> Result<ArxivId, RecordErrorKind> {
-    ArxivId::parse_bare(raw).map_err(|source| RecordErrorKind::InvalidId { field: "id", source })
+    ArxivId::parse_bare(raw).map_err(|source| RecordErrorKind::InvalidId {
+        field: "id",
+        source,
+    })
 }
 
 impl SnapshotRecord<'_> {
@@ -154,7 +157,12 @@ impl SnapshotRecord<'_> {
             .versions
             .iter()
             .filter_map(|v| {
-                let n = v.version.trim().trim_start_matches(['v', 'V']).parse().ok()?;
+                let n = v
+                    .version
+                    .trim()
+                    .trim_start_matches(['v', 'V'])
+                    .parse()
+                    .ok()?;
                 Some(Version {
                     version: n,
                     date: v.created.as_deref().and_then(parse_date),
@@ -184,10 +192,17 @@ impl ListingRecord<'_> {
             if is_category(entry) {
                 paper.categories.push(entry.to_owned());
             } else if !entry.is_empty() {
-                let is_acm = entry
-                    .split([';', ','])
-                    .all(|part| part.trim().chars().next().is_some_and(|c| c.is_ascii_uppercase()));
-                let slot = if is_acm { &mut paper.acm_class } else { &mut paper.msc_class };
+                let is_acm = entry.split([';', ',']).all(|part| {
+                    part.trim()
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_uppercase())
+                });
+                let slot = if is_acm {
+                    &mut paper.acm_class
+                } else {
+                    &mut paper.msc_class
+                };
                 match slot {
                     Some(existing) if !existing.contains(entry) => {
                         existing.push_str("; ");
@@ -335,7 +350,10 @@ mod tests {
         );
         assert_eq!(p.authors[0].name, "C. Balázs");
         assert_eq!(p.authors[0].last.as_deref(), Some("Balázs"));
-        assert_eq!(p.submitted.unwrap().to_rfc3339(), "2007-04-02T19:18:42+00:00");
+        assert_eq!(
+            p.submitted.unwrap().to_rfc3339(),
+            "2007-04-02T19:18:42+00:00"
+        );
         assert_eq!(p.updated.unwrap().to_rfc3339(), "2007-07-24T20:10:27+00:00");
         assert_eq!(p.doi.as_deref(), Some("10.1103/PhysRevD.76.013009"));
         assert_eq!(p.report_no.as_deref(), Some("ANL-HEP-PR-07-12"));
@@ -371,7 +389,11 @@ mod tests {
             })
             .collect();
         assert_eq!(summary[0], "ok 0704.0001");
-        assert!(summary[1].starts_with("line 2: invalid JSON"), "{}", summary[1]);
+        assert!(
+            summary[1].starts_with("line 2: invalid JSON"),
+            "{}",
+            summary[1]
+        );
         assert_eq!(summary[2], "line 4: missing required field 'title'");
         assert_eq!(summary[3], "line 5: missing required field 'id'");
         assert!(summary[4].starts_with("line 6: field 'id': invalid arXiv id '12345'"));

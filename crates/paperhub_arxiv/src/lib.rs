@@ -212,10 +212,7 @@ fn is_json_document(head: &[u8]) -> bool {
 /// Reads a whole JSON document (at most [`MAX_RECORD_BYTES`]) and re-reads it:
 /// a recorded HTTP exchange `{"url", "status_code", "body"}` as its body, a
 /// single record as one line, an array as one line per element.
-fn open_json_document<R: BufRead>(
-    reader: R,
-    hint: &SourceHint,
-) -> Result<Records<R>, StreamError> {
+fn open_json_document<R: BufRead>(reader: R, hint: &SourceHint) -> Result<Records<R>, StreamError> {
     let mut bytes = Vec::new();
     reader
         .take(MAX_RECORD_BYTES as u64 + 1)
@@ -232,7 +229,10 @@ fn open_json_document<R: BufRead>(
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| StreamError::Io {
         records: 0,
-        source: io::Error::new(io::ErrorKind::InvalidData, format!("invalid JSON document: {e}")),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid JSON document: {e}"),
+        ),
     })?;
     let lines = match value {
         serde_json::Value::Object(ref object) => {
@@ -253,10 +253,9 @@ fn open_json_document<R: BufRead>(
         })?;
         jsonl.push(b'\n');
     }
-    Ok(Records::Buffered(Box::new(Records::JsonLines(JsonLinesReader::new(
-        io::Cursor::new(jsonl),
-        hint.listing_date,
-    )))))
+    Ok(Records::Buffered(Box::new(Records::JsonLines(
+        JsonLinesReader::new(io::Cursor::new(jsonl), hint.listing_date),
+    ))))
 }
 
 #[cfg(test)]
@@ -267,12 +266,24 @@ mod tests {
     fn detects_formats() {
         assert!(matches!(detect(b""), Err(StreamError::Empty)));
         assert!(matches!(detect(b"  \n"), Err(StreamError::Empty)));
-        assert!(matches!(detect(b"\x7fELF\x02\x01\x01\0\0"), Err(StreamError::Binary)));
+        assert!(matches!(
+            detect(b"\x7fELF\x02\x01\x01\0\0"),
+            Err(StreamError::Binary)
+        ));
         assert_eq!(detect(b"{\"id\":1}").unwrap(), Format::JsonLines);
-        assert_eq!(detect(b"<?xml version='1.0'?>\n<OAI-PMH").unwrap(), Format::OaiPmh);
-        assert_eq!(detect(b"<?xml version=\"1.0\"?><feed xmlns=").unwrap(), Format::Atom);
+        assert_eq!(
+            detect(b"<?xml version='1.0'?>\n<OAI-PMH").unwrap(),
+            Format::OaiPmh
+        );
+        assert_eq!(
+            detect(b"<?xml version=\"1.0\"?><feed xmlns=").unwrap(),
+            Format::Atom
+        );
         assert_eq!(detect(b"-------\n\\\\\narXiv:").unwrap(), Format::Abs);
-        assert!(matches!(detect(b"id,title\n1,x"), Err(StreamError::UnknownFormat)));
+        assert!(matches!(
+            detect(b"id,title\n1,x"),
+            Err(StreamError::UnknownFormat)
+        ));
         assert!(matches!(detect(b"<html>"), Err(StreamError::UnknownFormat)));
     }
 
@@ -281,24 +292,47 @@ mod tests {
         let doc = "{\n  \"url\": \"x\",\n  \"status_code\": 200,\n  \"body\": \"<feed><entry><id>http://arxiv.org/abs/2104.12255v1</id><title>T</title><summary>S</summary></entry></feed>\"\n}";
         let mut records = open(doc.as_bytes(), &SourceHint::default()).unwrap();
         assert_eq!(records.format(), Format::Atom);
-        assert_eq!(records.next().unwrap().unwrap().id.to_string(), "2104.12255");
+        assert_eq!(
+            records.next().unwrap().unwrap().id.to_string(),
+            "2104.12255"
+        );
         assert!(records.next().is_none());
     }
 
     #[test]
     fn json_array_of_records() {
         let doc = "[\n{\"id\":\"0704.0001\",\"title\":\"A\",\"abstract\":\"x\"},\n{\"id\":\"bad\",\"title\":\"B\"}]";
-        let out: Vec<_> = open(doc.as_bytes(), &SourceHint::default()).unwrap().collect();
+        let out: Vec<_> = open(doc.as_bytes(), &SourceHint::default())
+            .unwrap()
+            .collect();
         assert!(out[0].is_ok());
-        assert!(out[1].as_ref().unwrap_err().to_string().starts_with("line 2: field 'id'"));
+        assert!(
+            out[1]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .starts_with("line 2: field 'id'")
+        );
     }
 
     #[test]
     fn listing_date_from_name() {
         let d = NaiveDate::from_ymd_opt(2025, 3, 18);
-        assert_eq!(SourceHint::from_file_name("2025-03-18.jsonl").listing_date, d);
-        assert_eq!(SourceHint::from_file_name("2025-03-18.jsonl.gz").listing_date, d);
-        assert_eq!(SourceHint::from_file_name("snapshot.json").listing_date, None);
-        assert_eq!(SourceHint::from_file_name("2025-13-18.jsonl").listing_date, None);
+        assert_eq!(
+            SourceHint::from_file_name("2025-03-18.jsonl").listing_date,
+            d
+        );
+        assert_eq!(
+            SourceHint::from_file_name("2025-03-18.jsonl.gz").listing_date,
+            d
+        );
+        assert_eq!(
+            SourceHint::from_file_name("snapshot.json").listing_date,
+            None
+        );
+        assert_eq!(
+            SourceHint::from_file_name("2025-13-18.jsonl").listing_date,
+            None
+        );
     }
 }

@@ -96,8 +96,14 @@ mod tests {
         let mut lines = BoundedLines::new(io::BufReader::with_capacity(7, input.as_bytes()), 10);
         assert!(matches!(lines.next_line().unwrap(), Some(Line::Text(b"a"))));
         assert!(matches!(lines.next_line().unwrap(), Some(Line::Text(b""))));
-        assert!(matches!(lines.next_line().unwrap(), Some(Line::TooLong(101))));
-        assert!(matches!(lines.next_line().unwrap(), Some(Line::Text(b"last"))));
+        assert!(matches!(
+            lines.next_line().unwrap(),
+            Some(Line::TooLong(101))
+        ));
+        assert!(matches!(
+            lines.next_line().unwrap(),
+            Some(Line::Text(b"last"))
+        ));
         assert_eq!(lines.line_no, 4);
         assert!(lines.next_line().unwrap().is_none());
     }

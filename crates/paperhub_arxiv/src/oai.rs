@@ -164,9 +164,12 @@ fn common_fields(meta: &Element) -> Result<Paper, RecordErrorKind> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or(RecordErrorKind::MissingField("id"))?;
-    let id = ArxivId::parse_bare(raw_id)
-        .map_err(|source| RecordErrorKind::InvalidId { field: "id", source })?;
-    let title = non_empty(meta.child_text("title")).ok_or(RecordErrorKind::MissingField("title"))?;
+    let id = ArxivId::parse_bare(raw_id).map_err(|source| RecordErrorKind::InvalidId {
+        field: "id",
+        source,
+    })?;
+    let title =
+        non_empty(meta.child_text("title")).ok_or(RecordErrorKind::MissingField("title"))?;
     let abstract_text = normalize_whitespace(meta.child_text("abstract").unwrap_or(""));
     let mut paper = Paper::new(id, title, abstract_text);
     paper.categories = meta
@@ -228,7 +231,11 @@ fn arxiv_raw_to_paper(meta: &Element) -> Result<Paper, RecordErrorKind> {
     paper.versions = meta
         .children_named("version")
         .filter_map(|v| {
-            let n = v.attr("version")?.trim_start_matches(['v', 'V']).parse().ok()?;
+            let n = v
+                .attr("version")?
+                .trim_start_matches(['v', 'V'])
+                .parse()
+                .ok()?;
             Some(Version {
                 version: n,
                 date: v.child_text("date").and_then(parse_date),
@@ -276,24 +283,42 @@ mod tests {
         let raw = out[0].as_ref().unwrap();
         assert_eq!(raw.version, Some(2));
         assert_eq!(raw.versions[1].size.as_deref(), Some("33kb"));
-        assert_eq!(raw.submitted.unwrap().to_rfc3339(), "2008-01-23T21:13:53+00:00");
-        assert_eq!(raw.updated.unwrap().to_rfc3339(), "2008-02-04T15:05:55+00:00");
+        assert_eq!(
+            raw.submitted.unwrap().to_rfc3339(),
+            "2008-01-23T21:13:53+00:00"
+        );
+        assert_eq!(
+            raw.updated.unwrap().to_rfc3339(),
+            "2008-02-04T15:05:55+00:00"
+        );
         assert_eq!(raw.authors.len(), 2);
-        assert_eq!(raw.authors[1].affiliation.as_deref(), Some("DAMTP, Cambridge"));
+        assert_eq!(
+            raw.authors[1].affiliation.as_deref(),
+            Some("DAMTP, Cambridge")
+        );
         assert_eq!(raw.title, "A Study of Structure Formation");
 
         let structured = out[1].as_ref().unwrap();
         assert_eq!(structured.title, "Warping & Supersymmetry");
         assert_eq!(structured.authors[0].name, "Michael R. Douglas");
-        assert_eq!(structured.authors[0].affiliation.as_deref(), Some("Rutgers"));
-        assert_eq!(structured.updated.unwrap().to_rfc3339(), "2008-01-28T00:00:00+00:00");
+        assert_eq!(
+            structured.authors[0].affiliation.as_deref(),
+            Some("Rutgers")
+        );
+        assert_eq!(
+            structured.updated.unwrap().to_rfc3339(),
+            "2008-01-28T00:00:00+00:00"
+        );
 
         let broken = out[2].as_ref().unwrap_err().to_string();
         assert!(broken.starts_with("line 14: malformed XML"), "{broken}");
         let deleted = out[3].as_ref().unwrap_err().to_string();
         assert!(deleted.contains("marked deleted"), "{deleted}");
 
-        assert_eq!(envelope.response_date.as_deref(), Some("2014-01-16T10:33:29Z"));
+        assert_eq!(
+            envelope.response_date.as_deref(),
+            Some("2014-01-16T10:33:29Z")
+        );
         let token = envelope.resumption_token.unwrap();
         assert_eq!(token.token, "496549|47001");
         assert_eq!(token.cursor, Some(46000));

@@ -86,7 +86,8 @@ impl<R: BufRead> RecordChunker<R> {
         let bytes = &self.pending[..upto];
         self.line += memchr::memchr_iter(b'\n', bytes).count() as u64;
         let room = ENVELOPE_LIMIT.saturating_sub(self.envelope.len());
-        self.envelope.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.envelope
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
         self.pending.drain(..upto);
         self.scan = 0;
     }
@@ -118,8 +119,7 @@ impl<R: BufRead> RecordChunker<R> {
                     }
                 }
                 Some(_) => {
-                    if let Some(j) = memchr::memmem::find(&self.pending[self.scan..], &self.close)
-                    {
+                    if let Some(j) = memchr::memmem::find(&self.pending[self.scan..], &self.close) {
                         let end = self.scan + j + self.close.len();
                         let bytes: Vec<u8> = self.pending.drain(..end).collect();
                         self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
@@ -140,7 +140,8 @@ impl<R: BufRead> RecordChunker<R> {
                         // Too large: drop what we have (keeping a tail that may
                         // hold a split end tag) and keep counting lines.
                         let cut = self.scan;
-                        self.line += memchr::memchr_iter(b'\n', &self.pending[..cut]).count() as u64;
+                        self.line +=
+                            memchr::memchr_iter(b'\n', &self.pending[..cut]).count() as u64;
                         self.dropped += cut as u64;
                         self.pending.drain(..cut);
                         self.scan = 0;
@@ -152,7 +153,11 @@ impl<R: BufRead> RecordChunker<R> {
                         self.start = None;
                         return Ok(Some(Chunk {
                             line: self.start_line,
-                            result: if self.dropped > 0 { Err(size) } else { Ok(bytes) },
+                            result: if self.dropped > 0 {
+                                Err(size)
+                            } else {
+                                Ok(bytes)
+                            },
                         }));
                     }
                 }
@@ -314,7 +319,11 @@ mod tests {
     #[test]
     fn chunks_records_and_keeps_envelope() {
         let xml = "<a>\n<records/><record x='1'>\n<b>one &amp; &#65;</b></record>\n<record>two</record><tail>t</tail></a>";
-        let mut c = RecordChunker::new(io::BufReader::with_capacity(5, xml.as_bytes()), "record", 1000);
+        let mut c = RecordChunker::new(
+            io::BufReader::with_capacity(5, xml.as_bytes()),
+            "record",
+            1000,
+        );
         let first = c.next_chunk().unwrap().unwrap();
         assert_eq!(first.line, 2);
         let el = parse_element(std::str::from_utf8(&first.result.unwrap()).unwrap()).unwrap();
@@ -324,14 +333,21 @@ mod tests {
         assert_eq!(second.line, 4);
         assert!(c.next_chunk().unwrap().is_none());
         let env = String::from_utf8(c.envelope.clone()).unwrap();
-        assert!(env.contains("<records/>") && env.contains("<tail>t</tail>"), "{env}");
+        assert!(
+            env.contains("<records/>") && env.contains("<tail>t</tail>"),
+            "{env}"
+        );
     }
 
     #[test]
     fn oversized_record_is_reported_and_skipped() {
         let big = "x".repeat(5000);
         let xml = format!("<r><record>{big}</record><record>ok</record></r>");
-        let mut c = RecordChunker::new(io::BufReader::with_capacity(64, xml.as_bytes()), "record", 1000);
+        let mut c = RecordChunker::new(
+            io::BufReader::with_capacity(64, xml.as_bytes()),
+            "record",
+            1000,
+        );
         assert!(matches!(c.next_chunk().unwrap().unwrap().result, Err(n) if n > 5000));
         assert!(c.next_chunk().unwrap().unwrap().result.is_ok());
     }

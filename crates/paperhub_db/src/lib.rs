@@ -118,8 +118,11 @@ pub trait CatalogStore: Send {
     ///
     /// # Errors
     /// Any storage error; the transaction is then rolled back.
-    fn upsert_papers(&mut self, papers: &[Paper], now: DateTime<Utc>)
-    -> Result<UpsertCounts, DbError>;
+    fn upsert_papers(
+        &mut self,
+        papers: &[Paper],
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts, DbError>;
 
     /// The stored paper with this id (its version is ignored).
     ///

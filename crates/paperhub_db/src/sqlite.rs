@@ -18,9 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::DbError;
 use crate::migrations::migrate;
-use crate::{
-    CatalogStats, CatalogStore, ImportRun, ImportRunId, ImportStatus, UpsertCounts,
-};
+use crate::{CatalogStats, CatalogStore, ImportRun, ImportRunId, ImportStatus, UpsertCounts};
 
 /// A catalog in one SQLite file.
 pub struct SqliteStore {
@@ -42,7 +40,8 @@ impl SqliteStore {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
@@ -61,7 +60,9 @@ impl SqliteStore {
             "SELECT id, {PAPER_COLUMNS} FROM papers WHERE arxiv_id = ?1"
         ))?;
         let row = stmt
-            .query_row([arxiv_id], |row| Ok((row.get::<_, i64>(0)?, RawPaper::from_row(row)?)))
+            .query_row([arxiv_id], |row| {
+                Ok((row.get::<_, i64>(0)?, RawPaper::from_row(row)?))
+            })
             .optional()?;
         row.map(|(id, raw)| raw.into_paper().map(|p| (id, p)))
             .transpose()
@@ -150,7 +151,11 @@ impl RawPaper {
         paper.authors =
             serde_json::from_str(&self.authors).map_err(|e| corrupt(format!("authors: {e}")))?;
         paper.primary_category = self.primary_category.clone();
-        paper.categories = self.categories.split_whitespace().map(str::to_owned).collect();
+        paper.categories = self
+            .categories
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         paper.submitted = date(&self.submitted)?;
         paper.updated = date(&self.updated)?;
         paper.announced = self
@@ -275,12 +280,11 @@ impl CatalogStore for SqliteStore {
                 counts.new += 1;
                 continue;
             }
-            let (_, stored) = SqliteStore::load(&tx, incoming.id.base())?.ok_or_else(|| {
-                DbError::Corrupt {
+            let (_, stored) =
+                SqliteStore::load(&tx, incoming.id.base())?.ok_or_else(|| DbError::Corrupt {
                     arxiv_id: incoming.id.to_string(),
                     reason: "insert reported a conflict but no row exists".into(),
-                }
-            })?;
+                })?;
             match stored.merge(incoming) {
                 MergeOutcome::Unchanged => counts.unchanged += 1,
                 MergeOutcome::Updated(merged) => {
@@ -440,10 +444,20 @@ mod tests {
         let v2 = paper("2501.00001", 2, "New");
         let now = Utc::now();
         assert_eq!(store.upsert_papers(&[v2.clone()], now).unwrap().new, 1);
-        assert_eq!(store.upsert_papers(&[v1.clone()], now).unwrap().unchanged, 1);
+        assert_eq!(
+            store.upsert_papers(&[v1.clone()], now).unwrap().unchanged,
+            1
+        );
         assert_eq!(store.paper(&v2.id).unwrap().unwrap().title, "New");
         let again = store.upsert_papers(&[v2.clone(), v2], now).unwrap();
-        assert_eq!(again, UpsertCounts { new: 0, updated: 0, unchanged: 2 });
+        assert_eq!(
+            again,
+            UpsertCounts {
+                new: 0,
+                updated: 0,
+                unchanged: 2
+            }
+        );
         assert_eq!(store.count_papers().unwrap(), 1);
     }
 
@@ -453,14 +467,20 @@ mod tests {
         let now = Utc::now();
         let run = store.begin_import_run("x.jsonl", now).unwrap();
         let counts = store
-            .upsert_papers(&[paper("2501.00001", 1, "A"), paper("2502.00002", 1, "B")], now)
+            .upsert_papers(
+                &[paper("2501.00001", 1, "A"), paper("2502.00002", 1, "B")],
+                now,
+            )
             .unwrap();
         store
             .finish_import_run(run, counts, 3, ImportStatus::Completed, now)
             .unwrap();
         let stats = store.stats().unwrap();
         assert_eq!(stats.papers, 2);
-        assert_eq!(stats.by_category, [("cs.AI".to_owned(), 2), ("cs.CL".to_owned(), 2)]);
+        assert_eq!(
+            stats.by_category,
+            [("cs.AI".to_owned(), 2), ("cs.CL".to_owned(), 2)]
+        );
         assert_eq!(stats.by_month, [("2025-01".to_owned(), 2)]);
         let last = stats.last_import.unwrap();
         assert_eq!(last.skipped, 3);
@@ -474,7 +494,9 @@ mod tests {
         let path = dir.path().join("db.sqlite3");
         {
             let mut store = SqliteStore::open(&path).unwrap();
-            store.upsert_papers(&[paper("2501.00001", 1, "A")], Utc::now()).unwrap();
+            store
+                .upsert_papers(&[paper("2501.00001", 1, "A")], Utc::now())
+                .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.count_papers().unwrap(), 1);

@@ -215,7 +215,9 @@ fn all_digits(s: &str) -> bool {
 }
 
 fn check_month(yymm: &str) -> Result<(), ArxivIdErrorKind> {
-    let month: u32 = yymm[2..4].parse().map_err(|_| ArxivIdErrorKind::Unrecognized)?;
+    let month: u32 = yymm[2..4]
+        .parse()
+        .map_err(|_| ArxivIdErrorKind::Unrecognized)?;
     if (1..=12).contains(&month) {
         Ok(())
     } else {
@@ -316,8 +318,14 @@ mod tests {
         ok("http://arxiv.org/abs/1111.2011v2", "1111.2011v2");
         ok("https://arxiv.org/pdf/2101.00001v3.pdf", "2101.00001v3");
         ok("https://arxiv.org/pdf/2101.00001v3", "2101.00001v3");
-        ok("https://export.arxiv.org/abs/hep-th/9901001", "hep-th/9901001");
-        ok("  https://www.arxiv.org/abs/2503.11731?context=cs  ", "2503.11731");
+        ok(
+            "https://export.arxiv.org/abs/hep-th/9901001",
+            "hep-th/9901001",
+        );
+        ok(
+            "  https://www.arxiv.org/abs/2503.11731?context=cs  ",
+            "2503.11731",
+        );
     }
 
     #[test]
@@ -359,9 +367,13 @@ mod tests {
     }
 
     fn new_style() -> impl Strategy<Value = String> {
-        (7u32..=99, 1u32..=12, 0u32..100_000, proptest::option::of(1u32..50)).prop_filter_map(
-            "valid",
-            |(yy, mm, n, v)| {
+        (
+            7u32..=99,
+            1u32..=12,
+            0u32..100_000,
+            proptest::option::of(1u32..50),
+        )
+            .prop_filter_map("valid", |(yy, mm, n, v)| {
                 let yymm = yy * 100 + mm;
                 if yymm < 704 {
                     return None;
@@ -373,8 +385,7 @@ mod tests {
                 };
                 let v = v.map(|v| format!("v{v}")).unwrap_or_default();
                 Some(format!("{yymm:04}.{number}{v}"))
-            },
-        )
+            })
     }
 
     fn old_style() -> impl Strategy<Value = String> {

@@ -134,12 +134,12 @@ pub fn split_author_list(raw: &str) -> Vec<Author> {
     };
     let mut rest = text.as_str();
     while let Some(c) = rest.chars().next() {
-        if depth == 0 {
-            if let Some(after) = strip_separator(rest) {
-                flush(&mut current, &mut affiliation, &mut pieces);
-                rest = after;
-                continue;
-            }
+        if depth == 0
+            && let Some(after) = strip_separator(rest)
+        {
+            flush(&mut current, &mut affiliation, &mut pieces);
+            rest = after;
+            continue;
         }
         match c {
             '(' => {
@@ -232,7 +232,11 @@ mod tests {
         );
         assert_eq!(
             names(&list),
-            ["Robert H. Brandenberger", "Keshav Dasgupta", "Anne-Christine Davis"]
+            [
+                "Robert H. Brandenberger",
+                "Keshav Dasgupta",
+                "Anne-Christine Davis"
+            ]
         );
         assert_eq!(list[2].affiliation.as_deref(), Some("DAMTP, Cambridge"));
         assert_eq!(list[0].affiliation.as_deref(), Some("McGill"));
@@ -242,30 +246,33 @@ mod tests {
             names(&list),
             ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]
         );
-        assert_eq!(names(&split_author_list("Ileana Streinu and Louis Theran")), [
-            "Ileana Streinu",
-            "Louis Theran"
-        ]);
-        assert_eq!(names(&split_author_list("A. One, B. Two, and C. Three")), [
-            "A. One", "B. Two", "C. Three"
-        ]);
-        assert_eq!(names(&split_author_list("John Smith, Jr., Jane Doe")), [
-            "John Smith Jr.",
-            "Jane Doe"
-        ]);
+        assert_eq!(
+            names(&split_author_list("Ileana Streinu and Louis Theran")),
+            ["Ileana Streinu", "Louis Theran"]
+        );
+        assert_eq!(
+            names(&split_author_list("A. One, B. Two, and C. Three")),
+            ["A. One", "B. Two", "C. Three"]
+        );
+        assert_eq!(
+            names(&split_author_list("John Smith, Jr., Jane Doe")),
+            ["John Smith Jr.", "Jane Doe"]
+        );
         assert_eq!(
             names(&split_author_list("A. B (Dept (X), Univ), C. D")),
             ["A. B", "C. D"]
         );
         assert_eq!(
-            split_author_list("A. B (Dept (X), Univ), C. D")[0].affiliation.as_deref(),
+            split_author_list("A. B (Dept (X), Univ), C. D")[0]
+                .affiliation
+                .as_deref(),
             Some("Dept (X), Univ")
         );
         assert!(split_author_list("").is_empty());
         // Names that contain "and" as a substring are not split.
-        assert_eq!(names(&split_author_list("Alexander Andersen, Sandy Anders")), [
-            "Alexander Andersen",
-            "Sandy Anders"
-        ]);
+        assert_eq!(
+            names(&split_author_list("Alexander Andersen, Sandy Anders")),
+            ["Alexander Andersen", "Sandy Anders"]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Finds the code repository a paper points to in its abstract or comments.
 //!
-//! Authors write "Code: https://github.com/org/repo." or "available at
-//! github.com/org/repo)" in free text. We keep the first repository link on a
+//! Authors write `Code: https://github.com/org/repo.` or `available at
+//! github.com/org/repo)` in free text. We keep the first repository link on a
 //! code host (GitHub, GitLab), falling back to a Hugging Face page, because a
 //! model card is less useful to a reader than source code.
 
@@ -25,7 +25,14 @@ pub fn find_code_url<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<Str
         // Most abstracts name no host; skip the regex for them (it dominated
         // parse time in bulk imports). The first letter is left out so
         // "GitHub" and "github" both match.
-        const HINTS: [&str; 6] = ["ithub", "ITHUB", "itlab", "ITLAB", "uggingface", "UGGINGFACE"];
+        const HINTS: [&str; 6] = [
+            "ithub",
+            "ITHUB",
+            "itlab",
+            "ITLAB",
+            "uggingface",
+            "UGGINGFACE",
+        ];
         if !HINTS.iter().any(|h| text.contains(h)) {
             continue;
         }

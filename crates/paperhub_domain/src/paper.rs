@@ -103,8 +103,8 @@ pub struct Paper {
 /// their category lists; this tells them apart.
 pub fn is_category(s: &str) -> bool {
     let (archive, subject) = s.split_once('.').unwrap_or((s, ""));
-    let archive_ok = archive.len() >= 2
-        && archive.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    let archive_ok =
+        archive.len() >= 2 && archive.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
     let subject_ok = subject
         .bytes()
         .all(|b| b.is_ascii_alphabetic() || b == b'-');
@@ -166,7 +166,10 @@ impl Paper {
         self.versions.sort_by_key(|v| v.version);
         self.versions.dedup_by_key(|v| v.version);
         if let Some(latest) = self.versions.last() {
-            self.version = Some(self.version.map_or(latest.version, |v| v.max(latest.version)));
+            self.version = Some(
+                self.version
+                    .map_or(latest.version, |v| v.max(latest.version)),
+            );
             // Some formats give the latest date without its version number
             // (OAI `arXiv`): keep whichever date is later.
             if let Some(date) = latest.date
@@ -389,10 +392,25 @@ mod tests {
 
     #[test]
     fn categories_are_told_apart_from_classes() {
-        for ok in ["cs.CL", "hep-th", "cond-mat.str-el", "physics.acc-ph", "q-bio.NC", "math.NA"] {
+        for ok in [
+            "cs.CL",
+            "hep-th",
+            "cond-mat.str-el",
+            "physics.acc-ph",
+            "q-bio.NC",
+            "math.NA",
+        ] {
             assert!(is_category(ok), "{ok}");
         }
-        for bad in ["68U10, 90C26", "I.2.6; J.5", "I.4.0", "", "cs.", "x", "CS.CL"] {
+        for bad in [
+            "68U10, 90C26",
+            "I.2.6; J.5",
+            "I.4.0",
+            "",
+            "cs.",
+            "x",
+            "CS.CL",
+        ] {
             assert!(!is_category(bad), "{bad}");
         }
     }

@@ -203,7 +203,14 @@ mod tests {
 
     #[test]
     fn unicode_whitespace_matches_split_whitespace() {
-        for s in ["a\u{a0}b", "\u{2003}x\u{3000}y\u{85}", "é \t\u{b}ü", "", "  ", "plain"] {
+        for s in [
+            "a\u{a0}b",
+            "\u{2003}x\u{3000}y\u{85}",
+            "é \t\u{b}ü",
+            "",
+            "  ",
+            "plain",
+        ] {
             let expected = s.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(normalize_whitespace(s), expected, "{s:?}");
         }
@@ -211,7 +218,10 @@ mod tests {
 
     #[test]
     fn tex_kept_in_text() {
-        assert_eq!(normalize_whitespace("the $(k,\\ell)$-pebble"), "the $(k,\\ell)$-pebble");
+        assert_eq!(
+            normalize_whitespace("the $(k,\\ell)$-pebble"),
+            "the $(k,\\ell)$-pebble"
+        );
     }
 
     #[test]
