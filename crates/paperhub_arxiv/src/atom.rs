@@ -13,8 +13,8 @@ use paperhub_domain::{ArxivId, Author, Paper, Version};
 
 use crate::MAX_RECORD_BYTES;
 use crate::dates::parse_date;
-use crate::error::{Location, ReadError, RecordError, RecordErrorKind, StreamError};
-use crate::xml::{Element, RecordChunker, parse_element};
+use crate::error::{ReadError, RecordError, RecordErrorKind, StreamError};
+use crate::xml::{Element, NextElement, RecordChunker, parse_element};
 
 /// Paging information from the feed header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,7 +30,6 @@ pub struct AtomEnvelope {
 /// Streams papers from an API Atom feed.
 pub struct AtomReader<R> {
     chunks: RecordChunker<R>,
-    records: u64,
     envelope: Option<AtomEnvelope>,
     done: bool,
 }
@@ -40,7 +39,6 @@ impl<R: BufRead> AtomReader<R> {
     pub fn new(reader: R) -> Self {
         AtomReader {
             chunks: RecordChunker::new(reader, "entry", MAX_RECORD_BYTES),
-            records: 0,
             envelope: None,
             done: false,
         }
@@ -59,71 +57,45 @@ impl<R: BufRead> Iterator for AtomReader<R> {
         if self.done {
             return None;
         }
-        let chunk = match self.chunks.next_chunk() {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => {
+        match self.chunks.next_element() {
+            NextElement::Record(location, entry) => {
+                if entry
+                    .child_text("id")
+                    .is_some_and(|id| id.contains("/api/errors"))
+                {
+                    self.done = true;
+                    let message = non_empty(entry.child_text("summary"))
+                        .unwrap_or_else(|| "unknown error".into());
+                    return Some(Err(StreamError::Api(message).into()));
+                }
+                Some(entry_to_paper(&entry).map_err(|kind| RecordError { location, kind }.into()))
+            }
+            NextElement::Skip(error) => Some(Err(error.into())),
+            NextElement::Failed(error) => {
                 self.done = true;
-                let text = String::from_utf8_lossy(&self.chunks.envelope);
-                let number = |root: &Element, name: &str| {
-                    root.find(name).and_then(|e| e.text.trim().parse().ok())
-                };
-                self.envelope = Some(match parse_element(&text) {
-                    Ok(root) => AtomEnvelope {
-                        total_results: number(&root, "totalResults"),
-                        start_index: number(&root, "startIndex"),
-                        items_per_page: number(&root, "itemsPerPage"),
-                    },
-                    Err(_) => AtomEnvelope::default(),
-                });
-                return None;
+                Some(Err(error.into()))
             }
-            Err(source) => {
+            NextElement::End => {
                 self.done = true;
-                return Some(Err(StreamError::Io {
-                    records: self.records,
-                    source,
-                }
-                .into()));
+                self.envelope = Some(AtomEnvelope::parse(&self.chunks.envelope));
+                None
             }
-        };
-        self.records += 1;
-        let location = Location {
-            line: Some(chunk.line),
-            record: self.records,
-        };
-        let entry = match chunk.result {
-            Err(size) => {
-                return Some(Err(RecordError {
-                    location,
-                    kind: RecordErrorKind::TooLarge {
-                        size,
-                        limit: MAX_RECORD_BYTES as u64,
-                    },
-                }
-                .into()));
-            }
-            Ok(bytes) => parse_element(&String::from_utf8_lossy(&bytes)),
-        };
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                return Some(Err(RecordError {
-                    location,
-                    kind: RecordErrorKind::Xml(e),
-                }
-                .into()));
-            }
-        };
-        if entry
-            .child_text("id")
-            .is_some_and(|id| id.contains("/api/errors"))
-        {
-            self.done = true;
-            let message =
-                non_empty(entry.child_text("summary")).unwrap_or_else(|| "unknown error".into());
-            return Some(Err(StreamError::Api(message).into()));
         }
-        Some(entry_to_paper(&entry).map_err(|kind| RecordError { location, kind }.into()))
+    }
+}
+
+impl AtomEnvelope {
+    fn parse(bytes: &[u8]) -> AtomEnvelope {
+        let text = String::from_utf8_lossy(bytes);
+        let Ok(root) = parse_element(&text) else {
+            return AtomEnvelope::default();
+        };
+        let number = |name: &str| root.find(name).and_then(|e| e.text.trim().parse().ok());
+        AtomEnvelope {
+            total_results: number("totalResults"),
+            start_index: number("startIndex"),
+            items_per_page: number("itemsPerPage"),
+        }
     }
 }
 

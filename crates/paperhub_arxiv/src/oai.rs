@@ -13,8 +13,8 @@ use paperhub_domain::{ArxivId, Author, Paper, Version, split_author_list};
 
 use crate::MAX_RECORD_BYTES;
 use crate::dates::parse_date;
-use crate::error::{Location, ReadError, RecordError, RecordErrorKind, StreamError};
-use crate::xml::{Element, RecordChunker, parse_element};
+use crate::error::{ReadError, RecordError, RecordErrorKind, StreamError};
+use crate::xml::{Element, NextElement, RecordChunker, parse_element};
 
 /// A resumption token and its position in the complete list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,6 @@ impl OaiEnvelope {
 /// as a [`StreamError::Oai`]; `noRecordsMatch` is an empty, successful result.
 pub struct OaiReader<R> {
     chunks: RecordChunker<R>,
-    records: u64,
     envelope: Option<OaiEnvelope>,
     done: bool,
 }
@@ -81,7 +80,6 @@ impl<R: BufRead> OaiReader<R> {
     pub fn new(reader: R) -> Self {
         OaiReader {
             chunks: RecordChunker::new(reader, "record", MAX_RECORD_BYTES),
-            records: 0,
             envelope: None,
             done: false,
         }
@@ -100,43 +98,27 @@ impl<R: BufRead> Iterator for OaiReader<R> {
         if self.done {
             return None;
         }
-        let chunk = match self.chunks.next_chunk() {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => {
+        match self.chunks.next_element() {
+            NextElement::Record(location, record) => {
+                Some(record_to_paper(&record).map_err(|kind| RecordError { location, kind }.into()))
+            }
+            NextElement::Skip(error) => Some(Err(error.into())),
+            NextElement::Failed(error) => {
+                self.done = true;
+                Some(Err(error.into()))
+            }
+            NextElement::End => {
                 self.done = true;
                 let envelope = OaiEnvelope::parse(&self.chunks.envelope);
                 let error = envelope.error.clone();
                 self.envelope = Some(envelope);
-                return match error {
+                match error {
                     Some((code, _)) if code == "noRecordsMatch" => None,
                     Some((code, message)) => Some(Err(StreamError::Oai { code, message }.into())),
                     None => None,
-                };
-            }
-            Err(source) => {
-                self.done = true;
-                return Some(Err(StreamError::Io {
-                    records: self.records,
-                    source,
                 }
-                .into()));
             }
-        };
-        self.records += 1;
-        let location = Location {
-            line: Some(chunk.line),
-            record: self.records,
-        };
-        let result = match chunk.result {
-            Err(size) => Err(RecordErrorKind::TooLarge {
-                size,
-                limit: MAX_RECORD_BYTES as u64,
-            }),
-            Ok(bytes) => parse_element(&String::from_utf8_lossy(&bytes))
-                .map_err(RecordErrorKind::Xml)
-                .and_then(|record| record_to_paper(&record)),
-        };
-        Some(result.map_err(|kind| RecordError { location, kind }.into()))
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use std::io::{self, BufRead};
 
 use quick_xml::events::Event;
 
+use crate::error::{Location, RecordError, RecordErrorKind, StreamError};
+
 /// A record element cut out of the stream, with the line it starts on.
 pub(crate) struct Chunk {
     pub(crate) line: u64,
@@ -38,6 +40,20 @@ pub(crate) struct RecordChunker<R> {
     /// Bytes of an oversized record already dropped.
     dropped: u64,
     eof: bool,
+    /// Records returned so far.
+    records: u64,
+}
+
+/// The next record of a chunked stream, already parsed.
+pub(crate) enum NextElement {
+    /// A record element and where it starts.
+    Record(Location, Element),
+    /// A record that is malformed or too large; skip it and go on.
+    Skip(RecordError),
+    /// End of input; the envelope is complete.
+    End,
+    /// Reading failed; the input ends here.
+    Failed(StreamError),
 }
 
 const ENVELOPE_LIMIT: usize = 1 << 20;
@@ -58,6 +74,39 @@ impl<R: BufRead> RecordChunker<R> {
             max_record,
             dropped: 0,
             eof: false,
+            records: 0,
+        }
+    }
+
+    /// Cuts out and parses the next record element.
+    pub(crate) fn next_element(&mut self) -> NextElement {
+        let chunk = match self.next_chunk() {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return NextElement::End,
+            Err(source) => {
+                return NextElement::Failed(StreamError::Io {
+                    records: self.records,
+                    source,
+                });
+            }
+        };
+        self.records += 1;
+        let location = Location {
+            line: Some(chunk.line),
+            record: self.records,
+        };
+        let parsed = match chunk.result {
+            Err(size) => Err(RecordErrorKind::TooLarge {
+                size,
+                limit: self.max_record as u64,
+            }),
+            Ok(bytes) => {
+                parse_element(&String::from_utf8_lossy(&bytes)).map_err(RecordErrorKind::Xml)
+            }
+        };
+        match parsed {
+            Ok(element) => NextElement::Record(location, element),
+            Err(kind) => NextElement::Skip(RecordError { location, kind }),
         }
     }
 
