@@ -16,6 +16,21 @@ static REPO_LINK: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
+/// Substrings one of which every repository link contains, as SIMD searchers.
+static HOST_HINTS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
+    [
+        "ithub",
+        "ITHUB",
+        "itlab",
+        "ITLAB",
+        "uggingface",
+        "UGGINGFACE",
+    ]
+    .iter()
+    .map(|h| memchr::memmem::Finder::new(h.as_bytes()))
+    .collect()
+});
+
 /// Returns the canonical `https://` URL of the first code repository named in
 /// `texts`, preferring GitHub/GitLab over Hugging Face.
 pub fn find_code_url<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<String> {
@@ -25,15 +40,7 @@ pub fn find_code_url<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<Str
         // Most abstracts name no host; skip the regex for them (it dominated
         // parse time in bulk imports). The first letter is left out so
         // "GitHub" and "github" both match.
-        const HINTS: [&str; 6] = [
-            "ithub",
-            "ITHUB",
-            "itlab",
-            "ITLAB",
-            "uggingface",
-            "UGGINGFACE",
-        ];
-        if !HINTS.iter().any(|h| text.contains(h)) {
+        if !HOST_HINTS.iter().any(|h| h.find(text.as_bytes()).is_some()) {
             continue;
         }
         // TeX sources sometimes escape underscores in URLs: \_ .
