@@ -261,6 +261,44 @@ fn open_json_document<R: BufRead>(reader: R, hint: &SourceHint) -> Result<Record
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Drains every record; the property is that nothing panics.
+    fn drain(bytes: &[u8]) {
+        if let Ok(records) = open(bytes, &SourceHint::default()) {
+            for _ in records {}
+        }
+    }
+
+    const XML_PIECES: &str = "(<[a-zA-Z:]{0,8}( [a-z]{1,4}='[^'<]{0,5}')?/?>|</[a-zA-Z:]{0,8}>|[^<&]{0,20}|&[a-z#0-9]{0,5};?|<!\\[CDATA\\[[a-z]{0,4}\\]\\]>){0,40}";
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            drain(&bytes);
+        }
+
+        #[test]
+        fn broken_oai_and_atom_never_panic(inner in XML_PIECES) {
+            drain(format!("<OAI-PMH><ListRecords><record>{inner}</record><resumptionToken>{inner}</ListRecords></OAI-PMH>").as_bytes());
+            drain(format!("<feed><entry>{inner}</entry>{inner}</feed>").as_bytes());
+        }
+
+        #[test]
+        fn broken_json_lines_never_panic(lines in proptest::collection::vec("\\{(\"[a-z_-]{1,10}\": ?(\"[^\"]{0,12}\"|null|\\[\"[^\"]{0,8}\"\\]|[0-9]{1,3}),? ?){0,6}\\}?", 0..10)) {
+            drain(lines.join("\n").as_bytes());
+        }
+
+        #[test]
+        fn broken_abs_never_panics(header in "([A-Za-z-]{1,12}( \\(revised v[0-9]\\))?: [^\n]{0,30}\n|  [^\n]{0,10}\n){0,12}", body in "[^\\\\]{0,60}") {
+            drain(format!("------\n\\\\\narXiv:2101.00001\n{header}\\\\\n{body}\n\\\\\n").as_bytes());
+        }
+
+        #[test]
+        fn dates_never_panic(s in "\\PC{0,40}") {
+            let _ = dates::parse_date(&s);
+        }
+    }
 
     #[test]
     fn detects_formats() {

@@ -512,9 +512,18 @@ mod tests {
         let v1 = paper("2501.00001", 1, "Old");
         let v2 = paper("2501.00001", 2, "New");
         let now = Utc::now();
-        assert_eq!(store.upsert_papers(&[v2.clone()], now).unwrap().new, 1);
         assert_eq!(
-            store.upsert_papers(&[v1.clone()], now).unwrap().unchanged,
+            store
+                .upsert_papers(std::slice::from_ref(&v2), now)
+                .unwrap()
+                .new,
+            1
+        );
+        assert_eq!(
+            store
+                .upsert_papers(std::slice::from_ref(&v1), now)
+                .unwrap()
+                .unchanged,
             1
         );
         assert_eq!(store.paper(&v2.id).unwrap().unwrap().title, "New");
