@@ -61,4 +61,4 @@ pub fn run(data_dir: &DataDir, args: &DemoArgs) -> Result<Outcome> {
 }
 
 /// A paper that is in the demo corpus, to suggest a first command.
-const DEMO_PAPER: &str = "2503.11731";
+const DEMO_PAPER: &str = "2511.21697";
