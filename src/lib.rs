@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod data_dir;
 pub mod import;
 pub mod telemetry;

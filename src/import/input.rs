@@ -46,7 +46,7 @@ impl Input {
     }
 }
 
-const DATA_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "xml", "atom", "abs"];
+const DATA_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "xml", "atom", "rss", "abs"];
 
 fn looks_like_data(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -7,6 +7,7 @@
 //! | OAI-PMH XML | [`OaiReader`] | `ListRecords`/`GetRecord`, `arXiv` and `arXivRaw` |
 //! | Atom | [`AtomReader`] | `export.arxiv.org/api/query`, pre-2025 and current |
 //! | `.abs` | [`AbsReader`] | arXiv's native metadata files |
+//! | RSS 2.0 | [`RssReader`] | `rss.arxiv.org` daily announcement feeds |
 //!
 //! [`open`] sniffs the first bytes of an input and picks the reader. Every
 //! reader is an iterator of `Result<Paper, ReadError>`: a
@@ -24,6 +25,7 @@ pub mod error;
 pub mod jsonl;
 mod lines;
 pub mod oai;
+pub mod rss;
 mod xml;
 
 use std::fmt;
@@ -37,6 +39,7 @@ pub use atom::{AtomEnvelope, AtomReader};
 pub use error::{Location, ReadError, RecordError, RecordErrorKind, StreamError};
 pub use jsonl::JsonLinesReader;
 pub use oai::{OaiEnvelope, OaiReader, ResumptionToken};
+pub use rss::{AnnounceType, Announcement, RssReader};
 
 /// The largest single record (one JSON line, one XML record) a reader keeps.
 ///
@@ -58,6 +61,8 @@ pub enum Format {
     Atom,
     /// arXiv `.abs` text.
     Abs,
+    /// arXiv RSS announcement feed.
+    Rss,
 }
 
 impl fmt::Display for Format {
@@ -69,6 +74,7 @@ impl fmt::Display for Format {
             Format::OaiPmh => "oai-pmh",
             Format::Atom => "atom",
             Format::Abs => "abs",
+            Format::Rss => "rss",
         })
     }
 }
@@ -127,6 +133,9 @@ pub fn detect(head: &[u8]) -> Result<Format, StreamError> {
         if body.contains("<feed") {
             return Ok(Format::Atom);
         }
+        if body.contains("<rss") {
+            return Ok(Format::Rss);
+        }
         return Err(StreamError::UnknownFormat);
     }
     if body.starts_with("---") || body.starts_with("\\\\") {
@@ -145,6 +154,8 @@ pub enum Records<R> {
     Atom(AtomReader<R>),
     /// `.abs` text.
     Abs(AbsReader<R>),
+    /// RSS announcements, as papers carrying their announcement day.
+    Rss(RssReader<R>),
     /// A whole JSON document read into memory and re-read as one of the above.
     Buffered(Box<Records<io::Cursor<Vec<u8>>>>),
 }
@@ -157,6 +168,7 @@ impl<R: BufRead> Records<R> {
             Records::Oai(_) => Format::OaiPmh,
             Records::Atom(_) => Format::Atom,
             Records::Abs(_) => Format::Abs,
+            Records::Rss(_) => Format::Rss,
             Records::Buffered(inner) => inner.format(),
         }
     }
@@ -171,6 +183,7 @@ impl<R: BufRead> Iterator for Records<R> {
             Records::Oai(r) => r.next(),
             Records::Atom(r) => r.next(),
             Records::Abs(r) => r.next(),
+            Records::Rss(r) => r.next().map(|item| item.map(|a| a.paper)),
             Records::Buffered(r) => r.next(),
         }
     }
@@ -197,6 +210,7 @@ pub fn open<R: BufRead>(mut reader: R, hint: &SourceHint) -> Result<Records<R>, 
         Format::OaiPmh => Records::Oai(OaiReader::new(reader)),
         Format::Atom => Records::Atom(AtomReader::new(reader)),
         Format::Abs => Records::Abs(AbsReader::new(reader)),
+        Format::Rss => Records::Rss(RssReader::new(reader)),
         _ => Records::JsonLines(JsonLinesReader::new(reader, hint.listing_date)),
     })
 }

@@ -1,0 +1,342 @@
+//! The typed configuration: `paperhub.toml`, overridden by environment variables.
+//!
+//! Layers, lowest first: [`Config::default`], then the TOML file, then
+//! `PAPERHUB__SECTION__KEY=value` variables (the value is read as TOML when
+//! it parses, e.g. `["cs", "stat"]` or `5`, else as a string). Unknown keys
+//! are errors, so a typo is caught at start-up rather than silently ignored.
+//! The file is `--config FILE`, else `$PAPERHUB_CONFIG`, else
+//! `paperhub.toml` in the working directory if present, else defaults only.
+//! `paperhub.example.toml` documents every key; a test keeps it equal to the
+//! defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How Paperhub talks to arXiv.
+    pub harvest: HarvestConfig,
+    /// When `paperhub serve` harvests.
+    pub schedule: ScheduleConfig,
+}
+
+/// Harvesting settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HarvestConfig {
+    /// The operator's contact email, sent in the User-Agent as arXiv asks.
+    /// Live harvesting refuses to start without it.
+    pub contact_email: String,
+    /// OAI-PMH endpoint.
+    pub oai_base_url: String,
+    /// arXiv API endpoint.
+    pub api_base_url: String,
+    /// RSS announcement feeds; the category list is appended.
+    pub rss_base_url: String,
+    /// OAI-PMH sets to harvest, e.g. `cs`, `cs:cs:LG`, `stat`.
+    pub sets: Vec<String>,
+    /// Categories whose daily announcements the hub lists.
+    pub categories: Vec<String>,
+    /// OAI-PMH metadata format: `arXivRaw` (every version date) or `arXiv`.
+    pub metadata_prefix: String,
+    /// Seconds between requests; never below 3 for arxiv.org hosts.
+    pub min_interval_secs: u64,
+    /// Seconds before a request is abandoned and retried.
+    pub request_timeout_secs: u64,
+    /// Retries of one request (429, 5xx, timeouts, dropped connections).
+    pub max_retries: u32,
+    /// Longest backoff between retries, in seconds.
+    pub max_backoff_secs: u64,
+}
+
+impl Default for HarvestConfig {
+    fn default() -> Self {
+        HarvestConfig {
+            contact_email: String::new(),
+            oai_base_url: "https://oaipmh.arxiv.org/oai".into(),
+            api_base_url: "https://export.arxiv.org/api/query".into(),
+            rss_base_url: "https://rss.arxiv.org/rss".into(),
+            sets: vec!["cs".into()],
+            categories: vec![
+                "cs.AI".into(),
+                "cs.CL".into(),
+                "cs.CV".into(),
+                "cs.LG".into(),
+            ],
+            metadata_prefix: "arXivRaw".into(),
+            min_interval_secs: 3,
+            request_timeout_secs: 60,
+            max_retries: 6,
+            max_backoff_secs: 300,
+        }
+    }
+}
+
+impl HarvestConfig {
+    /// Time between requests.
+    pub fn min_interval(&self) -> Duration {
+        Duration::from_secs(self.min_interval_secs)
+    }
+}
+
+/// When `paperhub serve` harvests: after each arXiv announcement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Run the scheduled harvest at all.
+    pub enabled: bool,
+    /// arXiv's time zone.
+    pub timezone: String,
+    /// Announcement time in that zone, `HH:MM`.
+    pub announce_time: String,
+    /// Announcement days (three-letter English names).
+    pub days: Vec<String>,
+    /// Minutes to wait after the announcement before harvesting.
+    pub delay_minutes: u32,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            enabled: true,
+            timezone: "America/New_York".into(),
+            announce_time: "20:00".into(),
+            days: ["Sun", "Mon", "Tue", "Wed", "Thu"]
+                .map(String::from)
+                .to_vec(),
+            delay_minutes: 30,
+        }
+    }
+}
+
+/// Keys whose values `config show` never prints.
+const SECRET_KEYS: &[&str] = &["password", "secret", "token", "key"];
+
+impl Config {
+    /// Loads the configuration from `explicit`, `$PAPERHUB_CONFIG`, or
+    /// `./paperhub.toml`, then applies `PAPERHUB__*` variables.
+    ///
+    /// # Errors
+    /// The file cannot be read or parsed, a key is unknown, or a value is invalid.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        let path = explicit
+            .map(Path::to_owned)
+            .or_else(|| std::env::var_os("PAPERHUB_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("paperhub.toml")).filter(|p| p.is_file()));
+        let file = match &path {
+            Some(p) => Some(
+                fs_err::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("PAPERHUB__"))
+            .collect();
+        let config = Config::from_layers(file.as_deref(), &env).with_context(|| match &path {
+            Some(p) => format!(
+                "invalid configuration in {} or PAPERHUB__ variables",
+                p.display()
+            ),
+            None => "invalid configuration in PAPERHUB__ variables".to_owned(),
+        })?;
+        Ok((config, path))
+    }
+
+    /// Builds a config from TOML text and `PAPERHUB__SECTION__KEY` pairs.
+    ///
+    /// # Errors
+    /// Invalid TOML, unknown keys, or values that fail validation.
+    pub fn from_layers(file: Option<&str>, env: &[(String, String)]) -> Result<Config> {
+        let mut table = toml::Table::try_from(Config::default())?;
+        if let Some(text) = file {
+            let overlay: toml::Table = toml::from_str(text)?;
+            merge(&mut table, overlay);
+        }
+        for (key, raw) in env {
+            let path: Vec<String> = key
+                .trim_start_matches("PAPERHUB__")
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.clone()));
+            set_path(&mut table, &path, value)
+                .with_context(|| format!("environment variable {key}"))?;
+        }
+        let config: Config = toml::Value::Table(table).try_into()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let h = &self.harvest;
+        if !matches!(h.metadata_prefix.as_str(), "arXiv" | "arXivRaw") {
+            bail!(
+                "harvest.metadata_prefix must be \"arXiv\" or \"arXivRaw\", not {:?}",
+                h.metadata_prefix
+            );
+        }
+        if !h.contact_email.is_empty() && !h.contact_email.contains('@') {
+            bail!(
+                "harvest.contact_email {:?} is not an email address",
+                h.contact_email
+            );
+        }
+        for c in &h.categories {
+            if !paperhub_domain::is_category(c) {
+                bail!("harvest.categories: {c:?} is not an arXiv category such as cs.LG");
+            }
+        }
+        let s = &self.schedule;
+        s.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            anyhow::anyhow!(
+                "schedule.timezone {:?} is not an IANA time zone",
+                s.timezone
+            )
+        })?;
+        chrono::NaiveTime::parse_from_str(&s.announce_time, "%H:%M").with_context(|| {
+            format!("schedule.announce_time {:?} is not HH:MM", s.announce_time)
+        })?;
+        for d in &s.days {
+            d.parse::<chrono::Weekday>()
+                .map_err(|_| anyhow::anyhow!("schedule.days: {d:?} is not a weekday name"))?;
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with secret values replaced.
+    ///
+    /// # Errors
+    /// Serialisation fails (it should not).
+    pub fn to_redacted_toml(&self) -> Result<String> {
+        let mut table = toml::Table::try_from(self)?;
+        redact(&mut table);
+        Ok(toml::to_string_pretty(&table)?)
+    }
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (k, v) in overlay {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<()> {
+    match path {
+        [] => bail!("empty key"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => match table
+            .entry(first.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        {
+            toml::Value::Table(inner) => set_path(inner, rest, value),
+            _ => bail!("{first} is not a section"),
+        },
+    }
+}
+
+fn redact(table: &mut toml::Table) {
+    for (k, v) in table.iter_mut() {
+        match v {
+            toml::Value::Table(inner) => redact(inner),
+            toml::Value::String(s)
+                if SECRET_KEYS.iter().any(|secret| k.contains(secret)) && !s.is_empty() =>
+            {
+                *s = "[redacted]".into();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let file = "[harvest]\ncontact_email = \"ops@example.org\"\nsets = [\"stat\"]\n";
+        let c = Config::from_layers(
+            Some(file),
+            &env(&[
+                ("PAPERHUB__HARVEST__SETS", "[\"cs\", \"math\"]"),
+                ("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.harvest.contact_email, "ops@example.org");
+        assert_eq!(c.harvest.sets, ["cs", "math"]);
+        assert_eq!(c.harvest.min_interval_secs, 5);
+        assert_eq!(c.schedule, ScheduleConfig::default());
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        let err =
+            Config::from_layers(Some("[harvest]\ncontact_emial = \"x@y\"\n"), &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("contact_emial"), "{err:#}");
+        assert!(
+            Config::from_layers(Some("[harvest]\nmetadata_prefix = \"oai_dc\"\n"), &[]).is_err()
+        );
+        assert!(
+            Config::from_layers(
+                None,
+                &env(&[("PAPERHUB__SCHEDULE__TIMEZONE", "Mars/Olympus")])
+            )
+            .is_err()
+        );
+        assert!(
+            Config::from_layers(
+                None,
+                &env(&[("PAPERHUB__HARVEST__CATEGORIES", "[\"CS LG\"]")])
+            )
+            .is_err()
+        );
+        assert!(Config::from_layers(None, &env(&[("PAPERHUB__NOPE__X", "1")])).is_err());
+    }
+
+    #[test]
+    fn example_file_matches_the_defaults() {
+        let example = include_str!("../paperhub.example.toml");
+        let parsed: Config = toml::from_str(example).unwrap();
+        assert_eq!(
+            parsed,
+            Config::default(),
+            "paperhub.example.toml is out of date"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut table = toml::Table::new();
+        table.insert(
+            "smtp_password".into(),
+            toml::Value::String("hunter2".into()),
+        );
+        redact(&mut table);
+        assert_eq!(table["smtp_password"].as_str(), Some("[redacted]"));
+    }
+}
