@@ -11,5 +11,6 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data_dir;
+pub mod harvest;
 pub mod import;
 pub mod telemetry;

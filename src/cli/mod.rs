@@ -6,8 +6,11 @@
 //! `--strict` violated, paper not found), 2 an error.
 
 mod demo;
+mod harvest;
 mod import;
 mod papers;
+mod serve;
+mod settings;
 mod stats;
 
 use std::path::PathBuf;
@@ -15,6 +18,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::config::Config;
 use crate::data_dir::DataDir;
 
 /// Paperhub: an open, self-hostable research-paper discovery hub.
@@ -33,6 +37,15 @@ pub struct Cli {
         help = "Where Paperhub keeps its catalog [default: $XDG_DATA_HOME/paperhub, else ~/.local/share/paperhub]"
     )]
     pub data_dir: Option<PathBuf>,
+
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help = "The configuration file [default: $PAPERHUB_CONFIG, else ./paperhub.toml if present]"
+    )]
+    pub config: Option<PathBuf>,
 
     /// The command to run.
     #[command(subcommand)]
@@ -55,6 +68,21 @@ pub enum Command {
     /// when nothing could be imported, or with --strict when anything was
     /// skipped.
     Import(import::ImportArgs),
+    /// Fetch new metadata from arXiv once (OAI-PMH, RSS announcements or the API).
+    ///
+    /// Obeys arXiv's rules: one request at a time, at least 3 s apart,
+    /// Retry-After honoured, backoff on errors, a User-Agent with the
+    /// contact email from the configuration. OAI-PMH harvests are incremental
+    /// and resume after a crash where they stopped.
+    Harvest(harvest::HarvestArgs),
+    /// Run Paperhub: harvest after each arXiv announcement (the web UI comes later).
+    Serve(serve::ServeArgs),
+    /// Inspect the configuration.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: settings::ConfigCommand,
+    },
     /// Show papers in the catalog.
     Papers {
         /// What to do with papers.
@@ -89,7 +117,11 @@ impl Cli {
     /// Whatever the command reports; `main` prints the chain.
     pub fn run(self) -> Result<Outcome> {
         let data_dir = DataDir::resolve(self.data_dir.as_deref())?;
+        let (config, config_path) = Config::load(self.config.as_deref())?;
         match self.command {
+            Command::Harvest(args) => harvest::run(&data_dir, &config, &args),
+            Command::Serve(args) => serve::run(&data_dir, &config, &args),
+            Command::Config { command } => settings::run(&config, config_path.as_deref(), &command),
             Command::Import(args) => import::run(&data_dir, &args),
             Command::Papers { command } => papers::run(&data_dir, &command),
             Command::Stats(args) => stats::run(&data_dir, &args),

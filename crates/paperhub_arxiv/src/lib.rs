@@ -20,6 +20,7 @@
 
 pub mod abs;
 pub mod atom;
+pub mod client;
 pub mod dates;
 pub mod error;
 pub mod jsonl;
@@ -36,6 +37,7 @@ use paperhub_domain::Paper;
 
 pub use abs::AbsReader;
 pub use atom::{AtomEnvelope, AtomReader};
+pub use client::{Clock, FetchError, Fetched, PoliteClient, Politeness, SystemClock};
 pub use error::{Location, ReadError, RecordError, RecordErrorKind, StreamError};
 pub use jsonl::JsonLinesReader;
 pub use oai::{OaiEnvelope, OaiReader, ResumptionToken};

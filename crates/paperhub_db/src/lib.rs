@@ -108,6 +108,43 @@ pub struct CatalogStats {
     pub last_import: Option<ImportRun>,
 }
 
+/// Where one OAI-PMH harvest (source, set, metadata format) stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HarvestState {
+    /// The interface, e.g. `oai`.
+    pub source: String,
+    /// The set, e.g. `cs`.
+    pub set_spec: String,
+    /// `arXiv` or `arXivRaw`.
+    pub metadata_prefix: String,
+    /// `from` of the running window.
+    pub window_from: Option<String>,
+    /// `until` of the running window.
+    pub window_until: Option<String>,
+    /// The token of the next page, while a window is running.
+    pub resumption_token: Option<String>,
+    /// Pages stored in the running window.
+    pub pages: u64,
+    /// The response day of the last complete harvest; the next one starts there.
+    pub last_complete: Option<String>,
+}
+
+impl HarvestState {
+    /// A harvest that has never run.
+    pub fn new(source: &str, set_spec: &str, metadata_prefix: &str) -> HarvestState {
+        HarvestState {
+            source: source.to_owned(),
+            set_spec: set_spec.to_owned(),
+            metadata_prefix: metadata_prefix.to_owned(),
+            window_from: None,
+            window_until: None,
+            resumption_token: None,
+            pages: 0,
+            last_complete: None,
+        }
+    }
+}
+
 /// The catalog's storage interface; see the crate docs.
 pub trait CatalogStore: Send {
     /// Merges `papers` into the catalog in one transaction, stamping changed
@@ -164,6 +201,29 @@ pub trait CatalogStore: Send {
         status: ImportStatus,
         now: DateTime<Utc>,
     ) -> Result<(), DbError>;
+
+    /// The stored state of a harvest, if it ever ran.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn harvest_state(
+        &self,
+        source: &str,
+        set_spec: &str,
+        metadata_prefix: &str,
+    ) -> Result<Option<HarvestState>, DbError>;
+
+    /// Stores one harvested page and the harvest's new state in one
+    /// transaction: after a crash, either both are stored or neither.
+    ///
+    /// # Errors
+    /// A storage error; nothing is stored then.
+    fn save_harvest_page(
+        &mut self,
+        papers: &[Paper],
+        state: &HarvestState,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts, DbError>;
 
     /// The most recent import runs, newest first.
     ///

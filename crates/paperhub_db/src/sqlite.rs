@@ -20,7 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::DbError;
 use crate::migrations::migrate;
-use crate::{CatalogStats, CatalogStore, ImportRun, ImportRunId, ImportStatus, UpsertCounts};
+use crate::{
+    CatalogStats, CatalogStore, HarvestState, ImportRun, ImportRunId, ImportStatus, UpsertCounts,
+};
 
 /// A catalog in one SQLite file.
 pub struct SqliteStore {
@@ -338,27 +340,67 @@ impl CatalogStore for SqliteStore {
     ) -> Result<UpsertCounts, DbError> {
         let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let tx = self.conn.transaction()?;
-        let mut counts = UpsertCounts::default();
-        for incoming in papers {
-            // Bulk imports are mostly new papers: try the insert first and
-            // only read the stored row when the id is already there.
-            if write_paper(&tx, Write::InsertIfAbsent, incoming, &now)? {
-                counts.new += 1;
-                continue;
-            }
-            let (_, stored) =
-                SqliteStore::load(&tx, incoming.id.base())?.ok_or_else(|| DbError::Corrupt {
-                    arxiv_id: incoming.id.to_string(),
-                    reason: "insert reported a conflict but no row exists".into(),
-                })?;
-            match stored.merge(incoming) {
-                MergeOutcome::Unchanged => counts.unchanged += 1,
-                MergeOutcome::Updated(merged) => {
-                    write_paper(&tx, Write::Update, &merged, &now)?;
-                    counts.updated += 1;
-                }
-            }
+        let counts = upsert_in(&tx, papers, &now)?;
+        tx.commit()?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
         }
+        Ok(counts)
+    }
+
+    fn harvest_state(
+        &self,
+        source: &str,
+        set_spec: &str,
+        metadata_prefix: &str,
+    ) -> Result<Option<HarvestState>, DbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT window_from, window_until, resumption_token, pages, last_complete \
+             FROM harvest_state WHERE source = ?1 AND set_spec = ?2 AND metadata_prefix = ?3",
+        )?;
+        let state = stmt
+            .query_row(params![source, set_spec, metadata_prefix], |r| {
+                Ok(HarvestState {
+                    source: source.to_owned(),
+                    set_spec: set_spec.to_owned(),
+                    metadata_prefix: metadata_prefix.to_owned(),
+                    window_from: r.get(0)?,
+                    window_until: r.get(1)?,
+                    resumption_token: r.get(2)?,
+                    pages: r.get(3)?,
+                    last_complete: r.get(4)?,
+                })
+            })
+            .optional()?;
+        Ok(state)
+    }
+
+    fn save_harvest_page(
+        &mut self,
+        papers: &[Paper],
+        state: &HarvestState,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts, DbError> {
+        let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let tx = self.conn.transaction()?;
+        let counts = upsert_in(&tx, papers, &now)?;
+        tx.execute(
+            "INSERT INTO harvest_state (source, set_spec, metadata_prefix, window_from, window_until, \
+             resumption_token, pages, last_complete, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (source, set_spec, metadata_prefix) DO UPDATE SET window_from = ?4, \
+             window_until = ?5, resumption_token = ?6, pages = ?7, last_complete = ?8, updated_at = ?9",
+            params![
+                state.source,
+                state.set_spec,
+                state.metadata_prefix,
+                state.window_from,
+                state.window_until,
+                state.resumption_token,
+                state.pages,
+                state.last_complete,
+                now
+            ],
+        )?;
         tx.commit()?;
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.nudge();
@@ -456,6 +498,32 @@ impl CatalogStore for SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(runs)
     }
+}
+
+/// Merges `papers` inside an open transaction.
+fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCounts, DbError> {
+    let mut counts = UpsertCounts::default();
+    for incoming in papers {
+        // Bulk imports are mostly new papers: try the insert first and
+        // only read the stored row when the id is already there.
+        if write_paper(tx, Write::InsertIfAbsent, incoming, now)? {
+            counts.new += 1;
+            continue;
+        }
+        let (_, stored) =
+            SqliteStore::load(tx, incoming.id.base())?.ok_or_else(|| DbError::Corrupt {
+                arxiv_id: incoming.id.to_string(),
+                reason: "insert reported a conflict but no row exists".into(),
+            })?;
+        match stored.merge(incoming) {
+            MergeOutcome::Unchanged => counts.unchanged += 1,
+            MergeOutcome::Updated(merged) => {
+                write_paper(tx, Write::Update, &merged, now)?;
+                counts.updated += 1;
+            }
+        }
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
