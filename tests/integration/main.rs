@@ -9,5 +9,7 @@
 mod bad_input;
 mod commands;
 mod crash;
+mod harvest;
 mod import_formats;
+mod replay;
 mod util;

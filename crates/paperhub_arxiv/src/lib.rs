@@ -298,6 +298,9 @@ mod tests {
         fn broken_oai_and_atom_never_panic(inner in XML_PIECES) {
             drain(format!("<OAI-PMH><ListRecords><record>{inner}</record><resumptionToken>{inner}</ListRecords></OAI-PMH>").as_bytes());
             drain(format!("<feed><entry>{inner}</entry>{inner}</feed>").as_bytes());
+            // Truncated documents: the last record never closes.
+            drain(format!("<OAI-PMH><ListRecords><record>{inner}").as_bytes());
+            drain(format!("<rss><channel><item>{inner}<item>{inner}").as_bytes());
         }
 
         #[test]

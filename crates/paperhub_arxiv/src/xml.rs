@@ -200,6 +200,7 @@ impl<R: BufRead> RecordChunker<R> {
                         let size = self.dropped + self.pending.len() as u64;
                         let bytes = std::mem::take(&mut self.pending);
                         self.start = None;
+                        self.scan = 0;
                         return Ok(Some(Chunk {
                             line: self.start_line,
                             result: if self.dropped > 0 {
@@ -218,7 +219,7 @@ impl<R: BufRead> RecordChunker<R> {
 /// Finds `<tag` followed by whitespace, `>` or `/` (so `<records` is not `<record`).
 fn find_open(hay: &[u8], from: usize, open: &[u8]) -> Option<usize> {
     let mut at = from;
-    while let Some(i) = memchr::memmem::find(&hay[at..], open) {
+    while let Some(i) = memchr::memmem::find(hay.get(at..)?, open) {
         let pos = at + i;
         match hay.get(pos + open.len()) {
             Some(b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'/') => return Some(pos),
@@ -399,6 +400,22 @@ mod tests {
         );
         assert!(matches!(c.next_chunk().unwrap().unwrap().result, Err(n) if n > 5000));
         assert!(c.next_chunk().unwrap().unwrap().result.is_ok());
+    }
+
+    #[test]
+    fn unterminated_record_at_end_of_input() {
+        // See: a truncated OAI-PMH page once panicked here.
+        let xml = "<r><record><a>one</a></record><record><a>cut off";
+        let mut c = RecordChunker::new(
+            io::BufReader::with_capacity(8, xml.as_bytes()),
+            "record",
+            1000,
+        );
+        assert!(c.next_chunk().unwrap().unwrap().result.is_ok());
+        let cut = c.next_chunk().unwrap().unwrap();
+        assert!(parse_element(std::str::from_utf8(&cut.result.unwrap()).unwrap()).is_err());
+        assert!(c.next_chunk().unwrap().is_none());
+        assert!(c.next_chunk().unwrap().is_none());
     }
 
     #[test]
