@@ -97,7 +97,6 @@ fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
         )
         .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
         .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
-        .env("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "0")
         .args(["harvest", "--set", "cs", "--from", "2013-05-01", "--json"])
         .output()
         .unwrap();
@@ -113,6 +112,12 @@ fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
 
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
+    // The real clock, default settings: at least 3 s between requests.
+    let gaps = server.real_gaps();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(2990)),
+        "{gaps:?}"
+    );
     assert!(
         requests[0].contains("verb=ListRecords")
             && requests[0].contains("metadataPrefix=arXiv")
@@ -127,7 +132,7 @@ fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            crate::replay::Event::Request(_, ua) => Some(ua.clone()),
+            crate::replay::Event::Request(_, ua, _) => Some(ua.clone()),
             crate::replay::Event::Sleep(_) => None,
         })
         .collect();
@@ -158,6 +163,24 @@ fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
         .unwrap();
     assert_eq!(state.resumption_token, None);
     assert_eq!(state.last_complete.as_deref(), Some("2014-01-16"));
+
+    // The next harvest of the set starts from there.
+    let again = t
+        .cmd()
+        .env(
+            "PAPERHUB__HARVEST__OAI_BASE_URL",
+            format!("{}/oai", server.base),
+        )
+        .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
+        .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
+        .env("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "0")
+        .args(["harvest", "--set", "cs"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let requests = server.requests();
+    assert!(requests[3].contains("from=2014-01-16"), "{}", requests[3]);
+    assert_eq!(t.count(), 3000);
 }
 
 #[test]

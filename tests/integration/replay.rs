@@ -53,8 +53,8 @@ impl Reply {
 /// What happened, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A request arrived: target and User-Agent.
-    Request(String, String),
+    /// A request arrived: target, User-Agent, and when (real time).
+    Request(String, String, Instant),
     /// The fake clock slept.
     Sleep(Duration),
 }
@@ -97,10 +97,11 @@ impl Server {
                         user_agent = ua.trim().to_owned();
                     }
                 }
-                server_log
-                    .lock()
-                    .unwrap()
-                    .push(Event::Request(target.clone(), user_agent));
+                server_log.lock().unwrap().push(Event::Request(
+                    target.clone(),
+                    user_agent,
+                    Instant::now(),
+                ));
                 let reply = handler(&target, count);
                 count += 1;
                 std::thread::sleep(reply.delay);
@@ -126,6 +127,21 @@ impl Server {
         Server { base, log }
     }
 
+    /// Real time between consecutive requests.
+    pub fn real_gaps(&self) -> Vec<Duration> {
+        let times: Vec<Instant> = self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Request(_, _, at) => Some(*at),
+                Event::Sleep(_) => None,
+            })
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
     /// Request targets in order.
     pub fn requests(&self) -> Vec<String> {
         self.log
@@ -133,7 +149,7 @@ impl Server {
             .unwrap()
             .iter()
             .filter_map(|e| match e {
-                Event::Request(t, _) => Some(t.clone()),
+                Event::Request(t, _, _) => Some(t.clone()),
                 Event::Sleep(_) => None,
             })
             .collect()
