@@ -44,7 +44,7 @@ pub struct HarvestConfig {
     pub categories: Vec<String>,
     /// OAI-PMH metadata format: `arXivRaw` (every version date) or `arXiv`.
     pub metadata_prefix: String,
-    /// Seconds between requests; never below 3 for arxiv.org hosts.
+    /// Seconds between requests; at least 3 (arXiv's rule), only raisable.
     pub min_interval_secs: u64,
     /// Seconds before a request is abandoned and retried.
     pub request_timeout_secs: u64,
@@ -184,6 +184,12 @@ impl Config {
                 h.metadata_prefix
             );
         }
+        if h.min_interval_secs < 3 {
+            bail!(
+                "harvest.min_interval_secs is {}, but arXiv asks for at least 3 seconds between requests",
+                h.min_interval_secs
+            );
+        }
         if !h.contact_email.is_empty() && !h.contact_email.contains('@') {
             bail!(
                 "harvest.contact_email {:?} is not an email address",
@@ -316,6 +322,10 @@ mod tests {
             .is_err()
         );
         assert!(Config::from_layers(None, &env(&[("PAPERHUB__NOPE__X", "1")])).is_err());
+        assert!(
+            Config::from_layers(None, &env(&[("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "1")]))
+                .is_err()
+        );
     }
 
     #[test]

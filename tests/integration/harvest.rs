@@ -173,7 +173,6 @@ fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
         )
         .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
         .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
-        .env("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "0")
         .args(["harvest", "--set", "cs"])
         .output()
         .unwrap();
@@ -338,7 +337,6 @@ fn kill_9_between_pages_then_rerun_stores_exactly_the_chain() {
             )
             .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
             .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
-            .env("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "0")
             .args(["harvest", "--set", "cs", "--from", "2013-05-01"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -501,7 +499,6 @@ fn api_ids_and_the_400_error_feed() {
         .cmd()
         .env("PAPERHUB__HARVEST__API_BASE_URL", &config.api_base_url)
         .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
-        .env("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "0")
         .args(["harvest", "--source", "api", "--id", "abc"])
         .output()
         .unwrap();

@@ -4,7 +4,8 @@
 //! to honour `503 Retry-After`, and to name themselves with a contact address
 //! (<https://info.arxiv.org/help/api/tou.html>). [`PoliteClient`] does all of
 //! it: requests go through one lock, the spacing is measured from the start of
-//! the previous request and can only be raised for arxiv.org hosts, 429, 5xx,
+//! the previous request and can only be raised above 3 s (for every host, so a
+//! mirror or a local replay sees the same behaviour as arXiv), 429, 5xx,
 //! timeouts and dropped connections are retried with capped exponential
 //! backoff, and `Retry-After` wins when the server sends it. Time comes from a
 //! [`Clock`], so tests prove the spacing with a fake clock instead of sleeping.
@@ -34,7 +35,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// The lowest spacing allowed between requests to arxiv.org hosts.
+/// The lowest spacing allowed between requests (arXiv's rule).
 pub const ARXIV_MIN_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The longest `Retry-After` we obey before giving up.
@@ -141,19 +142,9 @@ impl PoliteClient {
         }
     }
 
-    /// The spacing used for `url`: never below 3 s for arxiv.org hosts.
-    pub fn interval_for(&self, url: &str) -> Duration {
-        let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(['/', ':', '?']).next())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if host == "arxiv.org" || host.ends_with(".arxiv.org") {
-            self.policy.min_interval.max(ARXIV_MIN_INTERVAL)
-        } else {
-            self.policy.min_interval
-        }
+    /// The spacing between requests: the configured value, never below 3 s.
+    pub fn interval(&self) -> Duration {
+        self.policy.min_interval.max(ARXIV_MIN_INTERVAL)
     }
 
     /// GETs `url`, politely, retrying transient failures.
@@ -167,7 +158,7 @@ impl PoliteClient {
             .last_start
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let interval = self.interval_for(url);
+        let interval = self.interval();
         let mut last_error = String::new();
         for attempt in 0..=self.policy.max_retries {
             if let Some(previous) = *last_start {
@@ -286,35 +277,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn arxiv_hosts_never_go_below_three_seconds() {
-        let policy = Politeness {
-            min_interval: Duration::from_millis(10),
+    fn spacing_never_goes_below_three_seconds() {
+        let policy = |secs| Politeness {
+            min_interval: Duration::from_secs(secs),
             timeout: Duration::from_secs(1),
             max_retries: 0,
             max_backoff: Duration::from_secs(1),
             user_agent: Politeness::user_agent_for("ops@example.org"),
         };
-        let client = PoliteClient::new(policy, Arc::new(SystemClock));
-        assert_eq!(
-            client.interval_for("https://oaipmh.arxiv.org/oai?verb=Identify"),
-            ARXIV_MIN_INTERVAL
-        );
-        assert_eq!(
-            client.interval_for("http://export.arxiv.org:80/api/query"),
-            ARXIV_MIN_INTERVAL
-        );
-        assert_eq!(
-            client.interval_for("https://arxiv.org/abs/1"),
-            ARXIV_MIN_INTERVAL
-        );
-        assert_eq!(
-            client.interval_for("http://127.0.0.1:8080/oai"),
-            Duration::from_millis(10)
-        );
-        assert_eq!(
-            client.interval_for("https://notarxiv.org/x"),
-            Duration::from_millis(10)
-        );
+        let client = PoliteClient::new(policy(0), Arc::new(SystemClock));
+        assert_eq!(client.interval(), ARXIV_MIN_INTERVAL);
+        let client = PoliteClient::new(policy(10), Arc::new(SystemClock));
+        assert_eq!(client.interval(), Duration::from_secs(10));
     }
 
     #[test]
