@@ -84,22 +84,34 @@ fn ids(page: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
-    let pages = chain();
-    let server = Server::start(move |target, _| page_for(target, &pages));
-    let t = TestDir::new();
-    let out = t
-        .cmd()
+/// `paperhub --data-dir … harvest ARGS` against `server`, with a contact email.
+fn harvest_command(t: &TestDir, server: &Server, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paperhub"));
+    cmd.arg("--data-dir")
+        .arg(t.data_dir())
         .env(
             "PAPERHUB__HARVEST__OAI_BASE_URL",
             format!("{}/oai", server.base),
         )
         .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
         .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
-        .args(["harvest", "--set", "cs", "--from", "2013-05-01", "--json"])
-        .output()
-        .unwrap();
+        .arg("harvest")
+        .args(args);
+    cmd
+}
+
+#[test]
+fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
+    let pages = chain();
+    let server = Server::start(move |target, _| page_for(target, &pages));
+    let t = TestDir::new();
+    let out = harvest_command(
+        &t,
+        &server,
+        &["--set", "cs", "--from", "2013-05-01", "--json"],
+    )
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -165,15 +177,7 @@ fn cli_harvest_of_the_three_page_chain_imports_3000_records_in_order() {
     assert_eq!(state.last_complete.as_deref(), Some("2014-01-16"));
 
     // The next harvest of the set starts from there.
-    let again = t
-        .cmd()
-        .env(
-            "PAPERHUB__HARVEST__OAI_BASE_URL",
-            format!("{}/oai", server.base),
-        )
-        .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
-        .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
-        .args(["harvest", "--set", "cs"])
+    let again = harvest_command(&t, &server, &["--set", "cs"])
         .output()
         .unwrap();
     assert!(again.status.success());
@@ -328,22 +332,12 @@ fn kill_9_between_pages_then_rerun_stores_exactly_the_chain() {
         reply
     });
     let t = TestDir::new();
-    let env = |cmd: &mut Command| {
-        cmd.arg("--data-dir")
-            .arg(t.data_dir())
-            .env(
-                "PAPERHUB__HARVEST__OAI_BASE_URL",
-                format!("{}/oai", server.base),
-            )
-            .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
-            .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
-            .args(["harvest", "--set", "cs", "--from", "2013-05-01"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-    };
-    let mut first = Command::new(env!("CARGO_BIN_EXE_paperhub"));
-    env(&mut first);
-    let mut child = first.spawn().unwrap();
+    let args = ["--set", "cs", "--from", "2013-05-01"];
+    let mut child = harvest_command(&t, &server, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while server.requests().len() < 3 && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(10));
@@ -362,9 +356,12 @@ fn kill_9_between_pages_then_rerun_stores_exactly_the_chain() {
         .unwrap();
     assert_eq!(state.resumption_token.as_deref(), Some("436115|406001"));
 
-    let mut second = Command::new(env!("CARGO_BIN_EXE_paperhub"));
-    env(&mut second);
-    assert!(second.status().unwrap().success());
+    let rerun = harvest_command(&t, &server, &args).output().unwrap();
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
     assert_eq!(t.count(), 3000);
     let requests = server.requests();
     assert_eq!(

@@ -14,7 +14,7 @@ use paperhub_domain::{ArxivId, Author, Paper, Version};
 use crate::MAX_RECORD_BYTES;
 use crate::dates::parse_date;
 use crate::error::{ReadError, RecordError, RecordErrorKind, StreamError};
-use crate::xml::{Element, NextElement, RecordChunker, parse_element};
+use crate::xml::{Element, RecordChunker, parse_element};
 
 /// Paging information from the feed header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,7 +31,6 @@ pub struct AtomEnvelope {
 pub struct AtomReader<R> {
     chunks: RecordChunker<R>,
     envelope: Option<AtomEnvelope>,
-    done: bool,
 }
 
 impl<R: BufRead> AtomReader<R> {
@@ -40,7 +39,6 @@ impl<R: BufRead> AtomReader<R> {
         AtomReader {
             chunks: RecordChunker::new(reader, "entry", MAX_RECORD_BYTES),
             envelope: None,
-            done: false,
         }
     }
 
@@ -54,33 +52,21 @@ impl<R: BufRead> Iterator for AtomReader<R> {
     type Item = Result<Paper, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
+        let item = self.chunks.next_record(|location, entry, _| {
+            if entry
+                .child_text("id")
+                .is_some_and(|id| id.contains("/api/errors"))
+            {
+                let message = non_empty(entry.child_text("summary"))
+                    .unwrap_or_else(|| "unknown error".into());
+                return Err(StreamError::Api(message).into());
+            }
+            entry_to_paper(entry).map_err(|kind| RecordError { location, kind }.into())
+        });
+        if item.is_none() && self.envelope.is_none() {
+            self.envelope = Some(AtomEnvelope::parse(&self.chunks.envelope));
         }
-        match self.chunks.next_element() {
-            NextElement::Record(location, entry) => {
-                if entry
-                    .child_text("id")
-                    .is_some_and(|id| id.contains("/api/errors"))
-                {
-                    self.done = true;
-                    let message = non_empty(entry.child_text("summary"))
-                        .unwrap_or_else(|| "unknown error".into());
-                    return Some(Err(StreamError::Api(message).into()));
-                }
-                Some(entry_to_paper(&entry).map_err(|kind| RecordError { location, kind }.into()))
-            }
-            NextElement::Skip(error) => Some(Err(error.into())),
-            NextElement::Failed(error) => {
-                self.done = true;
-                Some(Err(error.into()))
-            }
-            NextElement::End => {
-                self.done = true;
-                self.envelope = Some(AtomEnvelope::parse(&self.chunks.envelope));
-                None
-            }
-        }
+        item
     }
 }
 

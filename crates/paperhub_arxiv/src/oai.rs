@@ -14,7 +14,7 @@ use paperhub_domain::{ArxivId, Author, Paper, Version, split_author_list};
 use crate::MAX_RECORD_BYTES;
 use crate::dates::parse_date;
 use crate::error::{ReadError, RecordError, RecordErrorKind, StreamError};
-use crate::xml::{Element, NextElement, RecordChunker, parse_element};
+use crate::xml::{Element, RecordChunker, parse_element};
 
 /// A resumption token and its position in the complete list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,6 @@ impl OaiEnvelope {
 pub struct OaiReader<R> {
     chunks: RecordChunker<R>,
     envelope: Option<OaiEnvelope>,
-    done: bool,
 }
 
 impl<R: BufRead> OaiReader<R> {
@@ -81,7 +80,6 @@ impl<R: BufRead> OaiReader<R> {
         OaiReader {
             chunks: RecordChunker::new(reader, "record", MAX_RECORD_BYTES),
             envelope: None,
-            done: false,
         }
     }
 
@@ -95,29 +93,22 @@ impl<R: BufRead> Iterator for OaiReader<R> {
     type Item = Result<Paper, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if let Some(item) = self.chunks.next_record(|location, record, _| {
+            record_to_paper(record).map_err(|kind| RecordError { location, kind }.into())
+        }) {
+            return Some(item);
+        }
+        if self.envelope.is_some() {
             return None;
         }
-        match self.chunks.next_element() {
-            NextElement::Record(location, record) => {
-                Some(record_to_paper(&record).map_err(|kind| RecordError { location, kind }.into()))
+        let envelope = OaiEnvelope::parse(&self.chunks.envelope);
+        let error = envelope.error.clone();
+        self.envelope = Some(envelope);
+        match error {
+            Some((code, message)) if code != "noRecordsMatch" => {
+                Some(Err(StreamError::Oai { code, message }.into()))
             }
-            NextElement::Skip(error) => Some(Err(error.into())),
-            NextElement::Failed(error) => {
-                self.done = true;
-                Some(Err(error.into()))
-            }
-            NextElement::End => {
-                self.done = true;
-                let envelope = OaiEnvelope::parse(&self.chunks.envelope);
-                let error = envelope.error.clone();
-                self.envelope = Some(envelope);
-                match error {
-                    Some((code, _)) if code == "noRecordsMatch" => None,
-                    Some((code, message)) => Some(Err(StreamError::Oai { code, message }.into())),
-                    None => None,
-                }
-            }
+            _ => None,
         }
     }
 }

@@ -18,7 +18,7 @@ use paperhub_domain::{ArxivId, Paper, split_author_list};
 
 use crate::MAX_RECORD_BYTES;
 use crate::error::{ReadError, RecordError, RecordErrorKind};
-use crate::xml::{Element, NextElement, RecordChunker};
+use crate::xml::{Element, RecordChunker};
 
 /// Why a paper is in a day's announcement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,6 @@ pub struct Announcement {
 pub struct RssReader<R> {
     chunks: RecordChunker<R>,
     day: Option<Option<NaiveDate>>,
-    done: bool,
 }
 
 impl<R: BufRead> RssReader<R> {
@@ -85,7 +84,6 @@ impl<R: BufRead> RssReader<R> {
         RssReader {
             chunks: RecordChunker::new(reader, "item", MAX_RECORD_BYTES),
             day: None,
-            done: false,
         }
     }
 
@@ -114,28 +112,16 @@ impl<R: BufRead> Iterator for RssReader<R> {
     type Item = Result<Announcement, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
+        let day_cache = &mut self.day;
+        let item = self.chunks.next_record(|location, item, envelope| {
+            // The channel's pubDate precedes the first item.
+            let day = *day_cache.get_or_insert_with(|| channel_day(envelope));
+            item_to_announcement(item, day).map_err(|kind| RecordError { location, kind }.into())
+        });
+        if item.is_none() {
+            self.announcement_day();
         }
-        match self.chunks.next_element() {
-            NextElement::Record(location, item) => {
-                let day = self.announcement_day();
-                Some(
-                    item_to_announcement(&item, day)
-                        .map_err(|kind| RecordError { location, kind }.into()),
-                )
-            }
-            NextElement::Skip(error) => Some(Err(error.into())),
-            NextElement::Failed(error) => {
-                self.done = true;
-                Some(Err(error.into()))
-            }
-            NextElement::End => {
-                self.done = true;
-                self.announcement_day();
-                None
-            }
-        }
+        item
     }
 }
 

@@ -14,7 +14,7 @@ use std::io::{self, BufRead};
 
 use quick_xml::events::Event;
 
-use crate::error::{Location, RecordError, RecordErrorKind, StreamError};
+use crate::error::{Location, ReadError, RecordError, RecordErrorKind, StreamError};
 
 /// A record element cut out of the stream, with the line it starts on.
 pub(crate) struct Chunk {
@@ -42,6 +42,8 @@ pub(crate) struct RecordChunker<R> {
     eof: bool,
     /// Records returned so far.
     records: u64,
+    /// The input ended or failed; no more records.
+    finished: bool,
 }
 
 /// The next record of a chunked stream, already parsed.
@@ -75,6 +77,33 @@ impl<R: BufRead> RecordChunker<R> {
             dropped: 0,
             eof: false,
             records: 0,
+            finished: false,
+        }
+    }
+
+    /// The next record converted by `convert` (which also sees the envelope
+    /// read so far), or `None` once the input has
+    /// ended or failed (the failure itself is returned once, as a stream error).
+    pub(crate) fn next_record<T>(
+        &mut self,
+        convert: impl FnOnce(Location, &Element, &[u8]) -> Result<T, ReadError>,
+    ) -> Option<Result<T, ReadError>> {
+        if self.finished {
+            return None;
+        }
+        match self.next_element() {
+            NextElement::Record(location, element) => {
+                Some(convert(location, &element, &self.envelope))
+            }
+            NextElement::Skip(error) => Some(Err(error.into())),
+            NextElement::Failed(error) => {
+                self.finished = true;
+                Some(Err(error.into()))
+            }
+            NextElement::End => {
+                self.finished = true;
+                None
+            }
         }
     }
 
