@@ -13,4 +13,5 @@ pub mod config;
 pub mod data_dir;
 pub mod harvest;
 pub mod import;
+pub mod indexing;
 pub mod telemetry;

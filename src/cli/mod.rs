@@ -9,6 +9,7 @@ mod demo;
 mod harvest;
 mod import;
 mod papers;
+mod search;
 mod serve;
 mod settings;
 mod stats;
@@ -83,6 +84,16 @@ pub enum Command {
         #[command(subcommand)]
         command: settings::ConfigCommand,
     },
+    /// Bring the search index up to date with the catalog (resumable).
+    Index,
+    /// Search the catalog.
+    Search(search::SearchArgs),
+    /// Measure retrieval quality on a benchmark.
+    Eval {
+        /// What to evaluate.
+        #[command(subcommand)]
+        command: search::EvalCommand,
+    },
     /// Show papers in the catalog.
     Papers {
         /// What to do with papers.
@@ -120,6 +131,9 @@ impl Cli {
         let (config, config_path) = Config::load(self.config.as_deref())?;
         match self.command {
             Command::Harvest(args) => harvest::run(&data_dir, &config, &args),
+            Command::Index => search::run_index(&data_dir),
+            Command::Search(args) => search::run_search(&data_dir, &args),
+            Command::Eval { command } => search::run_eval(&data_dir, &command),
             Command::Serve(args) => serve::run(&data_dir, &config, &args),
             Command::Config { command } => settings::run(&config, config_path.as_deref(), &command),
             Command::Import(args) => import::run(&data_dir, &args),

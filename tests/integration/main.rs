@@ -12,4 +12,5 @@ mod crash;
 mod harvest;
 mod import_formats;
 mod replay;
+mod search;
 mod util;

@@ -108,6 +108,15 @@ pub struct CatalogStats {
     pub last_import: Option<ImportRun>,
 }
 
+/// A position in the change order of papers: `(modified_at, row id)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ChangePosition {
+    /// When the paper last changed, RFC 3339.
+    pub modified_at: String,
+    /// Its row id.
+    pub row: i64,
+}
+
 /// Where one OAI-PMH harvest (source, set, metadata format) stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HarvestState {
@@ -201,6 +210,18 @@ pub trait CatalogStore: Send {
         status: ImportStatus,
         now: DateTime<Utc>,
     ) -> Result<(), DbError>;
+
+    /// Papers changed at or after `since` (a `modified_at` watermark, RFC 3339),
+    /// in change order, after the `(modified_at, row id)` position `after`.
+    /// Returns each paper with its position, for resumable indexing.
+    ///
+    /// # Errors
+    /// A storage error or a row that cannot be decoded.
+    fn changed_papers(
+        &self,
+        after: Option<&ChangePosition>,
+        limit: u32,
+    ) -> Result<Vec<(ChangePosition, Paper)>, DbError>;
 
     /// The stored state of a harvest, if it ever ran.
     ///

@@ -12,6 +12,7 @@ use crate::error::DbError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_catalog.sql"),
     include_str!("../migrations/0002_harvest_state.sql"),
+    include_str!("../migrations/0003_modified_index.sql"),
 ];
 
 /// The schema version this build writes.

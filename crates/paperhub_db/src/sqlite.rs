@@ -21,7 +21,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::DbError;
 use crate::migrations::migrate;
 use crate::{
-    CatalogStats, CatalogStore, HarvestState, ImportRun, ImportRunId, ImportStatus, UpsertCounts,
+    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
+    UpsertCounts,
 };
 
 /// A catalog in one SQLite file.
@@ -346,6 +347,32 @@ impl CatalogStore for SqliteStore {
             checkpointer.nudge();
         }
         Ok(counts)
+    }
+
+    fn changed_papers(
+        &self,
+        after: Option<&ChangePosition>,
+        limit: u32,
+    ) -> Result<Vec<(ChangePosition, Paper)>, DbError> {
+        let (since, row) = after.map_or(("", 0), |p| (p.modified_at.as_str(), p.row));
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id, {PAPER_COLUMNS}, modified_at FROM papers \
+             WHERE (modified_at, id) > (?1, ?2) ORDER BY modified_at, id LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![since, row, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(21)?,
+                    RawPaper::from_row(r)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(row, modified_at, raw)| {
+                Ok((ChangePosition { modified_at, row }, raw.into_paper()?))
+            })
+            .collect()
     }
 
     fn harvest_state(

@@ -1,0 +1,520 @@
+//! The BM25 index: schema, writer and searcher.
+//!
+//! Fields: `id` (exact), `title` (English stemming, stored, boosted),
+//! `abstract` (stemmed, stored), `all` (title and abstract in one field, the
+//! default for free text: BM25 over one field is the stronger baseline on
+//! SciFact), `authors`, `categories` (exact, one value each) and `day` (days
+//! since 1970 of the announcement or submission, for filters and date sort).
+//! One [`LexicalWriter`] per process; readers reload after each commit.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc,
+};
+
+use crate::SearchError;
+use crate::query::{expand_prefixes, plain_text};
+
+/// The schema's fields.
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    abstract_text: Field,
+    all: Field,
+    authors: Field,
+    categories: Field,
+    day: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let stemmed = TextFieldIndexing::default()
+        .set_tokenizer("en_stem")
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let stored_text = TextOptions::default()
+        .set_indexing_options(stemmed.clone())
+        .set_stored();
+    let text = TextOptions::default().set_indexing_options(stemmed);
+    let names = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("default")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        title: b.add_text_field("title", stored_text.clone()),
+        abstract_text: b.add_text_field("abstract", stored_text),
+        all: b.add_text_field("all", text),
+        authors: b.add_text_field("authors", names),
+        categories: b.add_text_field("categories", STRING | STORED),
+        day: b.add_i64_field("day", INDEXED | FAST | STORED),
+    };
+    (b.build(), fields)
+}
+
+/// A document to index.
+#[derive(Debug, Clone, Default)]
+pub struct IndexDoc {
+    /// The paper's id (arXiv id, or a benchmark's `_id`).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Abstract.
+    pub abstract_text: String,
+    /// Author display names.
+    pub authors: Vec<String>,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Announcement (or submission) day.
+    pub day: Option<NaiveDate>,
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// BM25 score.
+    #[default]
+    Relevance,
+    /// Newest first.
+    Date,
+}
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// The user's query (field prefixes, phrases, AND/OR/-).
+    pub query: String,
+    /// Treat the query as plain prose, ignoring query syntax.
+    pub plain: bool,
+    /// Results wanted.
+    pub limit: usize,
+    /// Results to skip (paging).
+    pub offset: usize,
+    /// Only papers in any of these categories.
+    pub categories: Vec<String>,
+    /// Only papers on or after this day.
+    pub since: Option<NaiveDate>,
+    /// Only papers on or before this day.
+    pub until: Option<NaiveDate>,
+    /// Order.
+    pub sort: SortOrder,
+    /// Produce highlighted snippets.
+    pub snippets: bool,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The document id.
+    pub id: String,
+    /// BM25 score (0 when sorted by date).
+    pub score: f32,
+    /// Stored title.
+    pub title: String,
+    /// Highlighted abstract fragment as HTML (`<b>` around matches), when asked for.
+    pub snippet_html: Option<String>,
+}
+
+/// An on-disk BM25 index.
+pub struct LexicalIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+fn days(day: NaiveDate) -> i64 {
+    i64::from(day.to_epoch_days())
+}
+
+impl LexicalIndex {
+    /// Opens the index in `dir`, creating it if the directory is empty.
+    ///
+    /// # Errors
+    /// The directory is unusable or holds an index with another schema.
+    pub fn open_or_create(dir: &Path) -> Result<LexicalIndex, SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let (schema, fields) = schema();
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|e| SearchError::Directory {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let index = Index::open_or_create(directory, schema)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(LexicalIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// The single writer of this index (tantivy allows one per index).
+    ///
+    /// # Errors
+    /// Another process holds the writer lock.
+    pub fn writer(&self) -> Result<LexicalWriter, SearchError> {
+        Ok(LexicalWriter {
+            writer: self.index.writer(64 * 1024 * 1024)?,
+            fields: self.fields,
+        })
+    }
+
+    /// Makes the last commit visible to searches.
+    ///
+    /// # Errors
+    /// The index cannot be read.
+    pub fn reload(&self) -> Result<(), SearchError> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// The payload of the last commit (the indexer's resume position).
+    ///
+    /// # Errors
+    /// The index metadata cannot be read.
+    pub fn commit_payload(&self) -> Result<Option<String>, SearchError> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Documents in the index.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn query_text(request: &SearchRequest) -> String {
+        if request.plain {
+            plain_text(&request.query)
+        } else {
+            expand_prefixes(&request.query)
+        }
+    }
+
+    fn user_query(&self, request: &SearchRequest) -> Box<dyn Query> {
+        let f = self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.all, f.title, f.authors]);
+        parser.set_field_boost(f.title, 0.5);
+        parser.set_field_boost(f.authors, 0.5);
+        // Lenient: a stray quote or bracket degrades the query, never fails it.
+        parser.parse_query_lenient(&Self::query_text(request)).0
+    }
+
+    /// Runs `request`.
+    ///
+    /// # Errors
+    /// The index cannot be read.
+    pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, self.user_query(request))];
+        if !request.categories.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = request
+                .categories
+                .iter()
+                .map(|c| {
+                    let term = Term::from_field_text(f.categories, c);
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if request.since.is_some() || request.until.is_some() {
+            let bound = |d: Option<NaiveDate>| match d {
+                Some(d) => Bound::Included(Term::from_field_i64(f.day, days(d))),
+                None => Bound::Unbounded,
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(request.since), bound(request.until))),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let limit = request.limit.max(1);
+        let addresses: Vec<(f32, DocAddress)> = match request.sort {
+            SortOrder::Relevance => searcher.search(
+                &query,
+                &TopDocs::with_limit(limit)
+                    .and_offset(request.offset)
+                    .order_by_score(),
+            )?,
+            SortOrder::Date => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(request.offset)
+                        .order_by_fast_field::<i64>("day", Order::Desc),
+                )?
+                .into_iter()
+                .map(|(_, a)| (0.0, a))
+                .collect(),
+        };
+        let snippets = if request.snippets {
+            // Matches are scored on `all`; highlight the same words in the abstract.
+            let parser = QueryParser::for_index(&self.index, vec![f.abstract_text]);
+            let terms = parser.parse_query_lenient(&Self::query_text(request)).0;
+            let mut generator = SnippetGenerator::create(&searcher, &*terms, f.abstract_text)?;
+            generator.set_max_num_chars(300);
+            Some(generator)
+        } else {
+            None
+        };
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, address) in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            hits.push(Hit {
+                id: text(f.id),
+                score,
+                title: text(f.title),
+                snippet_html: snippets
+                    .as_ref()
+                    .map(|g| g.snippet_from_doc(&doc).to_html()),
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// Adds and replaces documents; see [`LexicalIndex::writer`].
+pub struct LexicalWriter {
+    writer: IndexWriter,
+    fields: Fields,
+}
+
+impl LexicalWriter {
+    /// Adds `doc`, replacing any document with the same id (visible after commit).
+    ///
+    /// # Errors
+    /// The writer has failed.
+    pub fn upsert(&mut self, doc: &IndexDoc) -> Result<(), SearchError> {
+        let f = self.fields;
+        self.writer
+            .delete_term(Term::from_field_text(f.id, &doc.id));
+        let mut document = doc!(
+            f.id => doc.id.as_str(),
+            f.title => doc.title.as_str(),
+            f.abstract_text => doc.abstract_text.as_str(),
+            f.all => format!("{} {}", doc.title, doc.abstract_text),
+            f.authors => doc.authors.join(", "),
+        );
+        for category in &doc.categories {
+            document.add_text(f.categories, category);
+        }
+        if let Some(day) = doc.day {
+            document.add_i64(f.day, days(day));
+        }
+        self.writer.add_document(document)?;
+        Ok(())
+    }
+
+    /// Commits like [`LexicalWriter::commit`], recording `payload` with the commit.
+    ///
+    /// # Errors
+    /// Writing the segments failed; nothing since the last commit is kept.
+    pub fn commit_with_payload(&mut self, payload: &str) -> Result<(), SearchError> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(payload);
+        prepared.commit()?;
+        Ok(())
+    }
+
+    /// Makes everything added durable and searchable; blocks while segments are written.
+    ///
+    /// # Errors
+    /// Writing the segments failed; nothing since the last commit is kept.
+    pub fn commit(&mut self) -> Result<(), SearchError> {
+        self.writer.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn index() -> (tempfile::TempDir, LexicalIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = LexicalIndex::open_or_create(dir.path()).unwrap();
+        let mut writer = index.writer().unwrap();
+        let docs = [
+            (
+                "2503.11731",
+                "Industrial-Grade Sensor Simulation via Gaussian Splatting",
+                "Sensor simulation is pivotal for autonomous driving.",
+                "Xianming Zeng",
+                "cs.CV",
+                (2025, 3, 18),
+            ),
+            (
+                "2503.00002",
+                "Diffusion models for protein design",
+                "We design proteins with diffusion; no splatting here.",
+                "Ada Lovelace",
+                "q-bio.BM",
+                (2025, 3, 19),
+            ),
+            (
+                "2503.00003",
+                "Gaussian processes revisited",
+                "Kernel methods and Gaussian processes for regression.",
+                "Alan Turing",
+                "stat.ML",
+                (2025, 3, 20),
+            ),
+        ];
+        for (id, title, abs, author, cat, (y, m, d)) in docs {
+            writer
+                .upsert(&IndexDoc {
+                    id: id.into(),
+                    title: title.into(),
+                    abstract_text: abs.into(),
+                    authors: vec![author.into()],
+                    categories: vec![cat.into()],
+                    day: NaiveDate::from_ymd_opt(y, m, d),
+                })
+                .unwrap();
+        }
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        (dir, index)
+    }
+
+    fn ids(index: &LexicalIndex, request: SearchRequest) -> Vec<String> {
+        index
+            .search(&SearchRequest {
+                limit: 10,
+                ..request
+            })
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    }
+
+    fn q(query: &str) -> SearchRequest {
+        SearchRequest {
+            query: query.into(),
+            ..SearchRequest::default()
+        }
+    }
+
+    #[test]
+    fn phrases_prefixes_negation_and_stemming() {
+        let (_dir, index) = index();
+        assert_eq!(ids(&index, q("\"gaussian splatting\"")), ["2503.11731"]);
+        assert_eq!(ids(&index, q("ti:diffusion")), ["2503.00002"]);
+        assert_eq!(ids(&index, q("au:turing")), ["2503.00003"]);
+        assert_eq!(ids(&index, q("gaussian -splatting")), ["2503.00003"]);
+        assert_eq!(ids(&index, q("id:2503.00002")), ["2503.00002"]);
+        // Stemming: "simulations" finds "simulation".
+        assert_eq!(ids(&index, q("simulations")), ["2503.11731"]);
+        assert_eq!(ids(&index, q("cat:stat.ML")), ["2503.00003"]);
+    }
+
+    #[test]
+    fn filters_and_date_sort() {
+        let (_dir, index) = index();
+        let mut r = q("gaussian");
+        r.categories = vec!["stat.ML".into()];
+        assert_eq!(ids(&index, r), ["2503.00003"]);
+        let mut r = q("gaussian OR diffusion");
+        r.since = NaiveDate::from_ymd_opt(2025, 3, 19);
+        r.until = NaiveDate::from_ymd_opt(2025, 3, 19);
+        assert_eq!(ids(&index, r), ["2503.00002"]);
+        let mut r = q("gaussian OR diffusion");
+        r.sort = SortOrder::Date;
+        assert_eq!(ids(&index, r), ["2503.00003", "2503.00002", "2503.11731"]);
+    }
+
+    #[test]
+    fn snippets_highlight_matches() {
+        let (_dir, index) = index();
+        let mut r = q("kernel");
+        r.snippets = true;
+        let hit = &index.search(&SearchRequest { limit: 1, ..r }).unwrap()[0];
+        assert!(
+            hit.snippet_html
+                .as_deref()
+                .unwrap()
+                .contains("<b>Kernel</b>"),
+            "{hit:?}"
+        );
+    }
+
+    #[test]
+    fn upsert_replaces() {
+        let (_dir, index) = index();
+        let mut writer = index.writer().unwrap();
+        writer
+            .upsert(&IndexDoc {
+                id: "2503.00003".into(),
+                title: "Renamed".into(),
+                ..IndexDoc::default()
+            })
+            .unwrap();
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        assert_eq!(index.num_docs(), 3);
+        assert!(ids(&index, q("kernel")).is_empty());
+    }
+
+    #[test]
+    fn awkward_queries_are_not_errors() {
+        let (_dir, index) = index();
+        let long = "gaussian ".repeat(1200);
+        for query in [
+            "\"unclosed",
+            "au:",
+            "((",
+            "))",
+            "ti:\"",
+            "-",
+            "AND",
+            "OR OR",
+            "::",
+            "ünïcödé 𝔾 漢字",
+            &long,
+            "",
+        ] {
+            assert!(index.search(&q(query)).is_ok(), "{query:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn no_query_panics_or_errors(query in "\\PC{0,60}") {
+            let (_dir, index) = index();
+            prop_assert!(index.search(&q(&query)).is_ok());
+            let plain = SearchRequest { plain: true, ..q(&query) };
+            prop_assert!(index.search(&plain).is_ok());
+        }
+    }
+}

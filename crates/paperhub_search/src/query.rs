@@ -1,0 +1,75 @@
+//! User queries: field prefixes, phrases, AND/OR/-, and lenient parsing.
+//!
+//! Users type `ti:diffusion au:"Ho" -survey cat:cs.LG`. The short prefixes
+//! are rewritten to schema field names before tantivy's own parser sees the
+//! text, and tantivy's lenient mode turns a stray quote or bracket into a
+//! best-effort query instead of an error, so no input is ever a failure.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Short prefixes users type, and the field each means.
+pub const PREFIXES: &[(&str, &str)] = &[
+    ("ti", "title"),
+    ("au", "authors"),
+    ("abs", "abstract"),
+    ("cat", "categories"),
+    ("id", "id"),
+];
+
+static PREFIX: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(^|[\s(+\-])(ti|au|abs|cat|id):").ok());
+
+/// Rewrites `ti:` `au:` `abs:` `cat:` `id:` to the schema's field names.
+pub fn expand_prefixes(query: &str) -> String {
+    let Some(re) = PREFIX.as_ref() else {
+        return query.to_owned();
+    };
+    re.replace_all(query, |caps: &regex::Captures<'_>| {
+        let short = caps.get(2).map_or("", |m| m.as_str());
+        let field = PREFIXES
+            .iter()
+            .find(|(p, _)| *p == short)
+            .map_or(short, |(_, f)| *f);
+        format!("{}{field}:", caps.get(1).map_or("", |m| m.as_str()))
+    })
+    .into_owned()
+}
+
+/// Turns free text into a plain bag of words: every query-syntax character
+/// becomes a space. Used for benchmark queries, which are prose.
+pub fn plain_text(query: &str) -> String {
+    query
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_expanded_only_as_prefixes() {
+        assert_eq!(
+            expand_prefixes("ti:diffusion au:ho"),
+            "title:diffusion authors:ho"
+        );
+        assert_eq!(
+            expand_prefixes("-cat:cs.LG (abs:x)"),
+            "-categories:cs.LG (abstract:x)"
+        );
+        assert_eq!(expand_prefixes("motif:x"), "motif:x");
+        assert_eq!(
+            plain_text("0-dimensional (biomaterials): \"lack\""),
+            "0 dimensional  biomaterials    lack "
+        );
+    }
+}
