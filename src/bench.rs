@@ -41,6 +41,12 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
+    /// Lexical query latency over the catalog's index (run `paperhub index` first).
+    Search {
+        /// Queries to time (built from the first words of catalog titles).
+        #[arg(long, default_value_t = 1000)]
+        queries: u32,
+    },
     /// One measurement in a fresh process; used by `bench import`.
     #[command(hide = true)]
     Worker {
@@ -192,12 +198,58 @@ fn warm_page_cache(path: &Path) -> Result<()> {
     Ok(())
 }
 
+fn bench_search(data_dir: &crate::data_dir::DataDir, queries: u32) -> Result<()> {
+    use paperhub_db::CatalogStore;
+    let store = data_dir.open_store()?;
+    let index =
+        paperhub_search::LexicalIndex::open_or_create(&crate::indexing::lexical_dir(data_dir))?;
+    if index.num_docs() == 0 {
+        bail!("the search index is empty: run `paperhub index` first");
+    }
+    let texts: Vec<String> = store
+        .changed_papers(None, queries)?
+        .into_iter()
+        .map(|(_, p)| {
+            p.title
+                .split_whitespace()
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let mut times = Vec::with_capacity(texts.len());
+    for text in &texts {
+        let started = Instant::now();
+        let request = paperhub_search::SearchRequest {
+            query: text.clone(),
+            limit: 10,
+            snippets: true,
+            ..paperhub_search::SearchRequest::default()
+        };
+        index.search(&request)?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "lexical search over {} papers, {} queries (top 10 with snippets): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, peak RSS {:.1} MiB",
+        index.num_docs(),
+        times.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0),
+        peak_rss_mib()
+    );
+    Ok(())
+}
+
 /// Runs a benchmark command.
 ///
 /// # Errors
 /// A corpus cannot be read or a worker fails.
-pub fn run(command: &BenchCommand) -> Result<Outcome> {
+pub fn run(data_dir: &crate::data_dir::DataDir, command: &BenchCommand) -> Result<Outcome> {
     match command {
+        BenchCommand::Search { queries } => bench_search(data_dir, *queries)?,
         BenchCommand::Worker {
             phase,
             path,

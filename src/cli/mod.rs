@@ -140,7 +140,7 @@ impl Cli {
             Command::Papers { command } => papers::run(&data_dir, &command),
             Command::Stats(args) => stats::run(&data_dir, &args),
             Command::Demo(args) => demo::run(&data_dir, &args),
-            Command::Bench { command } => crate::bench::run(&command),
+            Command::Bench { command } => crate::bench::run(&data_dir, &command),
         }
     }
 }
