@@ -18,6 +18,8 @@ use super::Outcome;
 use crate::config::{Config, ScheduleConfig};
 use crate::data_dir::DataDir;
 use crate::harvest::{self, Silent};
+use crate::indexing;
+use paperhub_search::LexicalIndex;
 
 /// Arguments of `paperhub serve`.
 #[derive(Debug, clap::Args)]
@@ -86,6 +88,12 @@ fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
         &mut Silent,
     )?;
     tracing::info!("RSS announcements: {}", r.notes.join("; "));
+    // Hand the new papers to the search index. This runs on the harvest
+    // thread, so it never blocks anything that serves requests.
+    let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
+    let indexed = indexing::update_lexical(&store, &index, &mut |_| {})?;
+    tracing::info!("indexed {indexed} new or changed papers");
+    eprintln!("harvest done; indexed {indexed} new or changed papers");
     Ok(())
 }
 

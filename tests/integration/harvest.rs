@@ -575,3 +575,62 @@ fn config_show_prints_the_effective_configuration() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("setz"));
 }
+
+#[test]
+fn serve_harvest_now_harvests_indexes_then_schedules() {
+    let pages = chain();
+    let server = Server::start(move |target, _| {
+        if target.starts_with("/rss/") {
+            Reply::ok(read_text(&fixture("rss/cs.AI+cs.LG-2025-12-02.xml")))
+        } else {
+            page_for(target, &pages)
+        }
+    });
+    let t = TestDir::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paperhub"))
+        .arg("--data-dir")
+        .arg(t.data_dir())
+        .env(
+            "PAPERHUB__HARVEST__OAI_BASE_URL",
+            format!("{}/oai", server.base),
+        )
+        .env(
+            "PAPERHUB__HARVEST__RSS_BASE_URL",
+            format!("{}/rss", server.base),
+        )
+        .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
+        .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
+        .env("PAPERHUB__HARVEST__SETS", "[\"cs\"]")
+        .env("PAPERHUB__HARVEST__CATEGORIES", "[\"cs.AI\", \"cs.LG\"]")
+        .args(["serve", "--harvest-now"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() == 0 {
+            break;
+        }
+        text.push_str(&line);
+        if line.starts_with("next harvest at ") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // 3,000 OAI records plus the three RSS papers (none of them is in the pages).
+    assert!(
+        text.contains("harvest done; indexed 3003 new or changed papers"),
+        "{text}"
+    );
+    assert!(text.contains("next harvest at "), "{text}");
+    let (ids, code, _) = crate::search::search_ids(
+        &t,
+        &["Warping and Supersymmetry Breaking", "--mode", "lexical"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(ids[0], "0704.4001");
+}

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::util::{TestDir, fixture};
 
-fn search(t: &TestDir, args: &[&str]) -> (Vec<String>, i32, String) {
+/// Runs `search ARGS --json`; returns the ids, the exit code and stderr.
+pub fn search_ids(t: &TestDir, args: &[&str]) -> (Vec<String>, i32, String) {
     let out = t
         .cmd()
         .arg("search")
@@ -44,7 +45,7 @@ fn index_then_search_a_real_listing_day() {
     );
 
     // The paper whose title says it ranks first.
-    let (ids, code, stderr) = search(
+    let (ids, code, stderr) = search_ids(
         &t,
         &["Industrial-Grade Sensor Simulation via Gaussian Splatting"],
     );
@@ -55,13 +56,13 @@ fn index_then_search_a_real_listing_day() {
         "the default hybrid mode says it falls back: {stderr}"
     );
     // An id or URL goes straight to the paper.
-    let (ids, _, _) = search(
+    let (ids, _, _) = search_ids(
         &t,
         &["https://arxiv.org/abs/2503.11731v2", "--mode", "lexical"],
     );
     assert_eq!(ids, ["2503.11731"]);
     // Category filter.
-    let (ids, _, _) = search(
+    let (ids, _, _) = search_ids(
         &t,
         &["gaussian splatting", "--category", "cs.RO", "--limit", "50"],
     );
@@ -73,7 +74,7 @@ fn index_then_search_a_real_listing_day() {
     }
     // Awkward input is never an error (exit 0 with hits, 1 without).
     for query in ["\"unclosed", "au:", "((", "漢字 ünïcode"] {
-        let (_, code, stderr) = search(&t, &[query]);
+        let (_, code, stderr) = search_ids(&t, &[query]);
         assert!(code == 0 || code == 1, "{query:?}: {stderr}");
     }
 
