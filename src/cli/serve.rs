@@ -34,7 +34,7 @@ pub struct ServeArgs {
 /// # Errors
 /// The schedule's time zone, time or days are invalid (config validation
 /// rejects those before this runs).
-pub fn next_harvest(now: DateTime<Utc>, schedule: &ScheduleConfig) -> Result<DateTime<Utc>> {
+pub fn next_harvest(now: DateTime<Utc>, schedule: &ScheduleConfig) -> Result<DateTime<Tz>> {
     let tz: Tz = schedule
         .timezone
         .parse()
@@ -56,8 +56,8 @@ pub fn next_harvest(now: DateTime<Utc>, schedule: &ScheduleConfig) -> Result<Dat
         let Some(announce) = tz.from_local_datetime(&day.and_time(time)).earliest() else {
             continue; // the time does not exist that day (spring forward)
         };
-        let run =
-            announce.with_timezone(&Utc) + Duration::minutes(i64::from(schedule.delay_minutes));
+        // In the schedule's zone, so callers can show the local time too.
+        let run = announce + Duration::minutes(i64::from(schedule.delay_minutes));
         if run > now {
             return Ok(run);
         }
@@ -117,16 +117,18 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &ServeArgs) -> Result<Outc
     loop {
         let now = Utc::now();
         let next = next_harvest(now, &config.schedule)?;
-        let wait = (next - now).to_std().unwrap_or_default();
+        let wait = (next.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or_default();
         tracing::info!(
-            "next harvest at {next} (in {} minutes)",
+            "next harvest at {} (in {} minutes)",
+            next.with_timezone(&Utc),
             wait.as_secs() / 60
         );
         eprintln!(
             "next harvest at {} ({} in {}), in {} minutes",
-            next.format("%Y-%m-%d %H:%M UTC"),
-            next.with_timezone(&config.schedule.timezone.parse::<Tz>().unwrap_or(Tz::UTC))
-                .format("%H:%M %Z"),
+            next.with_timezone(&Utc).format("%Y-%m-%d %H:%M UTC"),
+            next.format("%H:%M %Z"),
             config.schedule.timezone,
             wait.as_secs() / 60
         );

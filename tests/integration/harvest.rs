@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use paperhub::config::HarvestConfig;
 use paperhub::harvest::{self, Silent, oai::OaiRequest};
+use paperhub_arxiv::PoliteClient;
 use paperhub_db::{CatalogStore, SqliteStore};
 
 use crate::replay::{FakeClock, Reply, Server, gaps};
@@ -50,6 +51,13 @@ fn harvest_config(base: &str, min_interval_secs: u64) -> HarvestConfig {
         request_timeout_secs: 10,
         ..HarvestConfig::default()
     }
+}
+
+/// A harvest configuration for `server` and a client on the fake clock.
+fn fake_client(server: &Server, min_interval_secs: u64) -> (HarvestConfig, PoliteClient) {
+    let config = harvest_config(&server.base, min_interval_secs);
+    let client = harvest::client(&config, FakeClock::new(&server.log)).unwrap();
+    (config, client)
 }
 
 fn request(config: &HarvestConfig) -> OaiRequest {
@@ -192,9 +200,7 @@ fn requests_are_spaced_three_seconds_apart_on_the_test_clock() {
     let server = Server::start(move |target, _| page_for(target, &pages));
     let t = TestDir::new();
     let mut store = store(&t);
-    let config = harvest_config(&server.base, 3);
-    let clock = FakeClock::new(&server.log);
-    let client = harvest::client(&config, clock).unwrap();
+    let (config, client) = fake_client(&server, 3);
     let started = Instant::now();
     let report =
         harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
@@ -224,8 +230,7 @@ fn retry_after_429_and_a_dropped_connection_are_retried() {
     });
     let t = TestDir::new();
     let mut store = store(&t);
-    let config = harvest_config(&server.base, 3);
-    let client = harvest::client(&config, FakeClock::new(&server.log)).unwrap();
+    let (config, client) = fake_client(&server, 3);
     let report =
         harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
     assert_eq!(report.records, 3000);
@@ -255,8 +260,7 @@ fn malformed_page_is_fetched_again() {
     });
     let t = TestDir::new();
     let mut store = store(&t);
-    let config = harvest_config(&server.base, 0);
-    let client = harvest::client(&config, FakeClock::new(&server.log)).unwrap();
+    let (config, client) = fake_client(&server, 0);
     let report =
         harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
     assert_eq!(store.count_papers().unwrap(), 3000);
@@ -281,8 +285,7 @@ fn bad_resumption_token_restarts_the_window_and_no_records_match_is_empty() {
     });
     let t = TestDir::new();
     let mut store = store(&t);
-    let config = harvest_config(&server.base, 0);
-    let client = harvest::client(&config, FakeClock::new(&server.log)).unwrap();
+    let (config, client) = fake_client(&server, 0);
     let report =
         harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
     assert!(
@@ -303,8 +306,7 @@ fn bad_resumption_token_restarts_the_window_and_no_records_match_is_empty() {
             "oai-pmh/ErrorResponseNoRecordsMatch.xml",
         )))
     });
-    let empty_config = harvest_config(&empty.base, 0);
-    let client = harvest::client(&empty_config, FakeClock::new(&empty.log)).unwrap();
+    let (empty_config, client) = fake_client(&empty, 0);
     let mut math = request(&empty_config);
     math.set = "math".into();
     let report = harvest::oai::harvest(&mut store, &client, &math, &mut Silent).unwrap();
@@ -376,8 +378,7 @@ fn kill_9_between_pages_then_rerun_stores_exactly_the_chain() {
     let reference = Server::start(move |target, _| page_for(target, &pages));
     let t2 = TestDir::new();
     let mut store2 = store(&t2);
-    let config = harvest_config(&reference.base, 0);
-    let client = harvest::client(&config, FakeClock::new(&reference.log)).unwrap();
+    let (config, client) = fake_client(&reference, 0);
     harvest::oai::harvest(&mut store2, &client, &request(&config), &mut Silent).unwrap();
     let store1 = t.store();
     for page in chain() {
@@ -401,8 +402,7 @@ fn rss_announcements_set_the_listing_day_and_empty_feeds_are_normal() {
     });
     let t = TestDir::new();
     let mut store = store(&t);
-    let config = harvest_config(&server.base, 0);
-    let client = harvest::client(&config, FakeClock::new(&server.log)).unwrap();
+    let (config, client) = fake_client(&server, 0);
     let categories = vec!["cs.AI".to_owned(), "cs.LG".to_owned()];
     let report = harvest::rss::harvest(
         &mut store,
@@ -464,8 +464,7 @@ fn api_ids_and_the_400_error_feed() {
     });
     let t = TestDir::new();
     let mut store = store(&t);
-    let config = harvest_config(&server.base, 0);
-    let client = harvest::client(&config, FakeClock::new(&server.log)).unwrap();
+    let (config, client) = fake_client(&server, 0);
     let ids = harvest::api::ApiQuery::Ids(vec!["2104.12255v1".parse().unwrap()]);
     let report =
         harvest::api::harvest(&mut store, &client, &config.api_base_url, &ids, &mut Silent)

@@ -41,6 +41,9 @@ pub enum DbError {
         /// What could not be decoded.
         reason: String,
     },
+    /// The background WAL checkpoint thread could not be started.
+    #[error("cannot start the WAL checkpoint thread: {0}")]
+    Checkpointer(#[source] std::io::Error),
     /// Any other SQLite error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),

@@ -62,10 +62,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| DbError::Corrupt {
-                arxiv_id: String::new(),
-                reason: format!("cannot start the checkpoint thread: {e}"),
-            })?;
+            .map_err(DbError::Checkpointer)?;
         Ok(Checkpointer {
             nudge: Some(nudge),
             thread: Some(thread),
@@ -122,6 +119,25 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(SqliteStore { conn, checkpointer })
+    }
+
+    /// Merges `papers` and runs `also` in one transaction, then nudges the
+    /// checkpointer. Every write of papers goes through here.
+    fn write_batch(
+        &mut self,
+        papers: &[Paper],
+        now: DateTime<Utc>,
+        also: impl FnOnce(&Connection, &str) -> Result<(), DbError>,
+    ) -> Result<UpsertCounts, DbError> {
+        let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let tx = self.conn.transaction()?;
+        let counts = upsert_in(&tx, papers, &now)?;
+        also(&tx, &now)?;
+        tx.commit()?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
+        }
+        Ok(counts)
     }
 
     fn load(conn: &Connection, arxiv_id: &str) -> Result<Option<(i64, Paper)>, DbError> {
@@ -339,14 +355,7 @@ impl CatalogStore for SqliteStore {
         papers: &[Paper],
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts, DbError> {
-        let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let tx = self.conn.transaction()?;
-        let counts = upsert_in(&tx, papers, &now)?;
-        tx.commit()?;
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.nudge();
-        }
-        Ok(counts)
+        self.write_batch(papers, now, |_, _| Ok(()))
     }
 
     fn changed_papers(
@@ -408,10 +417,8 @@ impl CatalogStore for SqliteStore {
         state: &HarvestState,
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts, DbError> {
-        let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let tx = self.conn.transaction()?;
-        let counts = upsert_in(&tx, papers, &now)?;
-        tx.execute(
+        self.write_batch(papers, now, |tx, now| {
+            tx.execute(
             "INSERT INTO harvest_state (source, set_spec, metadata_prefix, window_from, window_until, \
              resumption_token, pages, last_complete, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT (source, set_spec, metadata_prefix) DO UPDATE SET window_from = ?4, \
@@ -427,12 +434,9 @@ impl CatalogStore for SqliteStore {
                 state.last_complete,
                 now
             ],
-        )?;
-        tx.commit()?;
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.nudge();
-        }
-        Ok(counts)
+            )?;
+            Ok(())
+        })
     }
 
     fn paper(&self, id: &ArxivId) -> Result<Option<Paper>, DbError> {

@@ -133,6 +133,10 @@ pub struct LexicalIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    /// Parses user queries: `all`, with title and authors at boost 0.5.
+    user_parser: QueryParser,
+    /// Parses the same text against `abstract`, to find words to highlight.
+    snippet_parser: QueryParser,
 }
 
 fn days(day: NaiveDate) -> i64 {
@@ -160,10 +164,17 @@ impl LexicalIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let mut user_parser =
+            QueryParser::for_index(&index, vec![fields.all, fields.title, fields.authors]);
+        user_parser.set_field_boost(fields.title, 0.5);
+        user_parser.set_field_boost(fields.authors, 0.5);
+        let snippet_parser = QueryParser::for_index(&index, vec![fields.abstract_text]);
         Ok(LexicalIndex {
             index,
             reader,
             fields,
+            user_parser,
+            snippet_parser,
         })
     }
 
@@ -208,12 +219,10 @@ impl LexicalIndex {
     }
 
     fn user_query(&self, request: &SearchRequest) -> Box<dyn Query> {
-        let f = self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.all, f.title, f.authors]);
-        parser.set_field_boost(f.title, 0.5);
-        parser.set_field_boost(f.authors, 0.5);
         // Lenient: a stray quote or bracket degrades the query, never fails it.
-        parser.parse_query_lenient(&Self::query_text(request)).0
+        self.user_parser
+            .parse_query_lenient(&Self::query_text(request))
+            .0
     }
 
     /// Runs `request`.
@@ -271,8 +280,10 @@ impl LexicalIndex {
         };
         let snippets = if request.snippets {
             // Matches are scored on `all`; highlight the same words in the abstract.
-            let parser = QueryParser::for_index(&self.index, vec![f.abstract_text]);
-            let terms = parser.parse_query_lenient(&Self::query_text(request)).0;
+            let terms = self
+                .snippet_parser
+                .parse_query_lenient(&Self::query_text(request))
+                .0;
             let mut generator = SnippetGenerator::create(&searcher, &*terms, f.abstract_text)?;
             generator.set_max_num_chars(300);
             Some(generator)
