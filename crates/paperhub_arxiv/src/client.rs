@@ -132,6 +132,11 @@ impl PoliteClient {
             .http_status_as_error(false)
             .timeout_global(Some(policy.timeout))
             .user_agent(policy.user_agent.clone())
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build()
             .new_agent();
         PoliteClient {

@@ -230,9 +230,37 @@ impl LexicalIndex {
     /// # Errors
     /// The index cannot be read.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
-        let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
             vec![(Occur::Must, self.user_query(request))];
+        clauses.extend(self.filter_clauses(request));
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let limit = request.limit.max(1);
+        let addresses: Vec<(f32, DocAddress)> = match request.sort {
+            SortOrder::Relevance => searcher.search(
+                &query,
+                &TopDocs::with_limit(limit)
+                    .and_offset(request.offset)
+                    .order_by_score(),
+            )?,
+            SortOrder::Date => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(request.offset)
+                        .order_by_fast_field::<i64>("day", Order::Desc),
+                )?
+                .into_iter()
+                .map(|(_, a)| (0.0, a))
+                .collect(),
+        };
+        self.to_hits(&searcher, addresses, request)
+    }
+
+    /// The category and date clauses of `request`.
+    fn filter_clauses(&self, request: &SearchRequest) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if !request.categories.is_empty() {
             let any: Vec<(Occur, Box<dyn Query>)> = request
                 .categories
@@ -257,34 +285,79 @@ impl LexicalIndex {
                 Box::new(RangeQuery::new(bound(request.since), bound(request.until))),
             ));
         }
-        let query = BooleanQuery::new(clauses);
+        clauses
+    }
+
+    /// The ids of every document that passes the category and date filters
+    /// of `request`, or `None` when it has none. Dense search uses it to
+    /// apply the same filters as BM25.
+    ///
+    /// # Errors
+    /// The index cannot be read.
+    pub fn filtered_ids(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<Option<std::collections::HashSet<String>>, SearchError> {
+        let mut clauses = self.filter_clauses(request);
+        if clauses.is_empty() {
+            return Ok(None);
+        }
+        clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery)));
         let searcher = self.reader.searcher();
-        let limit = request.limit.max(1);
-        let addresses: Vec<(f32, DocAddress)> = match request.sort {
-            SortOrder::Relevance => searcher.search(
-                &query,
-                &TopDocs::with_limit(limit)
-                    .and_offset(request.offset)
-                    .order_by_score(),
-            )?,
-            SortOrder::Date => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(request.offset)
-                        .order_by_fast_field::<i64>("day", Order::Desc),
-                )?
-                .into_iter()
-                .map(|(_, a)| (0.0, a))
-                .collect(),
-        };
+        let docs = searcher.search(
+            &BooleanQuery::new(clauses),
+            &tantivy::collector::DocSetCollector,
+        )?;
+        let mut ids = std::collections::HashSet::with_capacity(docs.len());
+        for address in docs {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                ids.insert(id.to_owned());
+            }
+        }
+        Ok(Some(ids))
+    }
+
+    /// Hits for documents found by another engine, in the given order and
+    /// with the given scores; snippets highlight `request`'s query words.
+    /// Ids not in the index are left out.
+    ///
+    /// # Errors
+    /// The index cannot be read.
+    pub fn hits_for(
+        &self,
+        ranked: &[(String, f32)],
+        request: &SearchRequest,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut addresses = Vec::with_capacity(ranked.len());
+        for (id, score) in ranked {
+            let term = Term::from_field_text(self.fields.id, id);
+            let found = searcher.search(
+                &TermQuery::new(term, IndexRecordOption::Basic),
+                &TopDocs::with_limit(1).order_by_score(),
+            )?;
+            if let Some((_, address)) = found.first() {
+                addresses.push((*score, *address));
+            }
+        }
+        self.to_hits(&searcher, addresses, request)
+    }
+
+    fn to_hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        addresses: Vec<(f32, DocAddress)>,
+        request: &SearchRequest,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let f = self.fields;
         let snippets = if request.snippets {
             // Matches are scored on `all`; highlight the same words in the abstract.
             let terms = self
                 .snippet_parser
                 .parse_query_lenient(&Self::query_text(request))
                 .0;
-            let mut generator = SnippetGenerator::create(&searcher, &*terms, f.abstract_text)?;
+            let mut generator = SnippetGenerator::create(searcher, &*terms, f.abstract_text)?;
             generator.set_max_num_chars(300);
             Some(generator)
         } else {

@@ -1,17 +1,22 @@
 //! Paperhub's search: a tantivy BM25 index over the catalog, lenient query
 //! parsing with field prefixes, and the retrieval metrics used to measure it.
 //!
-//! SQLite stays the source of truth; this index is derived from it and can be
-//! rebuilt at any time. Dense embeddings and hybrid fusion join this crate
-//! with the rest of the search issue.
+//! SQLite stays the source of truth; both indexes are derived from it and
+//! can be rebuilt at any time. The vector index (`vector`, `hnsw`) holds one
+//! sentence embedding per paper; `fusion` merges lexical and dense rankings.
+//! The embeddings themselves are computed by `paperhub_embed`.
 
 #![forbid(unsafe_code)]
 
 pub mod eval;
+pub mod fusion;
+pub mod hnsw;
 pub mod lexical;
 pub mod query;
+pub mod vector;
 
 pub use lexical::{Hit, IndexDoc, LexicalIndex, LexicalWriter, SearchRequest, SortOrder};
+pub use vector::{Strategy, VectorHit, VectorIndex};
 
 /// Errors from the search index.
 #[derive(Debug, thiserror::Error)]

@@ -52,9 +52,48 @@ pub fn plain_text(query: &str) -> String {
         .collect()
 }
 
+/// The prose part of a user query, for the embedding model: terms with a
+/// field prefix (`au:hinton`), excluded terms (`-survey`), the operators
+/// AND/OR/NOT and quote or bracket characters are dropped. Empty when the
+/// query is all syntax, in which case only BM25 can answer it.
+pub fn semantic_text(query: &str) -> String {
+    let mut words = Vec::new();
+    for word in query.split_whitespace() {
+        let bare = word.trim_start_matches(['(', '"', '+']);
+        let is_prefixed = bare.split_once(':').is_some_and(|(field, _)| {
+            !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic())
+        });
+        if is_prefixed || bare.starts_with('-') || matches!(bare, "AND" | "OR" | "NOT") {
+            continue;
+        }
+        let cleaned: String = bare
+            .chars()
+            .filter(|c| !matches!(c, '"' | '(' | ')'))
+            .collect();
+        if !cleaned.is_empty() {
+            words.push(cleaned);
+        }
+    }
+    words.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn semantic_text_keeps_only_prose() {
+        assert_eq!(
+            semantic_text("diffusion models au:ho -survey"),
+            "diffusion models"
+        );
+        assert_eq!(
+            semantic_text("\"graph neural\" OR (gnn)"),
+            "graph neural gnn"
+        );
+        assert_eq!(semantic_text("cat:cs.LG id:2401.00001"), "");
+        assert_eq!(semantic_text("what is 3:1 ratio"), "what is 3:1 ratio");
+    }
 
     #[test]
     fn prefixes_are_expanded_only_as_prefixes() {

@@ -1,0 +1,278 @@
+//! [`Embedder`]: text in, unit vectors out. Owns the tokenizer and the
+//! encoder, sorts a request's texts by length and packs them into batches,
+//! and spreads the batches over worker threads that each keep their own
+//! scratch buffers.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::bert::{Bert, Scratch};
+use crate::error::{EmbedError, Result};
+use crate::model::{ModelDir, Pooling};
+
+/// Most tokens packed into one batch. Large enough that every linear layer
+/// is one big matrix product, small enough that the buffers stay in the
+/// tens of megabytes.
+const BATCH_TOKENS: usize = 8192;
+/// Most texts in one batch.
+const BATCH_TEXTS: usize = 64;
+
+/// A loaded sentence-embedding model.
+pub struct Embedder {
+    model: ModelDir,
+    tokenizer: Tokenizer,
+    bert: Bert,
+    fingerprint: u64,
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("model", &self.model.path)
+            .field("dimensions", &self.dimensions())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Embedder {
+    /// Loads the sentence-transformers model in `dir` (see [`ModelDir`]).
+    ///
+    /// # Errors
+    /// Missing or malformed files, unsupported architectures, weights that do
+    /// not match the configuration.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let model = ModelDir::open(dir)?;
+        let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer_error = |message: String| EmbedError::Tokenizer {
+            path: tokenizer_path.clone(),
+            message,
+        };
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|err| tokenizer_error(err.to_string()))?;
+        // The tokenizer.json of all-MiniLM-L6-v2 truncates and pads to 128;
+        // sentence-transformers truncates at max_seq_length and pads per batch.
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: model.max_seq_length,
+                ..TruncationParams::default()
+            }))
+            .map_err(|err| tokenizer_error(err.to_string()))?;
+        tokenizer.with_padding(None);
+
+        let weights_path = dir.join("model.safetensors");
+        let bert = Bert::load(&weights_path, &model.encoder)?;
+        let vocab = tokenizer.get_vocab_size(true);
+        if vocab > bert.vocab() {
+            return Err(tokenizer_error(format!(
+                "the tokenizer has {vocab} tokens but the weights only {}",
+                bert.vocab()
+            )));
+        }
+        let fingerprint = fingerprint(dir)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            bert,
+            fingerprint,
+            scratch: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Length of every vector.
+    pub fn dimensions(&self) -> usize {
+        self.bert.hidden()
+    }
+
+    /// The model's configuration.
+    pub fn model(&self) -> &ModelDir {
+        &self.model
+    }
+
+    /// A hash of the model's files: vectors made by models with different
+    /// fingerprints must not be mixed.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// Number of tokens `text` is encoded as, after truncation.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn token_count(&self, text: &str) -> Result<usize> {
+        Ok(self.tokenize(text)?.len())
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|err| EmbedError::Tokenizer {
+                path: self.model.path.join("tokenizer.json"),
+                message: err.to_string(),
+            })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Embeds one text on the calling thread.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        let ids = self.tokenize(text)?;
+        let mut out = vec![0.0; self.dimensions()];
+        let mut scratch = self.take_scratch();
+        self.bert
+            .encode(&[&ids], self.model.pooling, &mut scratch, &mut out);
+        self.return_scratch(scratch);
+        self.finish(&mut out);
+        Ok(out)
+    }
+
+    /// Embeds `texts` with up to `threads` worker threads (0 = one per core)
+    /// and returns the vectors end to end, `texts.len() × dimensions()`.
+    ///
+    /// # Errors
+    /// When the tokenizer fails on a text.
+    pub fn embed(&self, texts: &[&str], threads: usize) -> Result<Vec<f32>> {
+        let dims = self.dimensions();
+        let ids = texts
+            .iter()
+            .map(|text| self.tokenize(text))
+            .collect::<Result<Vec<_>>>()?;
+        // Longest first, so batches hold texts of similar length and the
+        // slowest batches start first.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut batches: Vec<&[usize]> = Vec::new();
+        let mut begin = 0;
+        let mut tokens = 0;
+        for (n, &i) in order.iter().enumerate() {
+            if n > begin && (tokens + ids[i].len() > BATCH_TOKENS || n - begin >= BATCH_TEXTS) {
+                batches.push(&order[begin..n]);
+                begin = n;
+                tokens = 0;
+            }
+            tokens += ids[i].len();
+        }
+        if begin < order.len() {
+            batches.push(&order[begin..]);
+        }
+
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+        .min(batches.len())
+        .max(1);
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, Vec<f32>)>> = Mutex::new(Vec::with_capacity(batches.len()));
+        let work = || {
+            let mut scratch = self.take_scratch();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = batches.get(b) else { break };
+                let sequences: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+                let mut out = vec![0.0; batch.len() * dims];
+                self.bert
+                    .encode(&sequences, self.model.pooling, &mut scratch, &mut out);
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((b, out));
+            }
+            self.return_scratch(scratch);
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(work);
+            }
+            work();
+        });
+
+        let mut vectors = vec![0.0; texts.len() * dims];
+        for (b, out) in results
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            for (&i, vector) in batches[b].iter().zip(out.chunks_exact(dims)) {
+                let dst = &mut vectors[i * dims..(i + 1) * dims];
+                dst.copy_from_slice(vector);
+                self.finish(dst);
+            }
+        }
+        Ok(vectors)
+    }
+
+    fn finish(&self, vector: &mut [f32]) {
+        if self.model.normalize {
+            normalize(vector);
+        }
+    }
+
+    fn take_scratch(&self) -> Scratch {
+        self.scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn return_scratch(&self, scratch: Scratch) {
+        self.scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(scratch);
+    }
+
+    /// Pooling mode in use.
+    pub fn pooling(&self) -> Pooling {
+        self.model.pooling
+    }
+}
+
+/// Scales `vector` to unit length (a zero vector stays zero).
+pub fn normalize(vector: &mut [f32]) {
+    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for v in vector.iter_mut() {
+            *v /= norm;
+        }
+    }
+}
+
+/// FNV-1a over the files that determine the vectors: the configuration, the
+/// tokenizer and the weights (read eight bytes at a time; it runs once per
+/// load).
+fn fingerprint(dir: &Path) -> Result<u64> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "modules.json",
+        "1_Pooling/config.json",
+        "model.safetensors",
+    ] {
+        let path = dir.join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(EmbedError::Io { path, source }),
+        };
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut buf = [0; 8];
+            buf.copy_from_slice(word);
+            hash = (hash ^ u64::from_le_bytes(buf)).wrapping_mul(0x0100_0000_01b3);
+        }
+        for &byte in words.remainder() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        hash = (hash ^ bytes.len() as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok(hash)
+}

@@ -1,0 +1,116 @@
+//! The encoder against sentence-transformers itself: 50 real abstracts whose
+//! embeddings `scripts/make-reference-embeddings` computed with the Python
+//! library. The model comes from `scripts/fetch-test-model` (run by
+//! `scripts/test`); its directory is `$PAPERHUB_TEST_MODEL` or
+//! `target/models/all-MiniLM-L6-v2`.
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
+use std::path::PathBuf;
+
+use paperhub_embed::Embedder;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("PAPERHUB_TEST_MODEL").map_or_else(
+        || workspace().join("target/models/all-MiniLM-L6-v2"),
+        PathBuf::from,
+    )
+}
+
+struct Reference {
+    text: String,
+    tokens: usize,
+    embedding: Vec<f32>,
+}
+
+fn references() -> Vec<Reference> {
+    let path = workspace().join("tests/fixtures/embeddings/all-MiniLM-L6-v2.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            Reference {
+                text: value["text"].as_str().unwrap().to_owned(),
+                tokens: value["tokens"].as_u64().unwrap() as usize,
+                embedding: value["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+fn load() -> Embedder {
+    let dir = model_dir();
+    Embedder::load(&dir).unwrap_or_else(|err| {
+        panic!(
+            "cannot load the test model from {} (run scripts/fetch-test-model): {err}",
+            dir.display()
+        )
+    })
+}
+
+#[test]
+fn batched_embeddings_match_sentence_transformers() {
+    let embedder = load();
+    let references = references();
+    assert_eq!(references.len(), 50);
+    assert!(
+        references.iter().any(|r| r.tokens == 256),
+        "the reference set must include texts cut at 256 tokens"
+    );
+    let texts: Vec<&str> = references.iter().map(|r| r.text.as_str()).collect();
+    let vectors = embedder.embed(&texts, 2).unwrap();
+    let mut worst = f32::MAX;
+    for (reference, vector) in references.iter().zip(vectors.chunks_exact(384)) {
+        assert_eq!(
+            embedder.token_count(&reference.text).unwrap(),
+            reference.tokens
+        );
+        let similarity = cosine(vector, &reference.embedding);
+        worst = worst.min(similarity);
+        assert!(
+            similarity >= 0.999,
+            "cosine {similarity} for {:?}",
+            &reference.text[..60]
+        );
+        let norm: f32 = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "Normalize module applied");
+    }
+    eprintln!("lowest cosine against sentence-transformers: {worst}");
+}
+
+#[test]
+fn one_text_alone_equals_the_same_text_in_a_batch() {
+    let embedder = load();
+    let references = references();
+    let single = embedder.embed_one(&references[7].text).unwrap();
+    assert!(cosine(&single, &references[7].embedding) >= 0.999);
+    let batch = embedder
+        .embed(&[&references[7].text, &references[49].text], 1)
+        .unwrap();
+    assert!(cosine(&single, &batch[..384]) > 0.99999);
+}
+
+#[test]
+fn a_missing_model_directory_names_the_file() {
+    let err = Embedder::load("/nonexistent/model".as_ref()).unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/model/config.json"),
+        "{err}"
+    );
+}

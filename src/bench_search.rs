@@ -1,0 +1,288 @@
+//! Search benchmarks (not tests): query latency per mode, embedding
+//! throughput against sentence-transformers, and approximate-vs-exact vector
+//! search on real embeddings. Numbers go to docs/BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use paperhub_db::CatalogStore;
+use paperhub_embed::Embedder;
+use paperhub_search::{SearchRequest, Strategy};
+
+use crate::bench::peak_rss_mib;
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::retrieval::{Mode, Retriever};
+
+fn percentiles(mut times: Vec<f64>) -> (f64, f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    (pct(0.5), pct(0.99), pct(1.0))
+}
+
+/// Short queries: the first four words of catalog titles.
+fn title_queries(data_dir: &DataDir, count: u32) -> Result<Vec<String>> {
+    let store = data_dir.open_store()?;
+    Ok(store
+        .changed_papers(None, count)?
+        .into_iter()
+        .map(|(_, p)| {
+            p.title
+                .split_whitespace()
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect())
+}
+
+/// `paperhub bench search`: p50/p99 of every available mode, one query at a
+/// time, top 10 with snippets, query embedding included.
+///
+/// # Errors
+/// Missing indexes.
+pub fn latency(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> {
+    let retriever = Retriever::open(data_dir, config)?;
+    if retriever.lexical.num_docs() == 0 {
+        bail!("the search index is empty: run `paperhub index` first");
+    }
+    let texts = title_queries(data_dir, queries)?;
+    let modes: &[Mode] = if retriever.dense.is_some() {
+        &[Mode::Lexical, Mode::Semantic, Mode::Hybrid]
+    } else {
+        eprintln!("note: no vectors; timing lexical search only");
+        &[Mode::Lexical]
+    };
+    for &mode in modes {
+        let mut times = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let request = SearchRequest {
+                query: text.clone(),
+                limit: 10,
+                snippets: true,
+                ..SearchRequest::default()
+            };
+            let started = Instant::now();
+            retriever.search(&request, mode)?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (p50, p99, max) = percentiles(times);
+        println!(
+            "{mode:<8} search over {} papers, {} queries (top 10 with snippets): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
+            retriever.lexical.num_docs(),
+            texts.len(),
+        );
+    }
+    println!(
+        "peak RSS {:.1} MiB (model, vectors, graph and BM25 index loaded)",
+        peak_rss_mib()
+    );
+    Ok(())
+}
+
+/// `paperhub bench embed`: our encoder, then the Python peer on the same texts.
+///
+/// # Errors
+/// Unreadable inputs, a missing model, or a failing peer.
+pub fn embed(
+    data_dir: &DataDir,
+    config: &Config,
+    paths: &[PathBuf],
+    count: usize,
+    peer: bool,
+) -> Result<()> {
+    let mut texts = Vec::with_capacity(count);
+    for path in paths {
+        let mut files: Vec<PathBuf> = if path.is_dir() {
+            walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .collect()
+        } else {
+            vec![path.clone()]
+        };
+        files.retain(|f| f.extension().is_some_and(|e| e == "jsonl"));
+        for file in files {
+            for line in fs_err::read_to_string(&file)?.lines() {
+                if texts.len() == count {
+                    break;
+                }
+                let v: serde_json::Value =
+                    serde_json::from_str(line).with_context(|| format!("{}", file.display()))?;
+                let clean = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+                let title = clean(v["title"].as_str().unwrap_or_default());
+                let summary = clean(v["summary"].as_str().unwrap_or_default());
+                texts.push(paperhub_embed::paper_text(&title, &summary));
+            }
+        }
+    }
+    if texts.len() < count {
+        bail!("only {} abstracts found, {count} asked for", texts.len());
+    }
+    let queries: Vec<String> = texts
+        .iter()
+        .take(200)
+        .map(|t| t.split_whitespace().take(6).collect::<Vec<_>>().join(" "))
+        .collect();
+    let model = crate::models::ensure(&config.embedding, data_dir)?;
+    let embedder = Embedder::load(&model)?;
+    let threads = match config.embedding.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let tokens: usize = refs
+        .iter()
+        .map(|t| embedder.token_count(t).unwrap_or(0))
+        .sum();
+    embedder.embed(&refs[..32], threads)?; // warm-up, like the peer's
+    let started = Instant::now();
+    embedder.embed(&refs, threads)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let ours = count as f64 / seconds;
+    let mut times = Vec::new();
+    for q in &queries {
+        let t = Instant::now();
+        embedder.embed_one(q)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (median, _, _) = percentiles(times);
+    println!(
+        "paperhub       {count} abstracts ({:.0} tokens on average, cut at {}), {threads} threads: {seconds:.1} s = {ours:.1}/s; query median {median:.1} ms; peak RSS {:.0} MiB",
+        tokens as f64 / count as f64,
+        embedder.model().max_seq_length,
+        peak_rss_mib()
+    );
+    if !peer {
+        return Ok(());
+    }
+    let scratch = tempfile::tempdir()?;
+    let write = |name: &str, items: &[String]| -> Result<PathBuf> {
+        let path = scratch.path().join(name);
+        let lines: Vec<String> = items
+            .iter()
+            .map(|t| serde_json::json!({ "text": t }).to_string())
+            .collect();
+        fs_err::write(&path, lines.join("\n") + "\n")?;
+        Ok(path)
+    };
+    let texts_path = write("texts.jsonl", &texts)?;
+    let queries_path = write("queries.jsonl", &queries)?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-embed-peer");
+    let out = std::process::Command::new(&script)
+        .arg(&model)
+        .arg(&texts_path)
+        .arg(&queries_path)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let peer: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("peer output {stdout:?}"))?;
+    let peer_rate = peer["per_sec"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "peer           {}: {:.1} s = {peer_rate:.1}/s; query median {:.1} ms; peak RSS {:.0} MiB",
+        peer["engine"].as_str().unwrap_or("?"),
+        peer["seconds"].as_f64().unwrap_or(f64::NAN),
+        peer["query_median_ms"].as_f64().unwrap_or(f64::NAN),
+        peer["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+    );
+    println!(
+        "ratio          paperhub / peer = {:.2}x throughput",
+        ours / peer_rate
+    );
+    Ok(())
+}
+
+/// `paperhub bench vectors`: HNSW against exact search on the catalog's
+/// real vectors, and what int8 storage would cost in recall.
+///
+/// # Errors
+/// Missing vectors.
+pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> {
+    let retriever = Retriever::open(data_dir, config)?;
+    let Some(dense) = retriever.dense.as_ref() else {
+        bail!("no vectors: run `paperhub index` first");
+    };
+    let index = &dense.vectors;
+    let texts = title_queries(data_dir, queries * 7)?;
+    let texts: Vec<&String> = texts.iter().step_by(7).collect();
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    let embedded = dense.embedder.embed(&refs, 0)?;
+    let dims = dense.embedder.dimensions();
+    let keys: Vec<String> = {
+        let probe = vec![0.0; dims];
+        index
+            .search(&probe, index.len(), Strategy::Exact, None)
+            .into_iter()
+            .map(|h| h.key)
+            .collect()
+    };
+    let quantised: Vec<(String, Vec<i8>)> = keys
+        .iter()
+        .filter_map(|k| {
+            index.vector(k).map(|v| {
+                (
+                    k.clone(),
+                    v.iter().map(|x| (x * 127.0).round() as i8).collect(),
+                )
+            })
+        })
+        .collect();
+    let (mut ann_found, mut int8_found, mut wanted) = (0usize, 0usize, 0usize);
+    let (mut exact_times, mut ann_times) = (Vec::new(), Vec::new());
+    for query in embedded.chunks_exact(dims) {
+        let t = Instant::now();
+        let exact = index.search(query, 10, Strategy::Exact, None);
+        exact_times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let ann = index.search(query, 10, Strategy::Approximate, None);
+        ann_times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let q8: Vec<i32> = query
+            .iter()
+            .map(|x| i32::from((x * 127.0).round() as i8))
+            .collect();
+        let mut scored: Vec<(i32, &str)> = quantised
+            .iter()
+            .map(|(k, v)| {
+                (
+                    v.iter().zip(&q8).map(|(a, b)| i32::from(*a) * b).sum(),
+                    k.as_str(),
+                )
+            })
+            .collect();
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+        wanted += exact.len();
+        ann_found += ann
+            .iter()
+            .filter(|h| exact.iter().any(|e| e.key == h.key))
+            .count();
+        int8_found += scored
+            .iter()
+            .take(10)
+            .filter(|(_, k)| exact.iter().any(|e| e.key == *k))
+            .count();
+    }
+    let (exact_p50, exact_p99, _) = percentiles(exact_times);
+    let (ann_p50, ann_p99, _) = percentiles(ann_times);
+    println!(
+        "{} vectors, {} queries: exact p50 {exact_p50:.2} ms p99 {exact_p99:.2} ms; HNSW (ef {}) p50 {ann_p50:.2} ms p99 {ann_p99:.2} ms, recall@10 {:.4}; int8 exact recall@10 {:.4} (4x smaller)",
+        index.len(),
+        embedded.len() / dims,
+        paperhub_search::vector::EF_SEARCH,
+        ann_found as f64 / wanted as f64,
+        int8_found as f64 / wanted as f64,
+    );
+    Ok(())
+}
