@@ -297,6 +297,8 @@ fn demo_corpus_is_a_few_thousand_real_papers_under_10_mb() {
         .arg("demo")
         .arg("--corpus")
         .arg(&demo)
+        // Embedding 5,704 papers takes minutes; search tests cover embeddings.
+        .arg("--lexical-only")
         .output()
         .unwrap();
     assert!(
