@@ -240,15 +240,24 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
             })
         })
         .collect();
-    let (mut ann_found, mut int8_found, mut wanted) = (0usize, 0usize, 0usize);
-    let (mut exact_times, mut ann_times) = (Vec::new(), Vec::new());
+    let efs = [64, 128, 256, 400, 512, 600, 800];
+    let mut ann_found = vec![0usize; efs.len()];
+    let mut ann_times = vec![Vec::new(); efs.len()];
+    let (mut int8_found, mut wanted) = (0usize, 0usize);
+    let mut exact_times = Vec::new();
     for query in embedded.chunks_exact(dims) {
         let t = Instant::now();
         let exact = index.search(query, 10, Strategy::Exact, None);
         exact_times.push(t.elapsed().as_secs_f64() * 1000.0);
-        let t = Instant::now();
-        let ann = index.search(query, 10, Strategy::Approximate, None);
-        ann_times.push(t.elapsed().as_secs_f64() * 1000.0);
+        for (i, &ef) in efs.iter().enumerate() {
+            let t = Instant::now();
+            let ann = index.search_approximate(query, 10, ef);
+            ann_times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+            ann_found[i] += ann
+                .iter()
+                .filter(|h| exact.iter().any(|e| e.key == h.key))
+                .count();
+        }
         let q8: Vec<i32> = query
             .iter()
             .map(|x| i32::from((x * 127.0).round() as i8))
@@ -264,10 +273,6 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
             .collect();
         scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         wanted += exact.len();
-        ann_found += ann
-            .iter()
-            .filter(|h| exact.iter().any(|e| e.key == h.key))
-            .count();
         int8_found += scored
             .iter()
             .take(10)
@@ -275,14 +280,23 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
             .count();
     }
     let (exact_p50, exact_p99, _) = percentiles(exact_times);
-    let (ann_p50, ann_p99, _) = percentiles(ann_times);
     println!(
-        "{} vectors, {} queries: exact p50 {exact_p50:.2} ms p99 {exact_p99:.2} ms; HNSW (ef {}) p50 {ann_p50:.2} ms p99 {ann_p99:.2} ms, recall@10 {:.4}; int8 exact recall@10 {:.4} (4x smaller)",
+        "{} vectors, {} queries: exact p50 {exact_p50:.2} ms p99 {exact_p99:.2} ms; int8 exact recall@10 {:.4} (4x smaller)",
         index.len(),
         embedded.len() / dims,
-        paperhub_search::vector::EF_SEARCH,
-        ann_found as f64 / wanted as f64,
         int8_found as f64 / wanted as f64,
     );
+    for ((ef, found), times) in efs.iter().zip(ann_found).zip(ann_times) {
+        let (p50, p99, _) = percentiles(times);
+        let default = if *ef == paperhub_search::vector::EF_SEARCH {
+            " (default)"
+        } else {
+            ""
+        };
+        println!(
+            "  HNSW ef {ef:>4}{default}: recall@10 {:.4}, p50 {p50:.2} ms, p99 {p99:.2} ms",
+            found as f64 / wanted as f64
+        );
+    }
     Ok(())
 }
