@@ -97,6 +97,18 @@ pub fn vector_dir(data_dir: &DataDir, fingerprint: u64) -> PathBuf {
         .join(format!("vectors-{fingerprint:016x}"))
 }
 
+/// Opens (or creates) the vector index of `embedder`'s model in `data_dir`.
+///
+/// # Errors
+/// The directory cannot be read or written.
+pub fn open_vectors(data_dir: &DataDir, embedder: &Embedder) -> Result<VectorIndex> {
+    Ok(VectorIndex::open_or_create(
+        &vector_dir(data_dir, embedder.fingerprint()),
+        embedder.dimensions(),
+        &model_key(embedder),
+    )?)
+}
+
 /// The key a model's vectors are stored under.
 pub fn model_key(embedder: &Embedder) -> String {
     format!("{:016x}", embedder.fingerprint())

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::Outcome;
 use crate::config::Config;
 use crate::data_dir::DataDir;
-use crate::retrieval::{Candidates, DEPTH, Dense, Mode, Retriever, model_key, vector_dir};
+use crate::retrieval::{Candidates, DEPTH, Dense, Mode, Retriever, model_key, open_vectors};
 use crate::{indexing, models};
 
 /// Arguments of `paperhub index`.
@@ -173,11 +173,7 @@ pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Resul
     let dir = models::ensure(&config.embedding, data_dir)?;
     let embedder =
         Embedder::load(&dir).with_context(|| format!("loading the model in {}", dir.display()))?;
-    let mut vectors = VectorIndex::open_or_create(
-        &vector_dir(data_dir, embedder.fingerprint()),
-        embedder.dimensions(),
-        &model_key(&embedder),
-    )?;
+    let mut vectors = open_vectors(data_dir, &embedder)?;
     let started = std::time::Instant::now();
     let bar = progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
     let done = indexing::update_vectors(

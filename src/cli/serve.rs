@@ -97,11 +97,7 @@ fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
     // And to the vector index, when a model is there (serve never downloads one).
     if let Some(dir) = crate::models::locate(&config.embedding, data_dir) {
         let embedder = paperhub_embed::Embedder::load(&dir)?;
-        let mut vectors = paperhub_search::VectorIndex::open_or_create(
-            &crate::retrieval::vector_dir(data_dir, embedder.fingerprint()),
-            embedder.dimensions(),
-            &crate::retrieval::model_key(&embedder),
-        )?;
+        let mut vectors = crate::retrieval::open_vectors(data_dir, &embedder)?;
         let embedded = indexing::update_vectors(
             &store,
             &mut vectors,
