@@ -81,6 +81,15 @@ pub fn semantic_text(query: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn semantic_text_takes_any_input(query in "\\PC{0,80}") {
+            let text = semantic_text(&query);
+            proptest::prop_assert!(!text.contains('"') && !text.contains('(') && !text.contains(')'));
+            proptest::prop_assert!(text.len() <= query.len());
+        }
+    }
+
     #[test]
     fn semantic_text_keeps_only_prose() {
         assert_eq!(
