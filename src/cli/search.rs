@@ -376,7 +376,11 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 fn read_jsonl(path: &Path) -> Result<Vec<BeirDoc>> {
-    let text = fs_err::read_to_string(path)?;
+    parse_jsonl(path, &fs_err::read_to_string(path)?)
+}
+
+/// Parses BEIR JSON lines already read from `path`.
+fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<BeirDoc>> {
     let mut docs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -541,14 +545,14 @@ fn beir_retriever(
     mode: Mode,
 ) -> Result<Retriever> {
     let corpus_path = dir.join("corpus.jsonl");
-    let corpus_bytes = fs_err::read(&corpus_path)?;
+    let corpus_text = fs_err::read_to_string(&corpus_path)?;
     let cache = data_dir
         .path()
         .join("eval")
-        .join(format!("{:016x}", checksum(&corpus_bytes)));
-    drop(corpus_bytes);
+        .join(format!("{:016x}", checksum(corpus_text.as_bytes())));
     let lexical = LexicalIndex::open_or_create(&cache.join("lexical"))?;
-    let corpus = read_jsonl(&corpus_path)?;
+    let corpus = parse_jsonl(&corpus_path, &corpus_text)?;
+    drop(corpus_text);
     if lexical.num_docs() == 0 {
         let mut writer = lexical.writer()?;
         for doc in &corpus {

@@ -119,18 +119,15 @@ fn grow(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 impl Bert {
-    /// Loads the encoder from a safetensors file. Tensor names may carry a
-    /// `bert.` prefix; F32, F16 and BF16 weights are accepted.
-    pub(crate) fn load(path: &Path, config: &EncoderConfig) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| EmbedError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+    /// Loads the encoder from the bytes of a safetensors file (`path` is
+    /// for messages). Tensor names may carry a `bert.` prefix; F32, F16 and
+    /// BF16 weights are accepted.
+    pub(crate) fn load(path: &Path, bytes: &[u8], config: &EncoderConfig) -> Result<Self> {
         let weights_error = |message: String| EmbedError::Weights {
             path: path.to_owned(),
             message,
         };
-        let tensors = SafeTensors::deserialize(&bytes)
+        let tensors = SafeTensors::deserialize(bytes)
             .map_err(|err| weights_error(format!("not a safetensors file: {err}")))?;
         let names: HashMap<String, String> = tensors
             .names()

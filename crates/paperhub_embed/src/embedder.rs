@@ -64,7 +64,11 @@ impl Embedder {
         tokenizer.with_padding(None);
 
         let weights_path = dir.join("model.safetensors");
-        let bert = Bert::load(&weights_path, &model.encoder)?;
+        let weights = std::fs::read(&weights_path).map_err(|source| EmbedError::Io {
+            path: weights_path.clone(),
+            source,
+        })?;
+        let bert = Bert::load(&weights_path, &weights, &model.encoder)?;
         let vocab = tokenizer.get_vocab_size(true);
         if vocab > bert.vocab() {
             return Err(tokenizer_error(format!(
@@ -72,7 +76,8 @@ impl Embedder {
                 bert.vocab()
             )));
         }
-        let fingerprint = fingerprint(dir)?;
+        let fingerprint = fingerprint(dir, &weights)?;
+        drop(weights);
         Ok(Self {
             model,
             tokenizer,
@@ -244,25 +249,12 @@ pub fn normalize(vector: &mut [f32]) {
     }
 }
 
-/// FNV-1a over the files that determine the vectors: the configuration, the
-/// tokenizer and the weights (read eight bytes at a time; it runs once per
-/// load).
-fn fingerprint(dir: &Path) -> Result<u64> {
+/// FNV-1a over what determines the vectors: the configuration files, the
+/// tokenizer and the weights (already in memory; hashed eight bytes at a
+/// time, once per load).
+fn fingerprint(dir: &Path, weights: &[u8]) -> Result<u64> {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in [
-        "config.json",
-        "tokenizer.json",
-        "sentence_bert_config.json",
-        "modules.json",
-        "1_Pooling/config.json",
-        "model.safetensors",
-    ] {
-        let path = dir.join(name);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(EmbedError::Io { path, source }),
-        };
+    let mut add = |bytes: &[u8]| {
         let mut words = bytes.chunks_exact(8);
         for word in &mut words {
             let mut buf = [0; 8];
@@ -273,6 +265,21 @@ fn fingerprint(dir: &Path) -> Result<u64> {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
         hash = (hash ^ bytes.len() as u64).wrapping_mul(0x0100_0000_01b3);
+    };
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "modules.json",
+        "1_Pooling/config.json",
+    ] {
+        let path = dir.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => add(&bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => add(&[]),
+            Err(source) => return Err(EmbedError::Io { path, source }),
+        }
     }
+    add(weights);
     Ok(hash)
 }

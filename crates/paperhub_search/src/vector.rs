@@ -73,7 +73,6 @@ pub struct VectorIndex {
     /// hashing the key for every row of an exact scan).
     live: Vec<bool>,
     graph: Hnsw,
-    appended: usize,
 }
 
 fn io_error(path: &Path, err: &std::io::Error) -> SearchError {
@@ -119,7 +118,6 @@ impl VectorIndex {
             latest: HashMap::new(),
             live: Vec::new(),
             graph: Hnsw::new(HnswParams::default()),
-            appended: 0,
             meta,
         };
         index.load_rows()?;
@@ -288,7 +286,6 @@ impl VectorIndex {
             reason: e.to_string(),
         })?;
         self.write_atomically("meta.json", &meta)?;
-        self.appended = 0;
         Ok(())
     }
 
