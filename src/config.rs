@@ -25,6 +25,46 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// Which sentence-embedding model semantic search uses.
     pub embedding: EmbeddingConfig,
+    /// The web hub and JSON API.
+    pub web: WebConfig,
+}
+
+/// Web server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Address `paperhub serve` and `paperhub demo` listen on.
+    pub addr: String,
+    /// The hub's public base URL, used in feeds and (when it starts with
+    /// `https://`) to mark cookies Secure and send HSTS. Empty: the listen address.
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    pub trust_forwarded_for: bool,
+    /// Papers per page in lists and search results.
+    pub page_size: u32,
+    /// Log-in attempts allowed per client address per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Log-in attempts allowed per account per hour.
+    pub login_per_account_per_hour: u32,
+    /// Sign-ups allowed per client address per hour.
+    pub signups_per_ip_per_hour: u32,
+    /// Days a log-in session lasts.
+    pub session_days: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            addr: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            trust_forwarded_for: false,
+            page_size: 50,
+            login_per_ip_per_minute: 10,
+            login_per_account_per_hour: 20,
+            signups_per_ip_per_hour: 10,
+            session_days: 30,
+        }
+    }
 }
 
 /// Embedding model settings.
@@ -242,6 +282,28 @@ impl Config {
         for d in &s.days {
             d.parse::<chrono::Weekday>()
                 .map_err(|_| anyhow::anyhow!("schedule.days: {d:?} is not a weekday name"))?;
+        }
+        let w = &self.web;
+        w.addr.parse::<std::net::SocketAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "web.addr {:?} is not an address like 127.0.0.1:8080",
+                w.addr
+            )
+        })?;
+        let scheme_ok = ["http://", "https://"]
+            .iter()
+            .any(|s| w.public_url.starts_with(s));
+        if !w.public_url.is_empty() && !scheme_ok {
+            bail!(
+                "web.public_url {:?} must start with http:// or https://",
+                w.public_url
+            );
+        }
+        if !(1..=200).contains(&w.page_size) {
+            bail!(
+                "web.page_size must be between 1 and 200, not {}",
+                w.page_size
+            );
         }
         Ok(())
     }

@@ -17,4 +17,6 @@ pub mod import;
 pub mod indexing;
 pub mod models;
 pub mod retrieval;
+pub mod secrets;
 pub mod telemetry;
+pub mod web;

@@ -2,9 +2,11 @@
 //!
 //! Imports the demo corpus shipped in `data/demo/` (real papers from 2025
 //! daily listings, see `data/SOURCES.md`), prints the catalog statistics,
-//! builds the BM25 index, fetches the default embedding model, embeds every
-//! paper (a few minutes on two cores, with a progress bar) and runs a sample
-//! hybrid search. Serving the web UI comes with the web issue.
+//! builds the BM25 index, fetches the default embedding model, and serves
+//! the hub at once on 127.0.0.1:8080. The vector index builds in the
+//! background (a few minutes on two cores, with a progress bar); until it is
+//! ready, search uses BM25 and the search page says so. `--no-serve` instead
+//! embeds in the foreground, runs a sample search and exits.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,12 @@ pub struct DemoArgs {
     /// Only import and build the BM25 index: no model, no embeddings.
     #[arg(long)]
     pub lexical_only: bool,
+    /// Do not serve: index, run a sample search, and exit.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Listen on this address [default: web.addr, 127.0.0.1:8080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
 }
 
 fn default_corpus() -> Option<PathBuf> {
@@ -64,6 +72,36 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
     print_stats(&store.stats()?, 10, &mut std::io::stdout().lock())?;
     println!();
     drop(store);
+    if !args.no_serve {
+        search::run_index(data_dir, config, &search::IndexArgs { lexical_only: true })?;
+        if !args.lexical_only {
+            let dir = crate::models::ensure(&config.embedding, data_dir)?;
+            println!("Embedding model: {}", dir.display());
+        }
+        println!(
+            "\nServing the demo. Open http://{}/ in a browser; try /search?q=reasoning and /trending.",
+            args.addr.as_deref().unwrap_or(&config.web.addr)
+        );
+        if !args.lexical_only {
+            println!(
+                "The semantic index builds in the background; search uses BM25 until it is ready."
+            );
+        }
+        // The demo never harvests: it shows the bundled corpus.
+        let mut config = config.clone();
+        config.schedule.enabled = false;
+        return super::serve::serve(
+            data_dir,
+            &config,
+            args.addr.as_deref(),
+            false,
+            crate::web::searcher::IndexerOptions {
+                build_now: true,
+                progress_bar: true,
+                embed: !args.lexical_only,
+            },
+        );
+    }
     search::run_index(
         data_dir,
         config,

@@ -78,7 +78,7 @@ pub enum Command {
     /// contact email from the configuration. OAI-PMH harvests are incremental
     /// and resume after a crash where they stopped.
     Harvest(harvest::HarvestArgs),
-    /// Run Paperhub: harvest after each arXiv announcement (the web UI comes later).
+    /// Serve the web hub and JSON API, and harvest after each arXiv announcement.
     Serve(serve::ServeArgs),
     /// Inspect the configuration.
     Config {
@@ -112,7 +112,7 @@ pub enum Command {
     },
     /// Catalog statistics: counts by category and by month, and the last import.
     Stats(stats::StatsArgs),
-    /// Import the bundled demo corpus, fetch the model, index and embed it, and search it.
+    /// Import the bundled demo corpus, fetch the model, and serve it on 127.0.0.1:8080.
     Demo(demo::DemoArgs),
     /// Run benchmarks (not tests): import throughput and memory.
     Bench {

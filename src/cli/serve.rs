@@ -1,11 +1,14 @@
 //! `paperhub serve`: the long-running process.
 //!
-//! For now it runs the harvest schedule: arXiv announces at 20:00
-//! `America/New_York`, Sunday to Thursday; after each announcement (plus a
-//! configured delay) it harvests every configured OAI-PMH set and the RSS
-//! announcements of the configured categories, logs the result, and sleeps
-//! until the next one. A failed run is logged and the schedule carries on.
-//! The web UI joins this process with the web issue.
+//! It serves the web hub and the JSON API (see [`crate::web`]) and, when a
+//! contact email is configured, runs the harvest schedule on its own thread:
+//! arXiv announces at 20:00 `America/New_York`, Sunday to Thursday; after
+//! each announcement (plus a configured delay) it harvests every configured
+//! OAI-PMH set and the RSS announcements of the configured categories, then
+//! wakes the indexer, which brings the BM25 and vector indexes up to date
+//! while requests keep being served. A failed run is logged and the schedule
+//! carries on. SIGTERM or Ctrl-C stops accepting connections, finishes the
+//! requests in flight, and closes the store.
 
 use std::sync::Arc;
 
@@ -18,8 +21,8 @@ use super::Outcome;
 use crate::config::{Config, ScheduleConfig};
 use crate::data_dir::DataDir;
 use crate::harvest::{self, Silent};
-use crate::indexing;
-use paperhub_search::LexicalIndex;
+use crate::web::searcher::IndexerOptions;
+use crate::web::{self, AppState};
 
 /// Arguments of `paperhub serve`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +30,9 @@ pub struct ServeArgs {
     /// Harvest once right away, then follow the schedule.
     #[arg(long)]
     pub harvest_now: bool,
+    /// Listen on this address [default: web.addr, 127.0.0.1:8080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
 }
 
 /// The first scheduled harvest strictly after `now`.
@@ -88,45 +94,25 @@ fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
         &mut Silent,
     )?;
     tracing::info!("RSS announcements: {}", r.notes.join("; "));
-    // Hand the new papers to the search index. This runs on the harvest
-    // thread, so it never blocks anything that serves requests.
-    let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
-    let indexed = indexing::update_lexical(&store, &index, &mut |_| {})?;
-    tracing::info!("indexed {indexed} new or changed papers");
-    eprintln!("harvest done; indexed {indexed} new or changed papers");
-    // And to the vector index, when a model is there (serve never downloads one).
-    if let Some(dir) = crate::models::locate(&config.embedding, data_dir) {
-        let embedder = paperhub_embed::Embedder::load(&dir)?;
-        let mut vectors = crate::retrieval::open_vectors(data_dir, &embedder)?;
-        let embedded = indexing::update_vectors(
-            &store,
-            &mut vectors,
-            &embedder,
-            config.embedding.threads,
-            &mut |_, _| {},
-        )?;
-        tracing::info!("embedded {embedded} new or changed papers");
-        eprintln!("embedded {embedded} new or changed papers");
-    }
+    eprintln!("harvest done; updating the search indexes");
     Ok(())
 }
 
-/// Runs `paperhub serve` until the process is stopped.
-///
-/// # Errors
-/// The contact email is missing (checked up front) or the schedule is invalid.
-pub fn run(data_dir: &DataDir, config: &Config, args: &ServeArgs) -> Result<Outcome> {
-    // Fail at start-up, not at 20:30 on Sunday.
-    harvest::client(&config.harvest, Arc::new(SystemClock))?;
-    if !config.schedule.enabled {
-        eprintln!("scheduled harvesting is disabled (schedule.enabled = false); nothing to do");
-        return Ok(Outcome::Success);
-    }
-    if args.harvest_now
-        && let Err(e) = harvest_all(data_dir, config)
-    {
-        tracing::error!("harvest failed: {e:#}");
-        eprintln!("harvest failed: {e:#}");
+/// The harvest schedule, forever; every run ends by waking the indexer.
+fn harvest_loop(
+    data_dir: &DataDir,
+    config: &Config,
+    app: &AppState,
+    now_first: bool,
+) -> Result<()> {
+    if now_first {
+        match harvest_all(data_dir, config) {
+            Ok(()) => app.searcher.refresh(),
+            Err(e) => {
+                tracing::error!("harvest failed: {e:#}");
+                eprintln!("harvest failed: {e:#}");
+            }
+        }
     }
     loop {
         let now = Utc::now();
@@ -147,11 +133,85 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &ServeArgs) -> Result<Outc
             wait.as_secs() / 60
         );
         std::thread::sleep(wait);
-        if let Err(e) = harvest_all(data_dir, config) {
-            tracing::error!("harvest failed, will try again at the next announcement: {e:#}");
-            eprintln!("harvest failed: {e:#}");
+        match harvest_all(data_dir, config) {
+            Ok(()) => app.searcher.refresh(),
+            Err(e) => {
+                tracing::error!("harvest failed, will try again at the next announcement: {e:#}");
+                eprintln!("harvest failed: {e:#}");
+            }
         }
     }
+}
+
+/// Serves `data_dir` until SIGTERM or Ctrl-C: the web hub, the indexer, and
+/// (when configured) the harvest schedule.
+///
+/// # Errors
+/// The store, indexes or address cannot be opened, or the schedule is invalid.
+pub fn serve(
+    data_dir: &DataDir,
+    config: &Config,
+    addr: Option<&str>,
+    harvest_now: bool,
+    indexer: IndexerOptions,
+) -> Result<Outcome> {
+    let app = AppState::open(data_dir, config)?;
+    let indexer = app
+        .searcher
+        .start_indexer(data_dir.clone(), config.clone(), indexer)?;
+    let harvesting =
+        config.schedule.enabled && harvest::client(&config.harvest, Arc::new(SystemClock)).is_ok();
+    if harvest_now && !harvesting {
+        // Say why instead of silently not harvesting.
+        harvest::client(&config.harvest, Arc::new(SystemClock))?;
+        anyhow::bail!("--harvest-now needs schedule.enabled = true");
+    }
+    if harvesting {
+        let (dir, cfg, state) = (data_dir.clone(), config.clone(), Arc::clone(&app));
+        std::thread::Builder::new()
+            .name("harvest".into())
+            .spawn(move || {
+                if let Err(e) = harvest_loop(&dir, &cfg, &state, harvest_now) {
+                    tracing::error!("the harvest schedule stopped: {e:#}");
+                    eprintln!("the harvest schedule stopped: {e:#}");
+                }
+            })
+            .context("starting the harvest thread")?;
+    } else {
+        eprintln!(
+            "scheduled harvesting is off (it needs schedule.enabled and harvest.contact_email); serving the catalog as it is"
+        );
+    }
+    let addr = addr.unwrap_or(&config.web.addr).to_owned();
+    web::run(Arc::clone(&app), &addr, |local| {
+        tracing::info!("serving on http://{local}");
+        eprintln!("Paperhub is serving on http://{local}/ (Ctrl-C to stop)");
+    })?;
+    drop(indexer);
+    eprintln!("Paperhub stopped.");
+    Ok(Outcome::Success)
+}
+
+/// Runs `paperhub serve`.
+///
+/// # Errors
+/// See [`serve`].
+pub fn run(data_dir: &DataDir, config: &Config, args: &ServeArgs) -> Result<Outcome> {
+    if config.schedule.enabled {
+        // A schedule that can never run is a configuration error; say so now.
+        next_harvest(Utc::now(), &config.schedule)?;
+    }
+    serve(
+        data_dir,
+        config,
+        args.addr.as_deref(),
+        args.harvest_now,
+        IndexerOptions {
+            build_now: true,
+            progress_bar: false,
+            embed: true,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -299,6 +299,7 @@ fn demo_corpus_is_a_few_thousand_real_papers_under_10_mb() {
         .arg(&demo)
         // Embedding 5,704 papers takes minutes; search tests cover embeddings.
         .arg("--lexical-only")
+        .arg("--no-serve")
         .output()
         .unwrap();
     assert!(

@@ -44,6 +44,12 @@ pub enum DbError {
     /// The background WAL checkpoint thread could not be started.
     #[error("cannot start the WAL checkpoint thread: {0}")]
     Checkpointer(#[source] std::io::Error),
+    /// A unique value (username, email) is already in use.
+    #[error("that {field} is already taken")]
+    Taken {
+        /// Which value.
+        field: &'static str,
+    },
     /// Any other SQLite error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),

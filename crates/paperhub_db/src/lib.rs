@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod community;
 mod error;
 mod migrations;
 mod sqlite;
@@ -17,6 +18,10 @@ use chrono::{DateTime, Utc};
 use paperhub_domain::{ArxivId, Paper};
 use serde::Serialize;
 
+pub use community::{
+    ApiToken, CommunityStore, Entry, ListOrder, ListQuery, Listing, Submission, TrendingCandidate,
+    User, UserId,
+};
 pub use error::DbError;
 pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;

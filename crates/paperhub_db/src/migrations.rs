@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_catalog.sql"),
     include_str!("../migrations/0002_harvest_state.sql"),
     include_str!("../migrations/0003_modified_index.sql"),
+    include_str!("../migrations/0004_community.sql"),
 ];
 
 /// The schema version this build writes.

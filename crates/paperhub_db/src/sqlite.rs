@@ -86,7 +86,7 @@ impl Drop for Checkpointer {
     }
 }
 
-const PAPER_COLUMNS: &str = "arxiv_id, version, title, abstract, authors, primary_category, \
+pub(crate) const PAPER_COLUMNS: &str = "arxiv_id, version, title, abstract, authors, primary_category, \
      categories, submitted, updated, announced, comments, journal_ref, doi, report_no, license, \
      msc_class, acm_class, submitter, versions, code_url";
 
@@ -119,6 +119,16 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(SqliteStore { conn, checkpointer })
+    }
+
+    /// The connection, for the community queries.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, for the community transactions.
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Merges `papers` and runs `also` in one transaction, then nudges the
@@ -166,7 +176,7 @@ fn json<T: serde::Serialize>(value: &T, arxiv_id: &ArxivId) -> Result<String, Db
 }
 
 /// A row as stored, before decoding.
-struct RawPaper {
+pub(crate) struct RawPaper {
     arxiv_id: String,
     version: Option<u32>,
     title: String,
@@ -191,7 +201,7 @@ struct RawPaper {
 
 impl RawPaper {
     /// Reads the [`PAPER_COLUMNS`] starting at column 1.
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<RawPaper> {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawPaper> {
         Ok(RawPaper {
             arxiv_id: row.get(1)?,
             version: row.get(2)?,
@@ -216,7 +226,7 @@ impl RawPaper {
         })
     }
 
-    fn into_paper(self) -> Result<Paper, DbError> {
+    pub(crate) fn into_paper(self) -> Result<Paper, DbError> {
         let corrupt = |reason: String| DbError::Corrupt {
             arxiv_id: self.arxiv_id.clone(),
             reason,

@@ -11,8 +11,10 @@ pub mod arxiv_id;
 pub mod author;
 pub mod code_link;
 pub mod paper;
+pub mod rank;
 pub mod text;
 
 pub use arxiv_id::{ArxivId, ArxivIdError, ArxivIdErrorKind};
 pub use author::{Author, split_author_list};
 pub use paper::{MergeOutcome, Paper, Version, is_category};
+pub use rank::hot_rank;

@@ -1,0 +1,388 @@
+//! The JSON API under `/api/v1`, close in spirit to Hugging Face's papers
+//! API: `daily_papers`, `papers/{id}`, `papers/search`, `papers/{id}/similar`,
+//! and writes (`POST papers`, `PUT`/`DELETE papers/{id}/vote`) with a
+//! session (plus CSRF header) or a personal API token. Every error is
+//! `{"errors":[{"detail":"..."}]}`. The OpenAPI document
+//! (`openapi.json`, next to this file) lists exactly [`API_ROUTES`]; a test
+//! keeps the two, and the live responses, in sync.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use paperhub_db::{CommunityStore, ListOrder, Submission};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::errors::{ApiError, AppError};
+use super::lists::{self, ListRequest, Period, Window};
+use super::paper::{find_entry, parse_id, similar_entries, split_action};
+use super::search::{SearchParams, run_search};
+use super::session::Viewer;
+use super::submit::{parse_input, submit_paper};
+use super::views::PaperView;
+
+/// Every API route as (method, path under `/api/v1`), as the OpenAPI
+/// document lists them.
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("get", "/daily_papers"),
+    ("get", "/trending"),
+    ("get", "/papers/search"),
+    ("get", "/papers/{id}"),
+    ("get", "/papers/{id}/similar"),
+    ("post", "/papers"),
+    ("put", "/papers/{id}/vote"),
+    ("delete", "/papers/{id}/vote"),
+    ("get", "/openapi.json"),
+];
+
+/// The OpenAPI document.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The API router (nested under `/api/v1`).
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/daily_papers", get(daily_papers))
+        .route("/trending", get(trending))
+        .route("/papers", post(create_paper))
+        .route("/papers/search", get(search_papers))
+        .route(
+            "/papers/{*rest}",
+            get(find_paper).put(update_vote).delete(delete_vote),
+        )
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async {
+            ApiError(AppError::not_found(
+                "There is no such API endpoint; see /api/v1/openapi.json.",
+            ))
+        })
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Query of `daily_papers`.
+#[derive(Debug, Deserialize)]
+pub struct DailyParams {
+    /// YYYY-MM-DD.
+    pub date: Option<String>,
+    /// YYYY-Www.
+    pub week: Option<String>,
+    /// YYYY-MM.
+    pub month: Option<String>,
+    /// trending (votes) or published (newest).
+    pub sort: Option<String>,
+    /// Page size, 1-100.
+    pub limit: Option<String>,
+    /// 0-based page.
+    pub p: Option<String>,
+    /// One category.
+    pub category: Option<String>,
+}
+
+fn number(
+    s: Option<&str>,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+) -> Result<u32, AppError> {
+    match s {
+        None | Some("") => Ok(default),
+        Some(v) => v.parse().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            AppError::bad_request(format!(
+                "{name} must be a whole number from {} to {}.",
+                range.start(),
+                range.end()
+            ))
+        }),
+    }
+}
+
+/// `GET /api/v1/daily_papers`.
+///
+/// # Errors
+/// Bad parameters or a storage error.
+pub async fn daily_papers(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<DailyParams>,
+) -> ApiResult {
+    let period = match (&q.date, &q.week, &q.month) {
+        (Some(d), None, None) => Period::day(d)?,
+        (None, Some(w), None) => Period::week(w)?,
+        (None, None, Some(m)) => Period::month(m)?,
+        (None, None, None) => Period::Day(
+            app.db
+                .run(|s| s.latest_day())
+                .await?
+                .unwrap_or_else(|| Utc::now().date_naive()),
+        ),
+        _ => {
+            return Err(AppError::bad_request("Give at most one of date, week and month.").into());
+        }
+    };
+    let order = match q.sort.as_deref() {
+        None | Some("trending" | "") => ListOrder::Votes,
+        Some("published") => ListOrder::Newest,
+        Some(other) => {
+            return Err(AppError::bad_request(format!(
+                "sort {other:?} is not known; use trending or published."
+            ))
+            .into());
+        }
+    };
+    let limit = number(q.limit.as_deref(), "limit", 1..=100, 50)?;
+    let page = number(q.p.as_deref(), "p", 0..=10_000, 0)?;
+    let category = lists::ListParams {
+        category: q.category.clone(),
+        page: None,
+    }
+    .category()?;
+    let user = viewer.user.as_ref().map(|u| u.id);
+    let listing = lists::listing(
+        &app,
+        ListRequest {
+            period,
+            category,
+            page: page + 1,
+            limit,
+            include_hidden: false,
+            order,
+        },
+        user,
+    )
+    .await?;
+    let mut papers: Vec<PaperView> = if page == 0 {
+        listing.community.iter().map(PaperView::new).collect()
+    } else {
+        Vec::new()
+    };
+    papers.extend(listing.announced.iter().map(PaperView::new));
+    let shown = u64::from((page + 1) * limit);
+    let (from, to) = period.range();
+    Ok(Json(json!({
+        "papers": papers,
+        "meta": {
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "community": listing.community.len(),
+            "total": listing.announced_total,
+            "next_page": (shown < listing.announced_total).then(|| format!("?p={}&limit={limit}", page + 1)),
+        }
+    }))
+    .into_response())
+}
+
+/// Query of `trending`.
+#[derive(Debug, Deserialize)]
+pub struct TrendingParams {
+    /// day, week or month.
+    pub window: Option<String>,
+    /// At most this many.
+    pub limit: Option<String>,
+}
+
+/// `GET /api/v1/trending`.
+///
+/// # Errors
+/// Bad parameters or a storage error.
+pub async fn trending(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<TrendingParams>,
+) -> ApiResult {
+    let window = Window::parse(q.window.as_deref())?;
+    let limit = number(q.limit.as_deref(), "limit", 1..=100, 50)?;
+    let entries = lists::trending(
+        &app,
+        window,
+        limit as usize,
+        0,
+        viewer.user.as_ref().map(|u| u.id),
+    )
+    .await?;
+    let papers: Vec<PaperView> = entries.iter().map(PaperView::new).collect();
+    Ok(Json(json!({ "papers": papers, "meta": { "window": window.name() } })).into_response())
+}
+
+/// `GET /api/v1/papers/search`.
+///
+/// # Errors
+/// An empty query, or a search or storage error.
+pub async fn search_papers(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Query(params): Query<SearchParams>,
+) -> ApiResult {
+    let checked = params.check(20);
+    if checked.query.is_empty() {
+        return Err(AppError::bad_request("Give a query as q=…").into());
+    }
+    if let Some(problem) = checked.problems.first() {
+        return Err(AppError::bad_request(problem.clone()).into());
+    }
+    let found = run_search(&app, &checked, viewer.user.as_ref().map(|u| u.id)).await?;
+    let papers: Vec<PaperView> = found
+        .hits
+        .iter()
+        .map(|(e, score, _)| PaperView {
+            score: Some(*score),
+            ..PaperView::new(e)
+        })
+        .collect();
+    let next = (papers.len() == checked.limit).then(|| {
+        serde_urlencoded::to_string([
+            ("q", checked.query.as_str()),
+            ("page", &(checked.page + 1).to_string()),
+            ("limit", &checked.limit.to_string()),
+        ])
+        .map(|s| format!("?{s}"))
+        .unwrap_or_default()
+    });
+    Ok(Json(json!({
+        "papers": papers,
+        "meta": {
+            "mode": match found.mode {
+                crate::retrieval::Mode::Hybrid => "hybrid",
+                crate::retrieval::Mode::Lexical => "lexical",
+                crate::retrieval::Mode::Semantic => "semantic",
+            },
+            "note": found.note.or_else(|| app.searcher.notice()),
+            "next_page": next,
+        }
+    }))
+    .into_response())
+}
+
+/// Query of `papers/{id}/similar`.
+#[derive(Debug, Deserialize)]
+pub struct SimilarParams {
+    /// At most this many, 1-50.
+    pub limit: Option<String>,
+}
+
+/// `GET /api/v1/papers/{id}` and `GET /api/v1/papers/{id}/similar`.
+///
+/// # Errors
+/// Unknown paper or a storage error.
+pub async fn find_paper(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(rest): Path<String>,
+    Query(q): Query<SimilarParams>,
+) -> ApiResult {
+    let (id, action) = split_action(&rest);
+    let id = parse_id(id)?;
+    let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
+    match action {
+        None => Ok(Json(json!({ "paper": PaperView::new(&entry) })).into_response()),
+        Some("similar") => {
+            let limit = number(q.limit.as_deref(), "limit", 1..=50, 10)?;
+            let similar = similar_entries(
+                &app,
+                &entry,
+                limit as usize,
+                viewer.user.as_ref().map(|u| u.id),
+            )
+            .await?;
+            let papers: Vec<PaperView> = similar.iter().map(PaperView::new).collect();
+            Ok(Json(json!({ "papers": papers })).into_response())
+        }
+        Some(_) => Err(AppError::not_found(
+            "There is no such API endpoint; see /api/v1/openapi.json.",
+        )
+        .into()),
+    }
+}
+
+/// `POST /api/v1/papers` with `{"id": "2511.01234"}` (an id or URL).
+///
+/// # Errors
+/// Not authenticated, a bad body or id, arXiv unreachable, storage.
+pub async fn create_paper(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    body: Bytes,
+) -> ApiResult {
+    let user = viewer.require()?.clone();
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(format!(
+            "The body must be JSON like {{\"id\": \"2511.01234\"}}: {e}"
+        ))
+    })?;
+    let Some(input) = body.get("id").and_then(Value::as_str) else {
+        return Err(AppError::bad_request(
+            "The body needs an \"id\": an arXiv id or arxiv.org link.",
+        )
+        .into());
+    };
+    let id = parse_input(input)?;
+    let submitted = submit_paper(&app, &user, id).await?;
+    let (status, added) = match submitted.outcome {
+        Submission::Added { .. } => (StatusCode::CREATED, true),
+        Submission::AlreadySubmitted { .. } => (StatusCode::OK, false),
+    };
+    Ok((
+        status,
+        Json(json!({
+            "paper": PaperView::new(&submitted.entry),
+            "submitted": added,
+            "fetched_from_arxiv": submitted.fetched,
+        })),
+    )
+        .into_response())
+}
+
+async fn set_vote(app: Arc<AppState>, viewer: Viewer, rest: String, up: bool) -> ApiResult {
+    let (id, action) = split_action(&rest);
+    if action != Some("vote") {
+        return Err(AppError::not_found(
+            "There is no such API endpoint; see /api/v1/openapi.json.",
+        )
+        .into());
+    }
+    let user = viewer.require()?.clone();
+    let id = parse_id(id)?;
+    let entry = find_entry(&app, &id, Some(&user)).await?;
+    let pid = entry.paper.id.clone();
+    let votes = app
+        .db
+        .run(move |s| s.set_vote(user.id, &pid, up, Utc::now()))
+        .await?;
+    Ok(Json(json!({ "id": id.base(), "upvotes": votes, "upvoted": up })).into_response())
+}
+
+/// `PUT /api/v1/papers/{id}/vote`: upvote (idempotent).
+///
+/// # Errors
+/// Not authenticated, unknown paper, storage.
+pub async fn update_vote(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(rest): Path<String>,
+) -> ApiResult {
+    set_vote(app, viewer, rest, true).await
+}
+
+/// `DELETE /api/v1/papers/{id}/vote`: take the upvote back (idempotent).
+///
+/// # Errors
+/// Not authenticated, unknown paper, storage.
+pub async fn delete_vote(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(rest): Path<String>,
+) -> ApiResult {
+    set_vote(app, viewer, rest, false).await
+}

@@ -1,0 +1,184 @@
+//! The web hub and the JSON API: server-rendered pages, feeds, `/api/v1`.
+//!
+//! [`router`] is the one place routes are listed. Every request passes two
+//! middlewares: [`security::headers`] (CSP and friends, outermost) and
+//! [`session::resolve_viewer`] (who is asking, CSRF check for writes).
+//! Handlers read through the store pool ([`db::Db`]) and search through
+//! [`searcher::Searcher`]; pages and the API call the same functions in
+//! [`lists`] so they never disagree.
+
+pub mod api;
+pub mod assets;
+pub mod db;
+pub mod errors;
+pub mod feeds;
+pub mod limits;
+pub mod lists;
+pub mod pages;
+pub mod paper;
+pub mod search;
+pub mod searcher;
+pub mod security;
+pub mod session;
+pub mod submit;
+pub mod users;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use paperhub_arxiv::{PoliteClient, SystemClock};
+
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::secrets::Secrets;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// The configuration.
+    pub config: Config,
+    /// The data directory.
+    pub data_dir: DataDir,
+    /// Store connections.
+    pub db: Arc<db::Db>,
+    /// Search.
+    pub searcher: Arc<searcher::Searcher>,
+    /// The signing key.
+    pub secrets: Secrets,
+    /// Log-in and sign-up limits.
+    pub limiter: limits::RateLimiter,
+    /// The arXiv API client for submissions; none without a contact email.
+    pub arxiv: Option<Arc<PoliteClient>>,
+}
+
+impl AppState {
+    /// Opens the state for `data_dir`.
+    ///
+    /// # Errors
+    /// The store, key or indexes cannot be opened.
+    pub fn open(data_dir: &DataDir, config: &Config) -> Result<Arc<AppState>> {
+        // Open once here so a broken database fails at start-up.
+        drop(data_dir.open_store()?);
+        let arxiv = crate::harvest::client(&config.harvest, Arc::new(SystemClock))
+            .ok()
+            .map(Arc::new);
+        Ok(Arc::new(AppState {
+            config: config.clone(),
+            data_dir: data_dir.clone(),
+            db: Arc::new(db::Db::new(data_dir.database_path())),
+            searcher: searcher::Searcher::open(data_dir, config)?,
+            secrets: Secrets::load_or_create(data_dir.path())?,
+            limiter: limits::RateLimiter::default(),
+            arxiv,
+        }))
+    }
+
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.config.web.public_url.starts_with("https://")
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        if self.config.web.public_url.is_empty() {
+            format!("http://{}", self.config.web.addr)
+        } else {
+            self.config.web.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+}
+
+/// Every route.
+pub fn router(app: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(pages::today))
+        .route("/papers/date/{day}", get(pages::day))
+        .route("/papers/week/{week}", get(pages::week))
+        .route("/papers/month/{month}", get(pages::month))
+        .route("/trending", get(pages::trending))
+        .route("/papers/{*rest}", get(paper::show).post(paper::act))
+        .route("/search", get(search::search_page))
+        .route("/search.atom", get(feeds::search_atom))
+        .route("/search.rss", get(feeds::search_rss))
+        .route("/feed.atom", get(feeds::daily_atom))
+        .route("/feed.rss", get(feeds::daily_rss))
+        .route("/trending.atom", get(feeds::trending_atom))
+        .route("/trending.rss", get(feeds::trending_rss))
+        .route("/submit", get(submit::form).post(submit::submit_form))
+        .route("/signup", get(users::signup_form).post(users::signup))
+        .route("/login", get(users::login_form).post(users::login))
+        .route("/logout", post(users::logout))
+        .route("/users/{name}", get(users::show_user))
+        .route("/settings", get(users::settings))
+        .route("/settings/tokens", post(users::create_token))
+        .route("/settings/tokens/{id}/delete", post(users::delete_token))
+        .route("/subscribe", post(pages::subscribe))
+        .route("/static/style.css", get(assets::style))
+        .route("/static/app.js", get(assets::script))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api/v1", api::routes())
+        .fallback(pages::not_found)
+        .layer(from_fn_with_state(
+            Arc::clone(&app),
+            session::resolve_viewer,
+        ))
+        .layer(from_fn_with_state(Arc::clone(&app), security::headers))
+        .with_state(app)
+}
+
+/// Resolves when the process gets Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Serves `app` on `addr` until Ctrl-C or SIGTERM, then finishes in-flight
+/// requests and closes the store. `on_ready` gets the bound address.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn run(app: Arc<AppState>, addr: &str, on_ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("web")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        on_ready(local);
+        axum::serve(
+            listener,
+            router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+        tracing::info!("shut down: in-flight requests finished");
+        app.searcher.stop_indexer();
+        app.db.close();
+        anyhow::Ok(())
+    })
+}

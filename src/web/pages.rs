@@ -1,0 +1,281 @@
+//! The list pages: today, a day, a week, a month, and trending.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use paperhub_db::CommunityStore;
+use serde::Deserialize;
+
+use super::AppState;
+use super::errors::AppError;
+use super::lists::{self, ListParams, Period, Window};
+use super::session::Viewer;
+use super::views::{Card, Chrome, Link, chrome_for};
+
+/// The frame for a page seen by `viewer`.
+pub fn chrome(viewer: &Viewer, title: impl Into<String>, uri: &OriginalUri) -> Chrome {
+    chrome_for(viewer.user.as_ref(), &viewer.csrf, title, uri.0.path())
+}
+
+/// Renders a template, or a 500 that says so in the log.
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => AppError::internal(format!("template: {e}")).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    chrome: Chrome,
+    heading: String,
+    prev: Option<Link>,
+    next: Option<Link>,
+    tabs: Vec<Link>,
+    filters: Vec<Link>,
+    community: Vec<Card>,
+    announced: Vec<Card>,
+    total: u64,
+    shown_from: u64,
+    shown_to: u64,
+    page_prev: Option<Link>,
+    page_next: Option<Link>,
+    empty_catalog: bool,
+}
+
+fn with_params(path: &str, category: Option<&str>, page: u32) -> String {
+    let mut params = Vec::new();
+    if let Some(c) = category {
+        params.push(format!("category={c}"));
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", params.join("&"))
+    }
+}
+
+async fn list_page(
+    app: Arc<AppState>,
+    viewer: Viewer,
+    uri: OriginalUri,
+    period: Period,
+    params: ListParams,
+) -> Result<Response, AppError> {
+    let category = params.category()?;
+    let page = params.page();
+    let limit = app.config.web.page_size;
+    let user = viewer.user.as_ref().map(|u| u.id);
+    let is_admin = viewer.user.as_ref().is_some_and(|u| u.is_admin);
+    let listing = lists::listing(
+        &app,
+        lists::ListRequest {
+            period,
+            category: category.clone(),
+            page,
+            limit,
+            include_hidden: is_admin,
+            order: paperhub_db::ListOrder::Votes,
+        },
+        user,
+    )
+    .await?;
+    let (prev, next) = lists::neighbours(&app, period).await?;
+    let path = period.path();
+    let (day, week, month) = period.containing();
+    let tabs = vec![
+        Link::new(day.path(), "Day").current_if(matches!(period, Period::Day(_))),
+        Link::new(week.path(), "Week").current_if(matches!(period, Period::Week(_))),
+        Link::new(month.path(), "Month").current_if(matches!(period, Period::Month(_))),
+    ];
+    let mut filters = vec![Link::new(path.clone(), "All").current_if(category.is_none())];
+    filters.extend(app.config.harvest.categories.iter().map(|c| {
+        Link::new(with_params(&path, Some(c), 1), c.clone())
+            .current_if(category.as_deref() == Some(c.as_str()))
+    }));
+    let total = listing.announced_total;
+    let shown_from = u64::from((page - 1) * limit) + 1;
+    let shown_to = (shown_from + listing.announced.len() as u64).saturating_sub(1);
+    let empty_catalog = listing.announced_total == 0
+        && listing.community.is_empty()
+        && app.db.run(|s| s.latest_day()).await?.is_none();
+    let title = period.label();
+    let page = ListPage {
+        chrome: chrome(&viewer, format!("Papers: {title}"), &uri),
+        heading: title,
+        prev: prev.map(|p| Link::new(p.path(), format!("← {}", short_label(p)))),
+        next: next.map(|p| Link::new(p.path(), format!("{} →", short_label(p)))),
+        tabs,
+        filters,
+        community: listing
+            .community
+            .iter()
+            .map(|e| Card::new(e, &[]))
+            .collect(),
+        announced: listing
+            .announced
+            .iter()
+            .map(|e| Card::new(e, &[]))
+            .collect(),
+        total,
+        shown_from,
+        shown_to,
+        page_prev: (page > 1).then(|| {
+            Link::new(
+                with_params(&path, category.as_deref(), page - 1),
+                "← Previous page",
+            )
+        }),
+        page_next: (shown_to < total).then(|| {
+            Link::new(
+                with_params(&path, category.as_deref(), page + 1),
+                "Next page →",
+            )
+        }),
+        empty_catalog,
+    };
+    Ok(render(&page))
+}
+
+fn short_label(p: Period) -> String {
+    match p {
+        Period::Day(d) => d.format("%a %-d %b").to_string(),
+        Period::Week(d) => {
+            let w = chrono::Datelike::iso_week(&d);
+            format!("Week {}", w.week())
+        }
+        Period::Month(d) => d.format("%B %Y").to_string(),
+    }
+}
+
+/// `GET /`: the latest announcement day.
+///
+/// # Errors
+/// A storage error.
+pub async fn today(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let day = app
+        .db
+        .run(|s| s.latest_day())
+        .await?
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    list_page(app, viewer, uri, Period::Day(day), params).await
+}
+
+/// `GET /papers/date/{day}`.
+///
+/// # Errors
+/// A bad date or a storage error.
+pub async fn day(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Path(day): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    list_page(app, viewer, uri, Period::day(&day)?, params).await
+}
+
+/// `GET /papers/week/{week}`.
+///
+/// # Errors
+/// A bad week or a storage error.
+pub async fn week(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Path(week): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    list_page(app, viewer, uri, Period::week(&week)?, params).await
+}
+
+/// `GET /papers/month/{month}`.
+///
+/// # Errors
+/// A bad month or a storage error.
+pub async fn month(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Path(month): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    list_page(app, viewer, uri, Period::month(&month)?, params).await
+}
+
+#[derive(Template)]
+#[template(path = "trending.html")]
+struct TrendingPage {
+    chrome: Chrome,
+    tabs: Vec<Link>,
+    cards: Vec<Card>,
+    window: &'static str,
+}
+
+/// `?window=day|week|month`.
+#[derive(Debug, Deserialize)]
+pub struct TrendingParams {
+    /// The window.
+    pub window: Option<String>,
+}
+
+/// `GET /trending`.
+///
+/// # Errors
+/// A bad window or a storage error.
+pub async fn trending(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(params): Query<TrendingParams>,
+) -> Result<Response, AppError> {
+    let window = Window::parse(params.window.as_deref())?;
+    let entries = lists::trending(
+        &app,
+        window,
+        app.config.web.page_size as usize,
+        0,
+        viewer.user.as_ref().map(|u| u.id),
+    )
+    .await?;
+    let tabs = [Window::Day, Window::Week, Window::Month]
+        .into_iter()
+        .map(|w| {
+            Link::new(
+                format!("/trending?window={}", w.name()),
+                format!("Past {}", w.name()),
+            )
+            .current_if(w == window)
+        })
+        .collect();
+    Ok(render(&TrendingPage {
+        chrome: chrome(&viewer, "Trending papers", &uri),
+        tabs,
+        cards: entries.iter().map(|e| Card::new(e, &[])).collect(),
+        window: window.name(),
+    }))
+}
+
+/// `POST /subscribe`: the digest issue wires this; until then it says so.
+pub async fn subscribe() -> AppError {
+    AppError::unavailable(
+        "Email digests are not set up on this hub yet. Follow the Atom or RSS feed meanwhile: /feed.atom",
+    )
+}
+
+/// Any other path.
+pub async fn not_found() -> AppError {
+    AppError::not_found("There is no page here. Try the daily list or search.")
+}

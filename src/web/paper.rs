@@ -1,0 +1,317 @@
+//! A paper's page, and the forms posted from it: upvote and curation.
+//!
+//! Paths are `/papers/{id}` and `/papers/{id}/vote|curate`, where old-style
+//! ids contain a slash (`/papers/hep-th/9901001`), so one wildcard route
+//! takes them all and [`split_action`] tells them apart.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use paperhub_db::{CommunityStore, Entry, UserId};
+use paperhub_domain::ArxivId;
+use paperhub_search::SearchRequest;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::errors::AppError;
+use super::pages::{chrome, render};
+use super::session::Viewer;
+use super::views::{Card, Chrome, author_line, bibtex};
+
+/// Similar papers shown on a paper page.
+const SIMILAR: usize = 6;
+
+/// Splits `rest` into the paper id and an action (`vote`, `curate`, `similar`).
+pub fn split_action(rest: &str) -> (&str, Option<&str>) {
+    for action in ["vote", "curate", "similar"] {
+        if let Some(id) = rest.strip_suffix(action).and_then(|r| r.strip_suffix('/')) {
+            return (id, Some(action));
+        }
+    }
+    (rest, None)
+}
+
+/// Parses a paper id from a path, or 404 (a typo in a URL is not a 500).
+///
+/// # Errors
+/// Not an arXiv id.
+pub fn parse_id(s: &str) -> Result<ArxivId, AppError> {
+    s.parse::<ArxivId>().map_err(|_| {
+        AppError::not_found(format!(
+            "{s:?} is not an arXiv id; ids look like 2511.01234 or hep-th/9901001."
+        ))
+    })
+}
+
+/// A paper with its community state, or 404 (also for hidden papers, unless
+/// the viewer is a curator).
+///
+/// # Errors
+/// Unknown or hidden paper, or a storage error.
+pub async fn find_entry(
+    app: &Arc<AppState>,
+    id: &ArxivId,
+    viewer: Option<&paperhub_db::User>,
+) -> Result<Entry, AppError> {
+    let lookup = id.clone();
+    let user = viewer.map(|u| u.id);
+    let entry = app.db.run(move |s| s.entry(&lookup, user)).await?;
+    match entry {
+        Some(e) if !e.hidden || viewer.is_some_and(|u| u.is_admin) => Ok(e),
+        _ => Err(AppError::not_found(format!(
+            "Paper {} is not in this hub's catalog. Submit it at /submit to fetch it from arXiv.",
+            id.base()
+        ))),
+    }
+}
+
+/// Papers similar to `id`: nearest embeddings, else BM25 on its title.
+///
+/// # Errors
+/// A search or storage error.
+pub async fn similar_entries(
+    app: &Arc<AppState>,
+    entry: &Entry,
+    limit: usize,
+    viewer: Option<UserId>,
+) -> Result<Vec<Entry>, AppError> {
+    let retriever = app.searcher.get();
+    let id = entry.paper.id.base().to_owned();
+    let title = entry.paper.title.clone();
+    let ids = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        if let Some(hits) = retriever.similar(&id, limit) {
+            return Ok(hits.into_iter().map(|h| h.key).collect());
+        }
+        let request = SearchRequest {
+            query: title,
+            plain: true,
+            limit: limit + 1,
+            ..SearchRequest::default()
+        };
+        Ok(retriever
+            .lexical
+            .search(&request)?
+            .into_iter()
+            .map(|h| h.id)
+            .filter(|h| *h != id)
+            .take(limit)
+            .collect())
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
+    Ok(entries.into_iter().filter(|e| !e.hidden).collect())
+}
+
+#[derive(Template)]
+#[template(path = "paper.html")]
+struct PaperPage {
+    chrome: Chrome,
+    id: String,
+    title: String,
+    authors: String,
+    abstract_text: String,
+    categories: Vec<String>,
+    dates: String,
+    version: String,
+    comments: Option<String>,
+    journal_ref: Option<String>,
+    doi: Option<String>,
+    code_url: Option<String>,
+    abs_url: String,
+    pdf_url: String,
+    submitted_by: Option<String>,
+    submitted_at: Option<String>,
+    featured: bool,
+    hidden: bool,
+    bibtex: String,
+    similar: Vec<Card>,
+    c: Card,
+}
+
+/// `GET /papers/{id}`.
+///
+/// # Errors
+/// Unknown paper or a storage error.
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Path(rest): Path<String>,
+) -> Result<Response, AppError> {
+    let (id, action) = split_action(&rest);
+    if action.is_some() {
+        return Err(AppError::not_found("There is no page here."));
+    }
+    let id = parse_id(id)?;
+    let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
+    let user = viewer.user.as_ref().map(|u| u.id);
+    let similar = similar_entries(&app, &entry, SIMILAR, user).await?;
+    let p = &entry.paper;
+    let fmt = |d: Option<chrono::DateTime<Utc>>| {
+        d.map(|d| d.format("%-d %B %Y").to_string())
+            .unwrap_or_default()
+    };
+    let page = PaperPage {
+        chrome: chrome(&viewer, p.title.clone(), &uri),
+        id: p.id.base().to_owned(),
+        title: p.title.clone(),
+        authors: author_line(p, usize::MAX),
+        abstract_text: p.abstract_text.clone(),
+        categories: p.categories.clone(),
+        dates: [
+            ("Submitted", p.submitted),
+            ("updated", p.updated.filter(|u| Some(*u) != p.submitted)),
+            (
+                "announced",
+                p.announced
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, d)| d.is_some())
+        .map(|(label, d)| format!("{label} {}", fmt(d)))
+        .collect::<Vec<_>>()
+        .join(" · "),
+        version: p.version.map(|v| format!("v{v}")).unwrap_or_default(),
+        comments: p.comments.clone(),
+        journal_ref: p.journal_ref.clone(),
+        doi: p.doi.clone(),
+        code_url: p.code_url.clone(),
+        abs_url: format!("https://arxiv.org/abs/{}", p.id.base()),
+        pdf_url: format!("https://arxiv.org/pdf/{}", p.id.base()),
+        submitted_by: entry.submitted_by.clone(),
+        submitted_at: entry
+            .submitted_at
+            .map(|d| d.format("%-d %B %Y, %H:%M UTC").to_string()),
+        featured: entry.featured,
+        hidden: entry.hidden,
+        bibtex: bibtex(p),
+        similar: similar.iter().map(|e| Card::new(e, &[])).collect(),
+        c: Card::new(&entry, &[]),
+    };
+    Ok(render(&page))
+}
+
+/// The fields of the vote and curation forms.
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    /// `1` to upvote, `0` to take it back.
+    pub up: Option<String>,
+    /// Curation: feature, unfeature, hide, unhide.
+    pub action: Option<String>,
+    /// Where to go afterwards (a local path).
+    pub next: Option<String>,
+}
+
+/// A local path to return to, never another site.
+pub fn local_next(next: Option<&str>, default: &str) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => default.to_owned(),
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+/// `POST /papers/{id}/vote` and `/papers/{id}/curate`.
+///
+/// # Errors
+/// Unknown paper or action, not logged in (JSON), not a curator, storage.
+pub async fn act(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, AppError> {
+    let (id, action) = split_action(&rest);
+    let id = parse_id(id)?;
+    let page = format!("/papers/{}", id.base());
+    let Some(user) = viewer.user.clone() else {
+        if wants_json(&headers) {
+            return Err(AppError::unauthorized());
+        }
+        return Ok(Redirect::to(&format!("/login?next={page}")).into_response());
+    };
+    let entry = find_entry(&app, &id, Some(&user)).await?;
+    let next = local_next(form.next.as_deref(), &page);
+    match action {
+        Some("vote") => {
+            let up = form.up.as_deref() != Some("0");
+            let pid = entry.paper.id.clone();
+            let votes = app
+                .db
+                .run(move |s| s.set_vote(user.id, &pid, up, Utc::now()))
+                .await?;
+            tracing::info!(paper.id = %id.base(), user.id = %user.id, "vote {} on {}", if up { "up" } else { "withdrawn" }, id.base());
+            if wants_json(&headers) {
+                return Ok(axum::Json(json!({ "upvotes": votes, "upvoted": up })).into_response());
+            }
+            Ok(Redirect::to(&next).into_response())
+        }
+        Some("curate") => {
+            if !user.is_admin {
+                return Err(AppError::forbidden(
+                    "Only curators can feature or hide papers.",
+                ));
+            }
+            let (featured, hidden) = match form.action.as_deref() {
+                Some("feature") => (Some(true), None),
+                Some("unfeature") => (Some(false), None),
+                Some("hide") => (None, Some(true)),
+                Some("unhide") => (None, Some(false)),
+                _ => {
+                    return Err(AppError::bad_request(
+                        "Choose feature, unfeature, hide or unhide.",
+                    ));
+                }
+            };
+            let pid = entry.paper.id.clone();
+            app.db
+                .run(move |s| s.set_curation(&pid, featured, hidden, Utc::now()))
+                .await?;
+            Ok(Redirect::to(&next).into_response())
+        }
+        _ => Err(AppError::not_found("There is no such action.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_split_from_old_and_new_ids() {
+        assert_eq!(split_action("2511.00001"), ("2511.00001", None));
+        assert_eq!(
+            split_action("2511.00001/vote"),
+            ("2511.00001", Some("vote"))
+        );
+        assert_eq!(
+            split_action("hep-th/9901001/curate"),
+            ("hep-th/9901001", Some("curate"))
+        );
+        assert_eq!(split_action("hep-th/9901001"), ("hep-th/9901001", None));
+    }
+
+    #[test]
+    fn next_is_always_local() {
+        assert_eq!(local_next(Some("/trending"), "/"), "/trending");
+        assert_eq!(local_next(Some("//evil.example"), "/"), "/");
+        assert_eq!(local_next(Some("https://evil.example"), "/"), "/");
+        assert_eq!(local_next(Some("/\\evil"), "/"), "/");
+        assert_eq!(local_next(None, "/x"), "/x");
+    }
+}

@@ -1,0 +1,205 @@
+//! The server's search: the current [`Retriever`] and the thread that keeps
+//! the indexes up to date behind it.
+//!
+//! Handlers take the current retriever (an `Arc`, swapped atomically) and
+//! never wait for indexing. One indexer thread owns all index writes in the
+//! process (tantivy allows one writer): at start when asked (the demo builds
+//! its vectors this way while the site already serves, in lexical mode), and
+//! whenever a harvest or a submission brought new papers. After each run it
+//! opens a fresh retriever and swaps it in.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::indexing;
+use crate::retrieval::Retriever;
+
+/// Progress of a vector build, for the search page's notice.
+#[derive(Debug, Default)]
+pub struct Progress {
+    building: AtomicBool,
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+/// What the indexer thread does.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexerOptions {
+    /// Run once at start, not only when woken.
+    pub build_now: bool,
+    /// Show the vector build in the terminal.
+    pub progress_bar: bool,
+    /// Build vectors when a model is on disk (else BM25 only).
+    pub embed: bool,
+}
+
+/// See the module docs.
+pub struct Searcher {
+    current: RwLock<Arc<Retriever>>,
+    progress: Progress,
+    wake: Mutex<Option<Sender<()>>>,
+}
+
+impl Searcher {
+    /// Opens the indexes as they are.
+    ///
+    /// # Errors
+    /// The lexical index or a present model cannot be opened.
+    pub fn open(data_dir: &DataDir, config: &Config) -> Result<Arc<Searcher>> {
+        Ok(Arc::new(Searcher {
+            current: RwLock::new(Arc::new(Retriever::open(data_dir, config)?)),
+            progress: Progress::default(),
+            wake: Mutex::new(None),
+        }))
+    }
+
+    /// The retriever to search with now.
+    pub fn get(&self) -> Arc<Retriever> {
+        match self.current.read() {
+            Ok(r) => Arc::clone(&r),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// A notice while vectors are being built.
+    pub fn notice(&self) -> Option<String> {
+        if !self.progress.building.load(Ordering::Relaxed) {
+            return None;
+        }
+        let done = self.progress.done.load(Ordering::Relaxed);
+        let total = self.progress.total.load(Ordering::Relaxed);
+        Some(if total > 0 {
+            format!(
+                "The semantic index is being built ({done} of {total} papers embedded); until it is ready, search uses keyword (BM25) matching."
+            )
+        } else {
+            "The semantic index is being built; until it is ready, search uses keyword (BM25) matching.".to_owned()
+        })
+    }
+
+    /// Asks the indexer to bring the indexes up to date (no-op without one).
+    pub fn refresh(&self) {
+        if let Ok(wake) = self.wake.lock()
+            && let Some(tx) = wake.as_ref()
+        {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Starts the indexer thread.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn start_indexer(
+        self: &Arc<Self>,
+        data_dir: DataDir,
+        config: Config,
+        options: IndexerOptions,
+    ) -> Result<JoinHandle<()>> {
+        let (tx, rx) = channel();
+        if options.build_now {
+            let _ = tx.send(());
+        }
+        if let Ok(mut wake) = self.wake.lock() {
+            *wake = Some(tx);
+        }
+        let me = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || me.indexer_loop(&rx, &data_dir, &config, options))
+            .context("starting the indexer thread")
+    }
+
+    /// Stops the indexer after its current run.
+    pub fn stop_indexer(&self) {
+        if let Ok(mut wake) = self.wake.lock() {
+            *wake = None;
+        }
+    }
+
+    fn indexer_loop(
+        &self,
+        rx: &Receiver<()>,
+        data_dir: &DataDir,
+        config: &Config,
+        options: IndexerOptions,
+    ) {
+        while rx.recv().is_ok() {
+            // Coalesce requests that arrived while waiting.
+            while rx.try_recv().is_ok() {}
+            if let Err(e) = self.update(data_dir, config, options) {
+                tracing::error!("updating the search indexes failed: {e:#}");
+            }
+        }
+    }
+
+    fn update(&self, data_dir: &DataDir, config: &Config, options: IndexerOptions) -> Result<()> {
+        let progress_bar = options.progress_bar;
+        let store = data_dir.open_store()?;
+        let lexical =
+            paperhub_search::LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
+        let indexed = indexing::update_lexical(&store, &lexical, &mut |_| {})?;
+        if indexed > 0 {
+            tracing::info!("indexed {indexed} new or changed papers");
+            eprintln!("indexed {indexed} new or changed papers");
+        }
+        // Show the new papers to keyword search before embedding them.
+        self.swap(data_dir, config)?;
+        if !options.embed {
+            return Ok(());
+        }
+        let Some(dir) = crate::models::locate(&config.embedding, data_dir) else {
+            return Ok(());
+        };
+        let embedder = paperhub_embed::Embedder::load(&dir)?;
+        let mut vectors = crate::retrieval::open_vectors(data_dir, &embedder)?;
+        let waiting =
+            paperhub_db::CatalogStore::count_papers(&store)?.saturating_sub(vectors.len() as u64);
+        if waiting == 0 {
+            return Ok(());
+        }
+        self.progress.building.store(true, Ordering::Relaxed);
+        self.progress.done.store(0, Ordering::Relaxed);
+        self.progress.total.store(waiting, Ordering::Relaxed);
+        let bar = progress_bar.then(|| crate::cli::progress_bar(waiting, "embedding"));
+        let result = indexing::update_vectors(
+            &store,
+            &mut vectors,
+            &embedder,
+            config.embedding.threads,
+            &mut |done, total| {
+                self.progress.done.store(done, Ordering::Relaxed);
+                self.progress.total.store(total, Ordering::Relaxed);
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            },
+        );
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        self.progress.building.store(false, Ordering::Relaxed);
+        let embedded = result?;
+        drop(vectors);
+        tracing::info!("embedded {embedded} new or changed papers");
+        if progress_bar {
+            eprintln!("Semantic index ready: {embedded} papers embedded; search is hybrid now.");
+        }
+        self.swap(data_dir, config)
+    }
+
+    fn swap(&self, data_dir: &DataDir, config: &Config) -> Result<()> {
+        let fresh = Arc::new(Retriever::open(data_dir, config)?);
+        if let Ok(mut current) = self.current.write() {
+            *current = fresh;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! Who is asking, and whether a state-changing request may proceed.
+//!
+//! One middleware resolves the viewer for every request: a personal API
+//! token (`Authorization: Bearer`, no cookies involved), else the
+//! `ph_session` cookie (a random token; the store keeps its SHA-256), else
+//! nobody. It also guards every POST, PUT, PATCH and DELETE made with cookies:
+//! the request must carry the CSRF token, as the form field `csrf` or the
+//! `X-CSRF-Token` header. The token is an HMAC of the session token (or, for
+//! visitors not logged in, of a random `ph_csrf` cookie), so it needs no
+//! storage and a token from another session never matches.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use paperhub_db::{CommunityStore, User};
+
+use super::AppState;
+use super::errors::{ApiError, AppError};
+use crate::secrets::{self, constant_time_eq};
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "ph_session";
+/// The anonymous CSRF binding cookie.
+pub const ANON_COOKIE: &str = "ph_csrf";
+/// Largest form body the CSRF check reads.
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// The resolved viewer, in every request's extensions.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The user, if logged in or authenticated by token.
+    pub user: Option<User>,
+    /// The CSRF token forms must echo.
+    pub csrf: String,
+    /// The session cookie's token, if any.
+    pub session_token: Option<String>,
+    /// The client address (for rate limits).
+    pub ip: String,
+}
+
+impl Viewer {
+    /// The user, or 401.
+    ///
+    /// # Errors
+    /// Nobody is logged in.
+    pub fn require(&self) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(AppError::unauthorized)
+    }
+}
+
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure behind TLS.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for
+        && let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        return ip.to_string();
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+fn reject(path: &str, error: AppError) -> Response {
+    if is_api(path) {
+        ApiError(error).into_response()
+    } else {
+        error.into_response()
+    }
+}
+
+/// The middleware; see the module docs.
+pub async fn resolve_viewer(
+    State(app): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let ip = client_ip(&req, app.config.web.trust_forwarded_for);
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned());
+    let now = Utc::now();
+    let mut new_anon = None;
+    let viewer = if let Some(token) = bearer {
+        let hash = secrets::token_hash(&token);
+        let user = match app.db.run(move |s| s.api_token_user(&hash, now)).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                return reject(
+                    &path,
+                    AppError {
+                        detail: "That API token is not valid; make a new one in your settings."
+                            .into(),
+                        ..AppError::unauthorized()
+                    },
+                );
+            }
+            Err(e) => return reject(&path, e),
+        };
+        Viewer {
+            user: Some(user),
+            csrf: String::new(),
+            session_token: None,
+            ip,
+        }
+    } else {
+        let session = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned);
+        let user = match &session {
+            Some(token) => {
+                let hash = secrets::token_hash(token);
+                match app.db.run(move |s| s.session_user(&hash, now)).await {
+                    Ok(user) => user,
+                    Err(e) => return reject(&path, e),
+                }
+            }
+            None => None,
+        };
+        let binding = match (&user, &session) {
+            (Some(_), Some(token)) => token.clone(),
+            _ => match cookie(req.headers(), ANON_COOKIE) {
+                Some(anon) => anon.to_owned(),
+                None => match secrets::new_token() {
+                    Ok(t) => {
+                        new_anon = Some(t.clone());
+                        t
+                    }
+                    Err(e) => return reject(&path, AppError::internal(e)),
+                },
+            },
+        };
+        let csrf = app.secrets.sign("csrf", &binding);
+        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if unsafe_method {
+            let (presented, rebuilt) = match presented_csrf(req).await {
+                Ok(pair) => pair,
+                Err(e) => return reject(&path, e),
+            };
+            req = rebuilt;
+            if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), csrf.as_bytes())) {
+                tracing::info!(http.path = %path, "refused a request without a valid CSRF token");
+                return reject(&path, AppError::csrf());
+            }
+        }
+        Viewer {
+            user: user.filter(|_| session.is_some()),
+            csrf,
+            session_token: session,
+            ip,
+        }
+    };
+    req.extensions_mut().insert(viewer);
+    let mut response = next.run(req).await;
+    if let Some(anon) = new_anon
+        && let Ok(v) = HeaderValue::from_str(&set_cookie(
+            ANON_COOKIE,
+            &anon,
+            60 * 60 * 24 * 365,
+            app.secure_cookies(),
+        ))
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The CSRF token a request presents (header, else form field), and the
+/// request rebuilt with its body intact.
+async fn presented_csrf(req: Request) -> Result<(Option<String>, Request), AppError> {
+    if let Some(v) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        return Ok((Some(v.to_owned()), req));
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((None, req));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| AppError::bad_request("The form is too large."))?;
+    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
+    Ok((token, Request::from_parts(parts, Body::from(bytes))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_and_junk_is_ignored() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; ph_session=abc123; ph_csrf=<script>"),
+        );
+        assert_eq!(cookie(&h, "ph_session"), Some("abc123"));
+        assert_eq!(cookie(&h, "ph_csrf"), None, "only hex tokens are accepted");
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}

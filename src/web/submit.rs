@@ -1,0 +1,223 @@
+//! Submissions: a user brings a paper to the current daily list.
+//!
+//! The paper is found by id or URL. One not yet in the catalog is fetched
+//! through the arXiv API client (the polite one the harvester uses), stored
+//! with the usual merge rules, and handed to the indexer. A submission joins
+//! the current daily list: the latest announcement day in the catalog. A
+//! second submission of the same paper is a friendly no-op.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{OriginalUri, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use paperhub_db::{CommunityStore, Entry, Submission, User};
+use paperhub_domain::ArxivId;
+use serde::Deserialize;
+
+use super::AppState;
+use super::errors::AppError;
+use super::pages::{chrome, render};
+use super::session::Viewer;
+use super::views::Chrome;
+use crate::harvest::{self, Silent};
+
+/// What a submission did, with the paper.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The paper as it now stands.
+    pub entry: Entry,
+    /// Added now, or already there.
+    pub outcome: Submission,
+    /// Fetched from arXiv for this submission.
+    pub fetched: bool,
+}
+
+/// Parses what a user typed: an id, `arXiv:` id or arxiv.org URL.
+///
+/// # Errors
+/// Anything else, with an example.
+pub fn parse_input(input: &str) -> Result<ArxivId, AppError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(AppError::bad_request(
+            "Enter an arXiv id such as 2511.01234 or a link to its arxiv.org page.",
+        ));
+    }
+    input.parse::<ArxivId>().map_err(|_| {
+        AppError::bad_request(format!(
+            "{:?} is not an arXiv id or arxiv.org link; try 2511.01234 or https://arxiv.org/abs/2511.01234.",
+            input.chars().take(100).collect::<String>()
+        ))
+    })
+}
+
+/// Submits `id` for `user`; see the module docs.
+///
+/// # Errors
+/// arXiv unreachable or without the paper, no contact email configured for
+/// fetching, or a storage error.
+pub async fn submit_paper(
+    app: &Arc<AppState>,
+    user: &User,
+    id: ArxivId,
+) -> Result<Submitted, AppError> {
+    let lookup = id.clone();
+    let known = app.db.run(move |s| s.entry(&lookup, None)).await?.is_some();
+    let mut fetched = false;
+    if !known {
+        let Some(client) = app.arxiv.clone() else {
+            return Err(AppError::unavailable(format!(
+                "Paper {} is not in this hub's catalog, and fetching it from arXiv needs harvest.contact_email in the hub's configuration.",
+                id.base()
+            )));
+        };
+        let base_url = app.config.harvest.api_base_url.clone();
+        let want = id.clone();
+        let report = app
+            .db
+            .run(move |s| {
+                Ok(harvest::api::harvest(
+                    s,
+                    &client,
+                    &base_url,
+                    &harvest::api::ApiQuery::Ids(vec![want]),
+                    &mut Silent,
+                ))
+            })
+            .await?;
+        if let Err(e) = report {
+            tracing::warn!(arxiv.id = %id.base(), "fetching {} from the arXiv API failed: {e:#}", id.base());
+            return Err(AppError::upstream(format!(
+                "arXiv could not be asked about {} just now; try again in a minute.",
+                id.base()
+            )));
+        }
+        fetched = true;
+    }
+    let user_id = user.id;
+    let pid = id.clone();
+    let (outcome, entry) = app
+        .db
+        .run(move |s| {
+            if s.entry(&pid, None)?.is_none() {
+                return Ok(None);
+            }
+            let day = s.latest_day()?.unwrap_or_else(|| Utc::now().date_naive());
+            let outcome = s.submit(user_id, &pid, day, Utc::now())?;
+            Ok(s.entry(&pid, Some(user_id))?.map(|e| (outcome, e)))
+        })
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("arXiv has no paper {}.", id.base())))?;
+    if fetched {
+        app.searcher.refresh();
+    }
+    if matches!(outcome, Submission::Added { .. }) {
+        tracing::info!(arxiv.id = %id.base(), user.id = %user.id, "paper {} submitted", id.base());
+    }
+    Ok(Submitted {
+        entry,
+        outcome,
+        fetched,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "submit.html")]
+struct SubmitPage {
+    chrome: Chrome,
+    value: String,
+    message: Option<String>,
+    error: Option<String>,
+    paper: Option<(String, String)>,
+}
+
+/// `?id=` to prefill.
+#[derive(Debug, Deserialize)]
+pub struct SubmitParams {
+    /// A paper id.
+    pub id: Option<String>,
+}
+
+/// `GET /submit`.
+pub async fn form(
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(params): Query<SubmitParams>,
+) -> Response {
+    if viewer.user.is_none() {
+        return Redirect::to("/login?next=/submit").into_response();
+    }
+    render(&SubmitPage {
+        chrome: chrome(&viewer, "Submit a paper", &uri),
+        value: params.id.unwrap_or_default(),
+        message: None,
+        error: None,
+        paper: None,
+    })
+}
+
+/// The submit form.
+#[derive(Debug, Deserialize)]
+pub struct SubmitForm {
+    /// An id or URL.
+    pub paper: String,
+}
+
+/// `POST /submit`.
+///
+/// # Errors
+/// Storage errors; user mistakes are shown on the form.
+pub async fn submit_form(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(form): axum::Form<SubmitForm>,
+) -> Result<Response, AppError> {
+    let Some(user) = viewer.user.clone() else {
+        return Ok(Redirect::to("/login?next=/submit").into_response());
+    };
+    let mut page = SubmitPage {
+        chrome: chrome(&viewer, "Submit a paper", &uri),
+        value: form.paper.clone(),
+        message: None,
+        error: None,
+        paper: None,
+    };
+    let result = match parse_input(&form.paper) {
+        Ok(id) => submit_paper(&app, &user, id).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(s) => {
+            let id = s.entry.paper.id.base().to_owned();
+            page.message = Some(match s.outcome {
+                Submission::Added { list_date } => {
+                    format!("Thanks! It is on the list of {list_date}.")
+                }
+                Submission::AlreadySubmitted { by, list_date } => format!(
+                    "Already submitted{}{}; nothing changed.",
+                    by.map(|b| format!(" by {b}")).unwrap_or_default(),
+                    list_date
+                        .map(|d| format!(" to the list of {d}"))
+                        .unwrap_or_default()
+                ),
+            });
+            page.paper = Some((id, s.entry.paper.title.clone()));
+            page.value.clear();
+            Ok(render(&page))
+        }
+        Err(e)
+            if e.status.is_client_error()
+                || e.status.as_u16() == 502
+                || e.status.as_u16() == 503 =>
+        {
+            let status = e.status;
+            page.error = Some(e.detail);
+            Ok((status, render(&page)).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
