@@ -167,7 +167,9 @@ pub async fn resolve_viewer(
         };
         let csrf = app.secrets.sign("csrf", &binding);
         let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if unsafe_method {
+        // API calls without a session cookie carry no ambient credentials,
+        // so there is nothing to forge; they get 401 from the handler.
+        if unsafe_method && (session.is_some() || !is_api(&path)) {
             let (presented, rebuilt) = match presented_csrf(req).await {
                 Ok(pair) => pair,
                 Err(e) => return reject(&path, e),

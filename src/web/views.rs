@@ -145,7 +145,7 @@ pub fn query_terms(query: &str) -> Vec<String> {
         }
         // `ti:diffusion` highlights "diffusion"; `cat:` and `id:` match no text.
         match bare.split_once(':') {
-            Some((field, _)) if matches!(field, "cat" | "id") => {}
+            Some(("cat" | "id", _)) => {}
             Some((field, value)) if field.chars().all(|c| c.is_ascii_alphabetic()) => {
                 words.push(value);
             }

@@ -523,14 +523,20 @@ fn serve_schedules_the_next_harvest_and_says_when() {
         .arg("--data-dir")
         .arg(t.data_dir())
         .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
-        .arg("serve")
+        .args(["serve", "--addr", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line).unwrap();
+    for _ in 0..20 {
+        line.clear();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        if line.starts_with("next harvest at ") {
+            break;
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(line.starts_with("next harvest at "), "{line}");
@@ -601,7 +607,7 @@ fn serve_harvest_now_harvests_indexes_then_schedules() {
         .env("PAPERHUB__HARVEST__METADATA_PREFIX", "arXiv")
         .env("PAPERHUB__HARVEST__SETS", "[\"cs\"]")
         .env("PAPERHUB__HARVEST__CATEGORIES", "[\"cs.AI\", \"cs.LG\"]")
-        .args(["serve", "--harvest-now"])
+        .args(["serve", "--harvest-now", "--addr", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -614,7 +620,10 @@ fn serve_harvest_now_harvests_indexes_then_schedules() {
             break;
         }
         text.push_str(&line);
-        if line.starts_with("next harvest at ") {
+        // The harvest thread schedules the next run while the indexer
+        // thread indexes what it brought; wait for both.
+        if text.contains("next harvest at ") && text.contains("indexed 3003 new or changed papers")
+        {
             break;
         }
     }
@@ -622,7 +631,7 @@ fn serve_harvest_now_harvests_indexes_then_schedules() {
     child.wait().unwrap();
     // 3,000 OAI records plus the three RSS papers (none of them is in the pages).
     assert!(
-        text.contains("harvest done; indexed 3003 new or changed papers"),
+        text.contains("harvest done") && text.contains("indexed 3003 new or changed papers"),
         "{text}"
     );
     assert!(text.contains("next harvest at "), "{text}");

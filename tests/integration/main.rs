@@ -14,3 +14,4 @@ mod import_formats;
 mod replay;
 mod search;
 mod util;
+mod web;

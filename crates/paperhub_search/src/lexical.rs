@@ -254,7 +254,13 @@ impl LexicalIndex {
                 .map(|(_, a)| (0.0, a))
                 .collect(),
         };
-        self.to_hits(&searcher, addresses, request)
+        let mut hits = self.to_hits(&searcher, addresses, request)?;
+        if request.sort == SortOrder::Relevance {
+            // Equal scores come back in segment order, which depends on how
+            // indexing threads split the work; order them by id instead.
+            hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        }
+        Ok(hits)
     }
 
     /// The category and date clauses of `request`.
