@@ -116,7 +116,7 @@ pub async fn signup_form(
         &viewer,
         &uri,
         true,
-        &local_next(p.next.as_deref(), "/"),
+        &local_next(p.next.as_deref(), ""),
     ))
 }
 
@@ -130,7 +130,7 @@ pub async fn login_form(
         &viewer,
         &uri,
         false,
-        &local_next(p.next.as_deref(), "/"),
+        &local_next(p.next.as_deref(), ""),
     ))
 }
 
@@ -173,7 +173,7 @@ fn form_error(
     form: &AccountForm,
     e: AppError,
 ) -> Response {
-    let mut page = account_page(viewer, uri, signup, &local_next(form.next.as_deref(), "/"));
+    let mut page = account_page(viewer, uri, signup, &local_next(form.next.as_deref(), ""));
     page.username = form.username.clone();
     page.email = form.email.clone().unwrap_or_default();
     let status = e.status;

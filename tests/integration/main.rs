@@ -7,6 +7,7 @@
 )]
 
 mod bad_input;
+mod browser;
 mod commands;
 mod crash;
 mod harvest;

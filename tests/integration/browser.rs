@@ -1,0 +1,342 @@
+//! The real-browser end-to-end test: Debian's chromium, driven over the
+//! W3C WebDriver protocol (chromedriver) by a small client on `ureq`,
+//! against `paperhub serve` on a real data directory. It signs up, submits a
+//! paper (fetched from a loopback arXiv API), upvotes it without a reload,
+//! finds it on trending, searches for it, opens its page, and checks the
+//! browser console stayed free of errors. Screenshots go to
+//! `target/e2e-screenshots/`. `scripts/install-browser` installs chromium
+//! and chromedriver (`scripts/test` runs it).
+
+use std::io::BufRead;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::replay::{Reply, Server};
+use crate::util::fixture;
+use crate::web::seeded_dir;
+
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Kills a child process when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A WebDriver session.
+struct Driver {
+    agent: ureq::Agent,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Driver {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (_, body) => self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_else(|| json!({})).to_string()),
+        };
+        let mut res = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let v: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.call("POST", &format!("/element/{e}/click"), None);
+    }
+
+    fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.call("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Polls `check` for up to 20 s.
+    fn wait_for(&self, what: &str, check: impl Fn(&Driver) -> bool) {
+        let start = Instant::now();
+        while !check(self) {
+            if start.elapsed() > Duration::from_secs(20) {
+                self.screenshot("failed");
+                panic!("timed out waiting for {what} at {}", self.url());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn screenshot(&self, name: &str) {
+        let b64 = self.call("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Console entries at level SEVERE since the last call.
+    fn console_errors(&self) -> Vec<String> {
+        let logs = self.call("POST", "/se/log", Some(json!({ "type": "browser" })));
+        logs.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["level"] == "SEVERE")
+            .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+fn require(bin: &str) -> PathBuf {
+    let path = Path::new("/usr/bin").join(bin);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-browser (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn sign_up_submit_upvote_trending_search_and_open_in_chromium() {
+    let chromium = require("chromium");
+    let chromedriver = require("chromedriver");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // arXiv's API on loopback, answering with a real recorded response.
+    let atom = std::fs::read(fixture("arxiv-api/id_list=1111.2011v2.xml")).unwrap();
+    let arxiv = Server::start(move |_, _| Reply::ok(atom.clone()));
+
+    // The hub.
+    let t = seeded_dir();
+    let mut hub = Guard(
+        Command::new(env!("CARGO_BIN_EXE_paperhub"))
+            .arg("--data-dir")
+            .arg(t.data_dir())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
+            .env(
+                "PAPERHUB__HARVEST__API_BASE_URL",
+                format!("{}/api/query", arxiv.base),
+            )
+            .env("PAPERHUB__SCHEDULE__ENABLED", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = std::io::BufReader::new(hub.0.stderr.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "paperhub serve exited"
+        );
+        if let Some(rest) = line.strip_prefix("Paperhub is serving on ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in stderr.lines() {});
+
+    // The browser.
+    let port = free_port();
+    let _driver = Guard(
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent();
+    let wd = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while agent.get(&format!("{wd}/status")).call().is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({ "capabilities": { "alwaysMatch": {
+        "browserName": "chrome",
+        "goog:loggingPrefs": { "browser": "ALL" },
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    }}});
+    let mut res = agent
+        .post(&format!("{wd}/session"))
+        .header("Content-Type", "application/json")
+        .send(caps.to_string())
+        .unwrap();
+    let session: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    let id = session["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {session}"))
+        .to_owned();
+    let d = Driver {
+        agent,
+        base: format!("{wd}/session/{id}"),
+        shots,
+    };
+
+    // Sign up.
+    d.go(&format!("{base}/signup"));
+    d.type_into("#username", "e2e-user");
+    d.type_into("#password", "a long enough password");
+    d.click("main form button[type=submit]");
+    d.wait_for("the user page", |d| d.url().ends_with("/users/e2e-user"));
+    d.screenshot("1-signed-up");
+
+    // Submit a paper the catalog does not have.
+    d.go(&format!("{base}/submit"));
+    d.type_into("#paper", "https://arxiv.org/abs/1111.2011v2");
+    d.click("main form button[type=submit]");
+    d.wait_for("the submission", |d| d.source().contains("Thanks!"));
+    d.screenshot("2-submitted");
+
+    // Upvote it on its page, without a reload.
+    d.go(&format!("{base}/papers/1111.2011"));
+    assert!(
+        d.text("h1")
+            .starts_with("Quantum Criticality for Extended Nodes")
+    );
+    let before = d.url();
+    d.click(".detail form.vote button");
+    d.wait_for("the vote count", |d| {
+        d.text(".detail form.vote button span") == "1"
+    });
+    assert_eq!(d.url(), before, "no navigation");
+    d.screenshot("3-upvoted");
+
+    // It trends.
+    d.go(&format!("{base}/trending?window=day"));
+    assert!(
+        d.source().contains("/papers/1111.2011\""),
+        "not on trending"
+    );
+    d.screenshot("4-trending");
+
+    // Search finds it once the indexer has taken it in.
+    d.wait_for("the paper in search results", |d| {
+        d.go(&format!("{base}/"));
+        d.type_into("form.search input", "quantum rotor Bethe lattice\u{E007}");
+        d.source().contains("/papers/1111.2011\"")
+    });
+    d.screenshot("5-search");
+    d.click("a[href='/papers/1111.2011']");
+    d.wait_for("the paper page", |d| d.url().ends_with("/papers/1111.2011"));
+    assert_eq!(
+        d.text(".detail form.vote button span"),
+        "1",
+        "the vote stuck"
+    );
+    d.screenshot("6-paper");
+
+    // A phone-sized window.
+    d.call(
+        "POST",
+        "/window/rect",
+        Some(json!({ "width": 390, "height": 844 })),
+    );
+    d.go(&format!("{base}/"));
+    d.screenshot("7-phone");
+
+    // Prove the console channel works, then require it to hold nothing else.
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({ "script": "console.error('paperhub-probe')", "args": [] })),
+    );
+    let errors = d.console_errors();
+    assert!(
+        errors.iter().any(|e| e.contains("paperhub-probe")),
+        "the console log is not readable: {errors:?}"
+    );
+    let others: Vec<&String> = errors
+        .iter()
+        .filter(|e| !e.contains("paperhub-probe"))
+        .collect();
+    assert!(others.is_empty(), "console errors: {others:?}");
+    d.call("DELETE", "", None);
+}
