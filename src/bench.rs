@@ -68,6 +68,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         queries: u32,
     },
+    /// The web hub under load: wrk against the daily page, trending, paper
+    /// pages, the search page and the API, plus page weight (seeds bench
+    /// users and votes into the data dir once).
+    Web(crate::bench_web::WebBenchArgs),
     /// One measurement in a fresh process; used by `bench import`.
     #[command(hide = true)]
     Worker {
@@ -240,6 +244,7 @@ pub fn run(
         BenchCommand::Vectors { queries } => {
             crate::bench_search::vectors(data_dir, config, *queries)?
         }
+        BenchCommand::Web(args) => crate::bench_web::web(data_dir, config, args)?,
         BenchCommand::Worker {
             phase,
             path,

@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod bench_search;
+pub mod bench_web;
 pub mod cli;
 pub mod config;
 pub mod data_dir;

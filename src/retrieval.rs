@@ -261,7 +261,7 @@ impl Retriever {
         let (query, lexical) = std::thread::scope(|scope| {
             let lexical =
                 (mode == Mode::Hybrid).then(|| scope.spawn(|| lexical_ranked(&lexical_request)));
-            let query = dense.embedder.embed_one(&text);
+            let query = dense.embedder.embed_query(&text);
             (query, lexical.map(|handle| handle.join()))
         });
         let query = query?;

@@ -360,6 +360,7 @@ async fn set_vote(app: Arc<AppState>, viewer: Viewer, rest: String, up: bool) ->
         .db
         .run(move |s| s.set_vote(user.id, &pid, up, Utc::now()))
         .await?;
+    app.pages.bump();
     Ok(Json(json!({ "id": id.base(), "upvotes": votes, "upvoted": up })).into_response())
 }
 

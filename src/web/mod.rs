@@ -14,6 +14,7 @@ pub mod errors;
 pub mod feeds;
 pub mod limits;
 pub mod lists;
+pub mod page_cache;
 pub mod pages;
 pub mod paper;
 pub mod search;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub secrets: Secrets,
     /// Log-in and sign-up limits.
     pub limiter: limits::RateLimiter,
+    /// Pages anonymous visitors share.
+    pub pages: page_cache::PageCache,
     /// The arXiv API client for submissions; none without a contact email.
     pub arxiv: Option<Arc<PoliteClient>>,
 }
@@ -73,6 +76,7 @@ impl AppState {
             searcher: searcher::Searcher::open(data_dir, config)?,
             secrets: Secrets::load_or_create(data_dir.path())?,
             limiter: limits::RateLimiter::default(),
+            pages: page_cache::PageCache::default(),
             arxiv,
         }))
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::errors::AppError;
 use super::lists::{self, ListParams, Period, Window};
+use super::page_cache::CSRF_PLACEHOLDER;
 use super::session::Viewer;
 use super::views::{Card, Chrome, Link, chrome_for};
 
@@ -22,10 +23,55 @@ pub fn chrome(viewer: &Viewer, title: impl Into<String>, uri: &OriginalUri) -> C
 
 /// Renders a template, or a 500 that says so in the log.
 pub fn render(t: &impl Template) -> Response {
-    match t.render() {
+    match render_string(t) {
         Ok(html) => Html(html).into_response(),
-        Err(e) => AppError::internal(format!("template: {e}")).into_response(),
+        Err(e) => e.into_response(),
     }
+}
+
+/// Renders a template to a string.
+///
+/// # Errors
+/// The template fails (a bug; logged as a 500).
+pub fn render_string(t: &impl Template) -> Result<String, AppError> {
+    t.render()
+        .map_err(|e| AppError::internal(format!("template: {e}")))
+}
+
+/// Serves a page anonymous visitors share from the page cache (see
+/// [`super::page_cache`]); `build` renders it for the viewer it is given.
+///
+/// # Errors
+/// What `build` returns.
+pub async fn cached_page<F, Fut>(
+    app: &Arc<AppState>,
+    viewer: &Viewer,
+    uri: &OriginalUri,
+    build: F,
+) -> Result<Response, AppError>
+where
+    F: FnOnce(Viewer) -> Fut,
+    Fut: std::future::Future<Output = Result<String, AppError>>,
+{
+    if viewer.user.is_some() {
+        return Ok(Html(build(viewer.clone()).await?).into_response());
+    }
+    let key = uri.0.to_string();
+    let extra = app.searcher.generation();
+    if let Some(html) = app.pages.get(&key, extra, &viewer.csrf) {
+        return Ok(Html(html).into_response());
+    }
+    // A burst of misses renders once; the others wait and read the cache.
+    let flight = app.pages.flight(&key);
+    let _rendering = flight.lock().await;
+    if let Some(html) = app.pages.get(&key, extra, &viewer.csrf) {
+        return Ok(Html(html).into_response());
+    }
+    let mut anonymous = viewer.clone();
+    anonymous.csrf = CSRF_PLACEHOLDER.to_owned();
+    let html = build(anonymous).await?;
+    app.pages.put(&key, extra, &html);
+    Ok(Html(html.replace(CSRF_PLACEHOLDER, &viewer.csrf)).into_response())
 }
 
 #[derive(Template)]
@@ -69,6 +115,20 @@ async fn list_page(
     period: Period,
     params: ListParams,
 ) -> Result<Response, AppError> {
+    let (a, u) = (Arc::clone(&app), uri.clone());
+    cached_page(&app, &viewer, &uri, move |viewer| {
+        build_list_page(a, viewer, u, period, params)
+    })
+    .await
+}
+
+async fn build_list_page(
+    app: Arc<AppState>,
+    viewer: Viewer,
+    uri: OriginalUri,
+    period: Period,
+    params: ListParams,
+) -> Result<String, AppError> {
     let category = params.category()?;
     let page = params.page();
     let limit = app.config.web.page_size;
@@ -141,7 +201,7 @@ async fn list_page(
         }),
         empty_catalog,
     };
-    Ok(render(&page))
+    render_string(&page)
 }
 
 fn short_label(p: Period) -> String {
@@ -242,30 +302,35 @@ pub async fn trending(
     Query(params): Query<TrendingParams>,
 ) -> Result<Response, AppError> {
     let window = Window::parse(params.window.as_deref())?;
-    let entries = lists::trending(
-        &app,
-        window,
-        app.config.web.page_size as usize,
-        0,
-        viewer.user.as_ref().map(|u| u.id),
-    )
-    .await?;
-    let tabs = [Window::Day, Window::Week, Window::Month]
-        .into_iter()
-        .map(|w| {
-            Link::new(
-                format!("/trending?window={}", w.name()),
-                format!("Past {}", w.name()),
-            )
-            .current_if(w == window)
+    let a = Arc::clone(&app);
+    let u = uri.clone();
+    cached_page(&app, &viewer, &uri, move |viewer| async move {
+        let entries = lists::trending(
+            &a,
+            window,
+            a.config.web.page_size as usize,
+            0,
+            viewer.user.as_ref().map(|u| u.id),
+        )
+        .await?;
+        let tabs = [Window::Day, Window::Week, Window::Month]
+            .into_iter()
+            .map(|w| {
+                Link::new(
+                    format!("/trending?window={}", w.name()),
+                    format!("Past {}", w.name()),
+                )
+                .current_if(w == window)
+            })
+            .collect();
+        render_string(&TrendingPage {
+            chrome: chrome(&viewer, "Trending papers", &u),
+            tabs,
+            cards: entries.iter().map(|e| Card::new(e, &[])).collect(),
+            window: window.name(),
         })
-        .collect();
-    Ok(render(&TrendingPage {
-        chrome: chrome(&viewer, "Trending papers", &uri),
-        tabs,
-        cards: entries.iter().map(|e| Card::new(e, &[])).collect(),
-        window: window.name(),
-    }))
+    })
+    .await
 }
 
 /// `POST /subscribe`: the digest issue wires this; until then it says so.

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::errors::AppError;
-use super::pages::{chrome, render};
+use super::pages::{cached_page, chrome, render_string};
 use super::session::Viewer;
 use super::views::{Card, Chrome, author_line, bibtex};
 
@@ -150,53 +150,58 @@ pub async fn show(
         return Err(AppError::not_found("There is no page here."));
     }
     let id = parse_id(id)?;
-    let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
-    let user = viewer.user.as_ref().map(|u| u.id);
-    let similar = similar_entries(&app, &entry, SIMILAR, user).await?;
-    let p = &entry.paper;
-    let fmt = |d: Option<chrono::DateTime<Utc>>| {
-        d.map(|d| d.format("%-d %B %Y").to_string())
-            .unwrap_or_default()
-    };
-    let page = PaperPage {
-        chrome: chrome(&viewer, p.title.clone(), &uri),
-        id: p.id.base().to_owned(),
-        title: p.title.clone(),
-        authors: author_line(p, usize::MAX),
-        abstract_text: p.abstract_text.clone(),
-        categories: p.categories.clone(),
-        dates: [
-            ("Submitted", p.submitted),
-            ("updated", p.updated.filter(|u| Some(*u) != p.submitted)),
-            (
-                "announced",
-                p.announced
-                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()),
-            ),
-        ]
-        .into_iter()
-        .filter(|(_, d)| d.is_some())
-        .map(|(label, d)| format!("{label} {}", fmt(d)))
-        .collect::<Vec<_>>()
-        .join(" · "),
-        version: p.version.map(|v| format!("v{v}")).unwrap_or_default(),
-        comments: p.comments.clone(),
-        journal_ref: p.journal_ref.clone(),
-        doi: p.doi.clone(),
-        code_url: p.code_url.clone(),
-        abs_url: format!("https://arxiv.org/abs/{}", p.id.base()),
-        pdf_url: format!("https://arxiv.org/pdf/{}", p.id.base()),
-        submitted_by: entry.submitted_by.clone(),
-        submitted_at: entry
-            .submitted_at
-            .map(|d| d.format("%-d %B %Y, %H:%M UTC").to_string()),
-        featured: entry.featured,
-        hidden: entry.hidden,
-        bibtex: bibtex(p),
-        similar: similar.iter().map(|e| Card::new(e, &[])).collect(),
-        c: Card::new(&entry, &[]),
-    };
-    Ok(render(&page))
+    let (a, u) = (Arc::clone(&app), uri.clone());
+    cached_page(&app, &viewer, &uri, move |viewer| async move {
+        let (app, uri) = (a, u);
+        let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
+        let user = viewer.user.as_ref().map(|u| u.id);
+        let similar = similar_entries(&app, &entry, SIMILAR, user).await?;
+        let p = &entry.paper;
+        let fmt = |d: Option<chrono::DateTime<Utc>>| {
+            d.map(|d| d.format("%-d %B %Y").to_string())
+                .unwrap_or_default()
+        };
+        let page = PaperPage {
+            chrome: chrome(&viewer, p.title.clone(), &uri),
+            id: p.id.base().to_owned(),
+            title: p.title.clone(),
+            authors: author_line(p, usize::MAX),
+            abstract_text: p.abstract_text.clone(),
+            categories: p.categories.clone(),
+            dates: [
+                ("Submitted", p.submitted),
+                ("updated", p.updated.filter(|u| Some(*u) != p.submitted)),
+                (
+                    "announced",
+                    p.announced
+                        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()),
+                ),
+            ]
+            .into_iter()
+            .filter(|(_, d)| d.is_some())
+            .map(|(label, d)| format!("{label} {}", fmt(d)))
+            .collect::<Vec<_>>()
+            .join(" · "),
+            version: p.version.map(|v| format!("v{v}")).unwrap_or_default(),
+            comments: p.comments.clone(),
+            journal_ref: p.journal_ref.clone(),
+            doi: p.doi.clone(),
+            code_url: p.code_url.clone(),
+            abs_url: format!("https://arxiv.org/abs/{}", p.id.base()),
+            pdf_url: format!("https://arxiv.org/pdf/{}", p.id.base()),
+            submitted_by: entry.submitted_by.clone(),
+            submitted_at: entry
+                .submitted_at
+                .map(|d| d.format("%-d %B %Y, %H:%M UTC").to_string()),
+            featured: entry.featured,
+            hidden: entry.hidden,
+            bibtex: bibtex(p),
+            similar: similar.iter().map(|e| Card::new(e, &[])).collect(),
+            c: Card::new(&entry, &[]),
+        };
+        render_string(&page)
+    })
+    .await
 }
 
 /// The fields of the vote and curation forms.
@@ -255,6 +260,7 @@ pub async fn act(
                 .db
                 .run(move |s| s.set_vote(user.id, &pid, up, Utc::now()))
                 .await?;
+            app.pages.bump();
             tracing::info!(paper.id = %id.base(), user.id = %user.id, "vote {} on {}", if up { "up" } else { "withdrawn" }, id.base());
             if wants_json(&headers) {
                 return Ok(axum::Json(json!({ "upvotes": votes, "upvoted": up })).into_response());
@@ -282,6 +288,7 @@ pub async fn act(
             app.db
                 .run(move |s| s.set_curation(&pid, featured, hidden, Utc::now()))
                 .await?;
+            app.pages.bump();
             Ok(Redirect::to(&next).into_response())
         }
         _ => Err(AppError::not_found("There is no such action.")),

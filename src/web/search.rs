@@ -23,6 +23,9 @@ use super::session::Viewer;
 use super::views::{Card, Chrome, Link, highlight, query_terms};
 use crate::retrieval::Mode;
 
+/// Results per page of the search page: each costs a snippet and a row.
+pub const SEARCH_PAGE: usize = 20;
+
 /// Longest query searched; the rest is dropped.
 pub const MAX_QUERY_CHARS: usize = 1000;
 
@@ -251,7 +254,7 @@ pub async fn search_page(
     uri: OriginalUri,
     Query(params): Query<SearchParams>,
 ) -> Result<Response, AppError> {
-    let checked = params.check(app.config.web.page_size.min(50) as usize);
+    let checked = params.check(SEARCH_PAGE);
     let mut chrome = chrome(
         &viewer,
         if checked.query.is_empty() {

@@ -42,6 +42,7 @@ pub struct IndexerOptions {
 /// See the module docs.
 pub struct Searcher {
     current: RwLock<Arc<Retriever>>,
+    generation: AtomicU64,
     progress: Progress,
     wake: Mutex<Option<Sender<()>>>,
 }
@@ -54,6 +55,7 @@ impl Searcher {
     pub fn open(data_dir: &DataDir, config: &Config) -> Result<Arc<Searcher>> {
         Ok(Arc::new(Searcher {
             current: RwLock::new(Arc::new(Retriever::open(data_dir, config)?)),
+            generation: AtomicU64::new(0),
             progress: Progress::default(),
             wake: Mutex::new(None),
         }))
@@ -65,6 +67,11 @@ impl Searcher {
             Ok(r) => Arc::clone(&r),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Counts index swaps (pages built before one are stale).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// A notice while vectors are being built.
@@ -200,6 +207,7 @@ impl Searcher {
         if let Ok(mut current) = self.current.write() {
             *current = fresh;
         }
+        self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -111,6 +111,7 @@ pub async fn submit_paper(
         })
         .await?
         .ok_or_else(|| AppError::not_found(format!("arXiv has no paper {}.", id.base())))?;
+    app.pages.bump();
     if fetched {
         app.searcher.refresh();
     }

@@ -46,6 +46,7 @@ CREATE TABLE paper_community (
 CREATE INDEX paper_community_list_date ON paper_community (list_date);
 CREATE INDEX paper_community_first_seen ON paper_community (first_seen_at);
 CREATE INDEX paper_community_last_vote ON paper_community (last_vote_at);
+CREATE INDEX paper_community_featured ON paper_community (arxiv_id) WHERE featured = 1;
 
 CREATE TABLE votes (
     user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -4,8 +4,8 @@
 //! scratch buffers.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -27,6 +27,17 @@ pub struct Embedder {
     bert: Bert,
     fingerprint: u64,
     scratch: Mutex<Vec<Scratch>>,
+    /// Queries waiting for the next combined forward pass.
+    waiting: Mutex<Vec<(Vec<u32>, Arc<Slot>)>>,
+    /// Held by the caller running a combined pass.
+    leader: Mutex<()>,
+}
+
+/// Where a combined pass leaves one query's vector.
+#[derive(Default)]
+struct Slot {
+    vector: Mutex<Option<Vec<f32>>>,
+    ready: Condvar,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -84,6 +95,8 @@ impl Embedder {
             bert,
             fingerprint,
             scratch: Mutex::new(Vec::new()),
+            waiting: Mutex::new(Vec::new()),
+            leader: Mutex::new(()),
         })
     }
 
@@ -135,6 +148,58 @@ impl Embedder {
         self.return_scratch(scratch);
         self.finish(&mut out);
         Ok(out)
+    }
+
+    /// Embeds one query, combining it with queries other threads are
+    /// embedding at the same moment into one forward pass.
+    ///
+    /// A single query is bound by reading the weights (tens of megabytes)
+    /// from memory, not by arithmetic; a pass over many short queries reads
+    /// them once. The first caller to find no pass running leads: it takes
+    /// every waiting query, runs one packed pass and hands each caller its
+    /// vector. Alone, a query costs what [`Embedder::embed_one`] costs.
+    ///
+    /// # Errors
+    /// When the tokenizer fails.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let slot = Arc::new(Slot::default());
+        let ids = self.tokenize(text)?;
+        lock(&self.waiting).push((ids, Arc::clone(&slot)));
+        loop {
+            if let Some(v) = lock(&slot.vector).take() {
+                return Ok(v);
+            }
+            let leading = lock(&self.leader);
+            if let Some(v) = lock(&slot.vector).take() {
+                return Ok(v);
+            }
+            let batch = std::mem::take(&mut *lock(&self.waiting));
+            if batch.is_empty() {
+                // Another leader took ours and is about to deliver it.
+                drop(leading);
+                let mut vector = lock(&slot.vector);
+                while vector.is_none() {
+                    vector = slot
+                        .ready
+                        .wait(vector)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                return Ok(vector.take().unwrap_or_default());
+            }
+            let dims = self.dimensions();
+            let mut out = vec![0.0; batch.len() * dims];
+            let refs: Vec<&[u32]> = batch.iter().map(|(ids, _)| ids.as_slice()).collect();
+            let mut scratch = self.take_scratch();
+            self.bert
+                .encode(&refs, self.model.pooling, &mut scratch, &mut out);
+            self.return_scratch(scratch);
+            for ((_, waiter), vector) in batch.iter().zip(out.chunks_exact_mut(dims)) {
+                self.finish(vector);
+                *lock(&waiter.vector) = Some(vector.to_vec());
+                waiter.ready.notify_all();
+            }
+            drop(leading);
+        }
     }
 
     /// Embeds `texts` with up to `threads` worker threads (0 = one per core)
@@ -282,4 +347,10 @@ fn fingerprint(dir: &Path, weights: &[u8]) -> Result<u64> {
     }
     add(weights);
     Ok(hash)
+}
+
+/// Locks `m`, carrying on after a panic elsewhere (the data stays valid:
+/// every critical section here only moves whole values).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -114,3 +114,24 @@ fn a_missing_model_directory_names_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn concurrent_queries_combined_into_one_pass_match_single_embeddings() {
+    let embedder = load();
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().take(24).map(|r| r.text.as_str()).collect();
+    let alone: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| embedder.embed_one(t).unwrap())
+        .collect();
+    let combined: Vec<Vec<f32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = texts
+            .iter()
+            .map(|t| scope.spawn(|| embedder.embed_query(t).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, (a, c)) in alone.iter().zip(&combined).enumerate() {
+        assert!(cosine(a, c) > 0.99999, "text {i}: {}", cosine(a, c));
+    }
+}
