@@ -22,7 +22,7 @@ fn percentiles(mut times: Vec<f64>) -> (f64, f64, f64) {
 }
 
 /// Short queries: the first four words of catalog titles.
-fn title_queries(data_dir: &DataDir, count: u32) -> Result<Vec<String>> {
+pub(crate) fn title_queries(data_dir: &DataDir, count: u32) -> Result<Vec<String>> {
     let store = data_dir.open_store()?;
     Ok(store
         .changed_papers(None, count)?

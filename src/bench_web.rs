@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use paperhub_db::{CatalogStore, CommunityStore, UserId};
+use paperhub_db::{CommunityStore, UserId};
 use paperhub_domain::ArxivId;
 
 use crate::config::Config;
@@ -80,17 +80,7 @@ fn seed(data_dir: &DataDir, users: u32) -> Result<(Vec<String>, Vec<String>)> {
     if ids.is_empty() {
         bail!("no announced papers in the latest month");
     }
-    let titles: Vec<String> = store
-        .changed_papers(None, 2000)?
-        .into_iter()
-        .map(|(_, p)| {
-            p.title
-                .split_whitespace()
-                .take(4)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let titles = crate::bench_search::title_queries(data_dir, 2000)?;
     if store.user_by_name("bench-0")?.is_some() {
         eprintln!("community activity already seeded");
         return Ok((ids, titles));

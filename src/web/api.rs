@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::errors::{ApiError, AppError};
 use super::lists::{self, ListRequest, Period, Window};
-use super::paper::{find_entry, parse_id, similar_entries, split_action};
+use super::paper::{cast_vote, find_entry, parse_id, similar_entries, split_action};
 use super::search::{SearchParams, run_search};
 use super::session::Viewer;
 use super::submit::{parse_input, submit_paper};
@@ -355,12 +355,7 @@ async fn set_vote(app: Arc<AppState>, viewer: Viewer, rest: String, up: bool) ->
     let user = viewer.require()?.clone();
     let id = parse_id(id)?;
     let entry = find_entry(&app, &id, Some(&user)).await?;
-    let pid = entry.paper.id.clone();
-    let votes = app
-        .db
-        .run(move |s| s.set_vote(user.id, &pid, up, Utc::now()))
-        .await?;
-    app.pages.bump();
+    let votes = cast_vote(&app, &user, &entry, up).await?;
     Ok(Json(json!({ "id": id.base(), "upvotes": votes, "upvoted": up })).into_response())
 }
 

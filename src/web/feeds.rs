@@ -16,7 +16,7 @@ use super::AppState;
 use super::errors::AppError;
 use super::lists::{self, ListRequest, Period, Window};
 use super::search::{SearchParams, run_search};
-use super::views::{author_line, paper_day, rfc3339};
+use super::views::{author_line, escape_into, paper_day, rfc3339};
 
 /// Papers in a feed at most.
 const FEED_ITEMS: u32 = 100;
@@ -31,20 +31,14 @@ struct Feed {
     entries: Vec<Entry>,
 }
 
+/// Escapes text for XML, dropping the control characters XML 1.0 forbids.
 fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 forbids.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
+    let allowed: String = s
+        .chars()
+        .filter(|&c| (c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let mut out = String::with_capacity(allowed.len());
+    escape_into(&allowed, &mut out);
     out
 }
 
@@ -283,6 +277,6 @@ mod tests {
 
     #[test]
     fn xml_escapes_markup_and_drops_forbidden_characters() {
-        assert_eq!(xml("a<b>&\"'\u{1}c"), "a&lt;b&gt;&amp;&quot;&apos;c");
+        assert_eq!(xml("a<b>&\"'\u{1}c"), "a&lt;b&gt;&amp;&quot;&#39;c");
     }
 }

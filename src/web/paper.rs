@@ -204,6 +204,27 @@ pub async fn show(
     .await
 }
 
+/// Sets `user`'s vote on `entry` (idempotent) and returns its count.
+///
+/// # Errors
+/// A storage error.
+pub async fn cast_vote(
+    app: &Arc<AppState>,
+    user: &paperhub_db::User,
+    entry: &Entry,
+    up: bool,
+) -> Result<u32, AppError> {
+    let (pid, uid) = (entry.paper.id.clone(), user.id);
+    let votes = app
+        .db
+        .run(move |s| s.set_vote(uid, &pid, up, Utc::now()))
+        .await?;
+    app.pages.bump();
+    let id = entry.paper.id.base();
+    tracing::info!(paper.id = %id, user.id = %uid, "vote {} on {id}", if up { "up" } else { "withdrawn" });
+    Ok(votes)
+}
+
 /// The fields of the vote and curation forms.
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
@@ -255,13 +276,7 @@ pub async fn act(
     match action {
         Some("vote") => {
             let up = form.up.as_deref() != Some("0");
-            let pid = entry.paper.id.clone();
-            let votes = app
-                .db
-                .run(move |s| s.set_vote(user.id, &pid, up, Utc::now()))
-                .await?;
-            app.pages.bump();
-            tracing::info!(paper.id = %id.base(), user.id = %user.id, "vote {} on {}", if up { "up" } else { "withdrawn" }, id.base());
+            let votes = cast_vote(&app, &user, &entry, up).await?;
             if wants_json(&headers) {
                 return Ok(axum::Json(json!({ "upvotes": votes, "upvoted": up })).into_response());
             }

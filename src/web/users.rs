@@ -112,12 +112,7 @@ pub async fn signup_form(
     uri: OriginalUri,
     Query(p): Query<NextParams>,
 ) -> Response {
-    render(&account_page(
-        &viewer,
-        &uri,
-        true,
-        &local_next(p.next.as_deref(), ""),
-    ))
+    account_form(&viewer, &uri, true, &p)
 }
 
 /// `GET /login`.
@@ -126,10 +121,14 @@ pub async fn login_form(
     uri: OriginalUri,
     Query(p): Query<NextParams>,
 ) -> Response {
+    account_form(&viewer, &uri, false, &p)
+}
+
+fn account_form(viewer: &Viewer, uri: &OriginalUri, signup: bool, p: &NextParams) -> Response {
     render(&account_page(
-        &viewer,
-        &uri,
-        false,
+        viewer,
+        uri,
+        signup,
         &local_next(p.next.as_deref(), ""),
     ))
 }

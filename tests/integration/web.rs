@@ -200,6 +200,16 @@ pub fn normalise(html: &str) -> String {
         .replace(env!("CARGO_PKG_VERSION"), "[version]")
 }
 
+/// The community part of the front page.
+async fn community_part(c: &mut Client) -> String {
+    let home = c.get("/").await;
+    home.body
+        .split("arXiv announcement")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// The first paper of the latest day's list.
 async fn first_paper(c: &mut Client) -> String {
     let r = c
@@ -394,13 +404,7 @@ async fn accounts_votes_submissions_trending_and_curation() {
     let r = ada.post("/submit", &[("paper", "not a paper")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("is not an arXiv id"));
-    let home = ada.get("/").await;
-    let community = home
-        .body
-        .split("arXiv announcement")
-        .next()
-        .unwrap()
-        .to_owned();
+    let community = community_part(&mut ada).await;
     assert!(
         community.contains(&format!("/papers/{older}")),
         "on today's community list"
@@ -553,13 +557,7 @@ async fn accounts_votes_submissions_trending_and_curation() {
         .await;
     ada.post(&format!("/papers/{id}/curate"), &[("action", "feature")])
         .await;
-    let home = anon.get("/").await;
-    let community = home
-        .body
-        .split("arXiv announcement")
-        .next()
-        .unwrap()
-        .to_owned();
+    let community = community_part(&mut anon).await;
     assert!(
         community.contains(&format!("/papers/{id}\"")),
         "featured joins the community part"

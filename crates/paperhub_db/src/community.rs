@@ -339,6 +339,15 @@ fn parse_day(s: &str) -> Option<NaiveDate> {
 
 const USER_COLUMNS: &str = "id, username, email, is_admin, created_at";
 
+/// [`USER_COLUMNS`] of the `u` alias, for joins.
+static USER_COLUMNS_U: LazyLock<String> = LazyLock::new(|| {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId(row.get(0)?),
@@ -538,13 +547,12 @@ impl CommunityStore for SqliteStore {
     }
 
     fn session_user(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<Option<User>, DbError> {
-        let cols: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
         Ok(self
             .conn()
             .prepare_cached(&format!(
                 "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-                cols.join(", ")
+                *USER_COLUMNS_U
             ))?
             .query_row(params![token_hash, ts(now)], user_from_row)
             .optional()?)
@@ -602,11 +610,10 @@ impl CommunityStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, DbError> {
         let conn = self.conn();
-        let cols: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
         let user = conn
             .prepare_cached(&format!(
                 "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
-                cols.join(", ")
+                *USER_COLUMNS_U
             ))?
             .query_row([token_hash], user_from_row)
             .optional()?;
