@@ -72,7 +72,7 @@ pub struct Card {
     pub title: String,
     /// Title, escaped, query words in `<mark>`.
     pub title_html: String,
-    /// First authors, "et al." after [`CARD_AUTHORS`].
+    /// First authors, "et al." after four.
     pub authors: String,
     /// Announcement or submission day.
     pub date: String,
