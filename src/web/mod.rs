@@ -118,6 +118,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/logout", post(users::logout))
         .route("/users/{name}", get(users::show_user))
         .route("/settings", get(users::settings))
+        .route("/settings/password", post(users::change_password))
         .route("/settings/tokens", post(users::create_token))
         .route("/settings/tokens/{id}/delete", post(users::delete_token))
         .route("/subscribe", post(pages::subscribe))

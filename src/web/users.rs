@@ -427,6 +427,8 @@ struct SettingsPage {
     email: String,
     tokens: Vec<ApiToken>,
     new_token: Option<String>,
+    message: Option<String>,
+    error: Option<String>,
 }
 
 async fn settings_page(
@@ -434,6 +436,17 @@ async fn settings_page(
     viewer: &Viewer,
     uri: &OriginalUri,
     new_token: Option<String>,
+) -> Result<Response, AppError> {
+    settings_with(app, viewer, uri, new_token, None, None).await
+}
+
+async fn settings_with(
+    app: &Arc<AppState>,
+    viewer: &Viewer,
+    uri: &OriginalUri,
+    new_token: Option<String>,
+    message: Option<String>,
+    error: Option<String>,
 ) -> Result<Response, AppError> {
     let user = viewer.require()?.clone();
     let id = user.id;
@@ -443,7 +456,63 @@ async fn settings_page(
         email: user.email.unwrap_or_default(),
         tokens,
         new_token,
+        message,
+        error,
     }))
+}
+
+/// The change-password form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    /// The password now.
+    pub current: String,
+    /// The new one.
+    pub new: String,
+}
+
+/// `POST /settings/password`: checks the current password, sets the new
+/// one and ends every other session of the account.
+///
+/// # Errors
+/// Not logged in, or a storage error; wrong input is shown on the page.
+pub async fn change_password(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(form): axum::Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.require()?.clone();
+    if let Err(wait) = app.limiter.hit(
+        &format!("login-user:{}", user.username.to_lowercase()),
+        app.config.web.login_per_account_per_hour,
+        Duration::from_secs(3600),
+    ) {
+        return Err(AppError::too_many(wait));
+    }
+    if form.new.chars().count() < MIN_PASSWORD || form.new.len() > MAX_PASSWORD {
+        let error = format!("New passwords need at least {MIN_PASSWORD} characters.");
+        return settings_with(&app, &viewer, &uri, None, None, Some(error)).await;
+    }
+    let name = user.username.clone();
+    let stored = app.db.run(move |s| s.user_credentials(&name)).await?;
+    let (current, new) = (form.current.clone(), form.new.clone());
+    let hash = tokio::task::spawn_blocking(move || {
+        let ok = stored.is_some_and(|(_, h)| verify_password(&current, &h));
+        ok.then(|| hash_password(&new)).transpose()
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let Some(hash) = hash else {
+        let error = "The current password is not right.".to_owned();
+        return settings_with(&app, &viewer, &uri, None, None, Some(error)).await;
+    };
+    let keep = viewer.session_token.as_deref().map(secrets::token_hash);
+    app.db
+        .run(move |s| s.set_password(user.id, &hash, keep.as_ref().map(|k| k.as_slice())))
+        .await?;
+    tracing::info!(user.id = %user.id, "password of {} changed", user.id);
+    let message = "Password changed; every other session is logged out.".to_owned();
+    settings_with(&app, &viewer, &uri, None, Some(message), None).await
 }
 
 /// `GET /settings`.

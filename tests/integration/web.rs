@@ -563,7 +563,32 @@ async fn accounts_votes_submissions_trending_and_curation() {
         "featured joins the community part"
     );
 
-    // Log out, then a wrong password, then the right one.
+    // Change the password: a wrong current one is refused.
+    ada.get("/settings").await;
+    let r = ada
+        .post(
+            "/settings/password",
+            &[("current", "nope"), ("new", "a new horse battery")],
+        )
+        .await;
+    assert!(r.body.contains("The current password is not right."));
+    let r = ada
+        .post(
+            "/settings/password",
+            &[
+                ("current", "correct horse battery"),
+                ("new", "a new horse battery"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("Password changed"), "{}", r.body);
+    assert_eq!(
+        ada.get("/settings").await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+
+    // Log out, then the old password, then the new one.
     ada.get("/").await;
     let r = ada.post("/logout", &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -572,7 +597,7 @@ async fn accounts_votes_submissions_trending_and_curation() {
     let r = ada
         .post(
             "/login",
-            &[("username", "ada"), ("password", "wrong horse")],
+            &[("username", "ada"), ("password", "correct horse battery")],
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -581,7 +606,7 @@ async fn accounts_votes_submissions_trending_and_curation() {
             "/login",
             &[
                 ("username", "ADA"),
-                ("password", "correct horse battery"),
+                ("password", "a new horse battery"),
                 ("next", "/trending"),
             ],
         )

@@ -173,6 +173,17 @@ pub trait CommunityStore: Send {
     /// A storage error.
     fn user_by_name(&self, username: &str) -> Result<Option<User>, DbError>;
 
+    /// Replaces a user's password hash and ends their other sessions.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn set_password(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+        keep_session: Option<&[u8]>,
+    ) -> Result<(), DbError>;
+
     /// Grants or revokes curator rights; false when there is no such user.
     ///
     /// # Errors
@@ -523,6 +534,25 @@ impl CommunityStore for SqliteStore {
             ))?
             .query_row([username], user_from_row)
             .optional()?)
+    }
+
+    fn set_password(
+        &mut self,
+        user: UserId,
+        password_hash: &str,
+        keep_session: Option<&[u8]>,
+    ) -> Result<(), DbError> {
+        let tx = self.conn_mut().transaction()?;
+        tx.execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user.0, password_hash],
+        )?;
+        tx.execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+            params![user.0, keep_session],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn set_admin(&mut self, username: &str, admin: bool) -> Result<bool, DbError> {
@@ -984,6 +1014,14 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        s.create_session(b"other", u.id, now(), now() + Duration::hours(1))
+            .unwrap();
+        s.set_password(u.id, "h2", Some(b"tok")).unwrap();
+        assert!(
+            s.session_user(b"other", now()).unwrap().is_none(),
+            "other sessions end"
+        );
+        assert_eq!(s.user_credentials("ada").unwrap().unwrap().1, "h2");
         s.delete_session(b"tok", now()).unwrap();
         assert!(s.session_user(b"tok", now()).unwrap().is_none());
     }
