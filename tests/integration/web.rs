@@ -299,7 +299,7 @@ async fn paper_and_search_pages_match_snapshots() {
     }
     insta::assert_snapshot!("paper_page", normalise(&page.body));
     let search = c
-        .get("/search?q=ti%3Aretrieval+augmented&mode=lexical")
+        .get("/search?q=ti%3Aretrieval+ti%3Aaugmented&mode=lexical")
         .await;
     assert_eq!(search.status, StatusCode::OK);
     assert!(
