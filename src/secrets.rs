@@ -2,7 +2,9 @@
 //!
 //! One random 32-byte key per data directory, generated on first use and
 //! stored in `<data>/secret.key` with mode 0600. It keys HMAC-SHA-256 for CSRF
-//! tokens (and the digest issue's signed links). Session and API tokens are
+//! tokens and for signed, expiring link tokens (`subject.expiry.hmac`, the
+//! purpose signed in) that mails carry to confirm or unsubscribe without a
+//! login. Session and API tokens are
 //! random, not signed: the store keeps only their SHA-256, so a leaked
 //! database does not log anyone in.
 
@@ -122,6 +124,74 @@ impl Secrets {
     }
 }
 
+/// Why a signed link token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not of the form `subject.expiry.signature`.
+    #[error("the link is incomplete; copy the whole link from the mail")]
+    Malformed,
+    /// The signature does not match (edited, or made for another purpose).
+    #[error("the link is not valid")]
+    BadSignature,
+    /// Past its expiry.
+    #[error("the link has expired; ask for a new one")]
+    Expired,
+}
+
+impl Secrets {
+    /// A link token for `subject` (letters, digits, `_`, `-`), valid for
+    /// `purpose` until `expires`: `subject.expiry.hmac`. The purpose is
+    /// signed but not written, so a token made for one purpose (confirm a
+    /// subscription) is refused for another (unsubscribe).
+    ///
+    /// # Errors
+    /// `subject` has characters a link cannot carry as they are.
+    pub fn issue_token(
+        &self,
+        purpose: &str,
+        subject: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String> {
+        if subject.is_empty()
+            || !subject
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            bail!("a token subject must be letters, digits, '_' or '-', not {subject:?}");
+        }
+        let body = format!("{subject}.{}", expires.timestamp());
+        let signature = self.sign(purpose, &body);
+        Ok(format!("{body}.{signature}"))
+    }
+
+    /// Checks a [`Secrets::issue_token`] token for `purpose` at `now` and
+    /// returns its subject.
+    ///
+    /// # Errors
+    /// Malformed, tampered, made for another purpose, or expired.
+    pub fn check_token(
+        &self,
+        purpose: &str,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, TokenError> {
+        let mut parts = token.trim().rsplitn(3, '.');
+        let (Some(signature), Some(expiry), Some(subject)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let expiry: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+        if !self.verify(purpose, &format!("{subject}.{expiry}"), signature) {
+            return Err(TokenError::BadSignature);
+        }
+        if now.timestamp() >= expiry {
+            return Err(TokenError::Expired);
+        }
+        Ok(subject.to_owned())
+    }
+}
+
 /// Equality that takes the same time wherever the first difference is.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -156,6 +226,63 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn link_tokens_carry_subject_purpose_and_expiry() {
+        use chrono::{Duration, TimeZone, Utc};
+        let s = Secrets::from_key([7; 32]);
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let t = s
+            .issue_token("confirm", "sub-42", now + Duration::days(2))
+            .unwrap();
+        assert_eq!(s.check_token("confirm", &t, now).unwrap(), "sub-42");
+        assert_eq!(
+            s.check_token("unsubscribe", &t, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            s.check_token("confirm", &t, now + Duration::days(3)),
+            Err(TokenError::Expired)
+        );
+        let edited_subject = t.replacen("sub-42", "sub-43", 1);
+        assert_eq!(
+            s.check_token("confirm", &edited_subject, now),
+            Err(TokenError::BadSignature)
+        );
+        let (body, sig) = t.rsplit_once('.').unwrap();
+        let (subject, expiry) = body.rsplit_once('.').unwrap();
+        let later: i64 = expiry.parse::<i64>().unwrap() + 86_400;
+        let extended = format!("{subject}.{later}.{sig}");
+        assert_eq!(
+            s.check_token("confirm", &extended, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            s.check_token("confirm", "nonsense", now),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            s.check_token("confirm", "a.b.c", now),
+            Err(TokenError::Malformed)
+        );
+        assert!(
+            s.issue_token("confirm", "a.b", now).is_err(),
+            "dots would break parsing"
+        );
+        assert!(
+            Secrets::from_key([8; 32])
+                .check_token("confirm", &t, now)
+                .is_err()
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn checking_any_string_never_panics(token in ".{0,200}") {
+            let s = Secrets::from_key([7; 32]);
+            let _ = s.check_token("confirm", &token, chrono::Utc::now());
         }
     }
 
