@@ -40,13 +40,20 @@ pub enum Mode {
     Hybrid,
 }
 
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Mode {
+    /// The mode's name, as the CLI, the API and URLs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Mode::Lexical => "lexical",
             Mode::Semantic => "semantic",
             Mode::Hybrid => "hybrid",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -106,13 +106,7 @@ fn harvest_loop(
     now_first: bool,
 ) -> Result<()> {
     if now_first {
-        match harvest_all(data_dir, config) {
-            Ok(()) => app.searcher.refresh(),
-            Err(e) => {
-                tracing::error!("harvest failed: {e:#}");
-                eprintln!("harvest failed: {e:#}");
-            }
-        }
+        harvest_then_index(data_dir, config, app);
     }
     loop {
         let now = Utc::now();
@@ -133,12 +127,18 @@ fn harvest_loop(
             wait.as_secs() / 60
         );
         std::thread::sleep(wait);
-        match harvest_all(data_dir, config) {
-            Ok(()) => app.searcher.refresh(),
-            Err(e) => {
-                tracing::error!("harvest failed, will try again at the next announcement: {e:#}");
-                eprintln!("harvest failed: {e:#}");
-            }
+        harvest_then_index(data_dir, config, app);
+    }
+}
+
+/// One harvest, then the indexer is woken; a failure is logged and the
+/// schedule carries on.
+fn harvest_then_index(data_dir: &DataDir, config: &Config, app: &AppState) {
+    match harvest_all(data_dir, config) {
+        Ok(()) => app.searcher.refresh(),
+        Err(e) => {
+            tracing::error!("harvest failed, will try again at the next announcement: {e:#}");
+            eprintln!("harvest failed: {e:#}");
         }
     }
 }

@@ -144,11 +144,9 @@ pub async fn daily_papers(
     };
     let limit = number(q.limit.as_deref(), "limit", 1..=100, 50)?;
     let page = number(q.p.as_deref(), "p", 0..=10_000, 0)?;
-    let category = lists::ListParams {
-        category: q.category.clone(),
-        page: None,
-    }
-    .category()?;
+    let category = lists::parse_category(q.category.as_deref()).map_err(|c| {
+        AppError::bad_request(format!("{c:?} is not an arXiv category such as cs.LG."))
+    })?;
     let user = viewer.user.as_ref().map(|u| u.id);
     let listing = lists::listing(
         &app,
@@ -253,11 +251,7 @@ pub async fn search_papers(
     Ok(Json(json!({
         "papers": papers,
         "meta": {
-            "mode": match found.mode {
-                crate::retrieval::Mode::Hybrid => "hybrid",
-                crate::retrieval::Mode::Lexical => "lexical",
-                crate::retrieval::Mode::Semantic => "semantic",
-            },
+            "mode": found.mode.as_str(),
             "note": found.note.or_else(|| app.searcher.notice()),
             "next_page": next,
         }

@@ -186,13 +186,19 @@ impl ListParams {
     /// # Errors
     /// Not an arXiv category.
     pub fn category(&self) -> Result<Option<String>, AppError> {
-        match self.category.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(c) if paperhub_domain::is_category(c) => Ok(Some(c.to_owned())),
-            Some(c) => Err(AppError::bad_request(format!(
-                "{c:?} is not an arXiv category such as cs.LG."
-            ))),
-        }
+        parse_category(self.category.as_deref()).map_err(|c| {
+            AppError::bad_request(format!("{c:?} is not an arXiv category such as cs.LG."))
+        })
+    }
+}
+
+/// A category filter as typed: none when absent or blank, else a checked
+/// category; `Err` carries the rejected text.
+pub fn parse_category(raw: Option<&str>) -> Result<Option<String>, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(c) if paperhub_domain::is_category(c) => Ok(Some(c.to_owned())),
+        Some(c) => Err(c.to_owned()),
     }
 }
 

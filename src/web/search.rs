@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::errors::AppError;
+use super::lists::parse_category;
 use super::pages::{chrome, render};
 use super::session::Viewer;
 use super::views::{Card, Chrome, Link, highlight, query_terms};
@@ -93,10 +94,9 @@ impl SearchParams {
             .filter(|c| !c.is_control())
             .take(MAX_QUERY_CHARS)
             .collect();
-        let mode = match self.mode.as_deref().unwrap_or("hybrid") {
-            "hybrid" | "" => Mode::Hybrid,
-            "lexical" => Mode::Lexical,
-            "semantic" => Mode::Semantic,
+        let mode = match self.mode.as_deref().unwrap_or("") {
+            "" => Mode::Hybrid,
+            name if let Ok(mode) = <Mode as clap::ValueEnum>::from_str(name, false) => mode,
             other => {
                 problems.push(format!(
                     "Unknown mode {other:?}; used hybrid (the others are lexical and semantic)."
@@ -104,16 +104,12 @@ impl SearchParams {
                 Mode::Hybrid
             }
         };
-        let category = match self.category.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(c) if paperhub_domain::is_category(c) => Some(c.to_owned()),
-            Some(c) => {
-                problems.push(format!(
-                    "Ignored category {c:?}: categories look like cs.LG."
-                ));
-                None
-            }
-        };
+        let category = parse_category(self.category.as_deref()).unwrap_or_else(|c| {
+            problems.push(format!(
+                "Ignored category {c:?}: categories look like cs.LG."
+            ));
+            None
+        });
         let since = date(self.since.as_deref(), "since", &mut problems);
         let until = date(self.until.as_deref(), "until", &mut problems);
         let page = self
@@ -216,19 +212,8 @@ struct SearchPage {
     mode_used: &'static str,
 }
 
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Hybrid => "hybrid",
-        Mode::Lexical => "lexical",
-        Mode::Semantic => "semantic",
-    }
-}
-
 fn query_string(s: &CheckedSearch, page: usize) -> String {
-    let mut pairs = vec![
-        ("q", s.query.clone()),
-        ("mode", mode_name(s.mode).to_owned()),
-    ];
+    let mut pairs = vec![("q", s.query.clone()), ("mode", s.mode.as_str().to_owned())];
     if let Some(c) = &s.category {
         pairs.push(("category", c.clone()));
     }
@@ -267,11 +252,11 @@ pub async fn search_page(
     chrome.q = checked.query.clone();
     let mut problems = checked.problems.clone();
     let mut cards = Vec::new();
-    let mut mode_used = mode_name(checked.mode);
+    let mut mode_used = checked.mode.as_str();
     if !checked.query.is_empty() {
         let found = run_search(&app, &checked, viewer.user.as_ref().map(|u| u.id)).await?;
         let terms = query_terms(&checked.query);
-        mode_used = mode_name(found.mode);
+        mode_used = found.mode.as_str();
         if let Some(note) = found.note
             && app.searcher.notice().is_none()
         {
@@ -310,7 +295,7 @@ pub async fn search_page(
         ("semantic", "Semantic"),
     ]
     .into_iter()
-    .map(|(v, l)| (v, l, v == mode_name(checked.mode)))
+    .map(|(v, l)| (v, l, v == checked.mode.as_str()))
     .collect();
     let feed = format!(
         "/search.atom?{}",

@@ -155,9 +155,9 @@ impl Searcher {
         if indexed > 0 {
             tracing::info!("indexed {indexed} new or changed papers");
             eprintln!("indexed {indexed} new or changed papers");
+            // Show the new papers to keyword search before embedding them.
+            self.swap(data_dir, config)?;
         }
-        // Show the new papers to keyword search before embedding them.
-        self.swap(data_dir, config)?;
         if !options.embed {
             return Ok(());
         }

@@ -181,7 +181,7 @@ pub async fn resolve_viewer(
             }
         }
         Viewer {
-            user: user.filter(|_| session.is_some()),
+            user,
             csrf,
             session_token: session,
             ip,
