@@ -27,6 +27,72 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     /// The web hub and JSON API.
     pub web: WebConfig,
+    /// Email digests and their delivery.
+    pub mail: MailConfig,
+}
+
+/// Email digests and how mail leaves the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The From address of every mail.
+    pub from: String,
+    /// `file` writes `.eml` files to `<data dir>/outbox/`; `smtp` sends.
+    pub transport: String,
+    /// SMTP server host name.
+    pub smtp_host: String,
+    /// SMTP port; 0 means the default of the security mode (587, 465 or 25).
+    pub smtp_port: u16,
+    /// `starttls`, `tls` (implicit TLS) or `plain` (loopback and tests only).
+    pub smtp_security: String,
+    /// SMTP user name; empty for no authentication.
+    pub smtp_username: String,
+    /// SMTP password (never printed).
+    pub smtp_password: String,
+    /// Seconds before an SMTP conversation is abandoned.
+    pub smtp_timeout_secs: u64,
+    /// Mails sent per minute at most.
+    pub rate_per_minute: u32,
+    /// Attempts of one mail before it is given up.
+    pub max_attempts: u32,
+    /// First retry delay after a temporary (4xx) failure; doubles each time.
+    pub retry_base_secs: u64,
+    /// Permanent (5xx) failures in a row after which an address is disabled.
+    pub disable_after_hard_failures: u32,
+    /// The day `paperhub serve` sends weekly digests (three-letter English name).
+    pub weekly_day: String,
+    /// Run digests automatically in `paperhub serve` after each harvest.
+    pub digests_enabled: bool,
+    /// Trending papers in a new subscriber's digest.
+    pub default_top_n: u32,
+    /// Subscribe requests allowed per client address per hour.
+    pub subscribe_per_ip_per_hour: u32,
+    /// Subscribe requests allowed per address per day (confirmation mails sent).
+    pub subscribe_per_address_per_day: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "Paperhub <paperhub@localhost>".into(),
+            transport: "file".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 0,
+            smtp_security: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_timeout_secs: 30,
+            rate_per_minute: 600,
+            max_attempts: 8,
+            retry_base_secs: 60,
+            disable_after_hard_failures: 3,
+            weekly_day: "Fri".into(),
+            digests_enabled: true,
+            default_top_n: 10,
+            subscribe_per_ip_per_hour: 10,
+            subscribe_per_address_per_day: 3,
+        }
+    }
 }
 
 /// Web server settings.
@@ -141,6 +207,17 @@ impl Default for HarvestConfig {
             request_timeout_secs: 60,
             max_retries: 6,
             max_backoff_secs: 300,
+        }
+    }
+}
+
+impl WebConfig {
+    /// The public base URL without a trailing slash (links in feeds and mail).
+    pub fn base_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.addr)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
         }
     }
 }
@@ -297,6 +374,34 @@ impl Config {
             bail!(
                 "web.public_url {:?} must start with http:// or https://",
                 w.public_url
+            );
+        }
+        let m = &self.mail;
+        m.from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("mail.from {:?} is not an address: {e}", m.from))?;
+        if !matches!(m.transport.as_str(), "file" | "smtp") {
+            bail!(
+                "mail.transport must be \"file\" or \"smtp\", not {:?}",
+                m.transport
+            );
+        }
+        if !matches!(m.smtp_security.as_str(), "starttls" | "tls" | "plain") {
+            bail!(
+                "mail.smtp_security must be \"starttls\", \"tls\" or \"plain\", not {:?}",
+                m.smtp_security
+            );
+        }
+        if m.rate_per_minute == 0 || m.max_attempts == 0 {
+            bail!("mail.rate_per_minute and mail.max_attempts must be at least 1");
+        }
+        m.weekly_day.parse::<chrono::Weekday>().map_err(|_| {
+            anyhow::anyhow!("mail.weekly_day {:?} is not a weekday name", m.weekly_day)
+        })?;
+        if m.default_top_n > 50 {
+            bail!(
+                "mail.default_top_n must be at most 50, not {}",
+                m.default_top_n
             );
         }
         if !(1..=200).contains(&w.page_size) {

@@ -47,6 +47,11 @@ impl DataDir {
         &self.root
     }
 
+    /// Where the file mail transport writes `.eml` files.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.path().join("outbox")
+    }
+
     /// The catalog database file.
     pub fn database_path(&self) -> PathBuf {
         self.root.join(DATABASE_FILE)

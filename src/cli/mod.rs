@@ -6,6 +6,7 @@
 //! `--strict` violated, paper not found), 2 an error.
 
 mod demo;
+mod digest;
 mod harvest;
 mod import;
 mod papers;
@@ -114,6 +115,15 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Import the bundled demo corpus, fetch the model, and serve it on 127.0.0.1:8080.
     Demo(demo::DemoArgs),
+    /// Email digests: preview, run, send, status, and adding subscribers.
+    ///
+    /// Mail goes to .eml files in <data dir>/outbox/ unless [mail] transport
+    /// = "smtp" is configured. `run` is idempotent per subscriber and period.
+    Digest {
+        /// What to do.
+        #[command(subcommand)]
+        command: digest::DigestCommand,
+    },
     /// Run benchmarks (not tests): import throughput and memory.
     Bench {
         /// Which benchmark.
@@ -152,6 +162,7 @@ impl Cli {
             Command::Papers { command } => papers::run(&data_dir, &command),
             Command::Stats(args) => stats::run(&data_dir, &args),
             Command::Demo(args) => demo::run(&data_dir, &config, &args),
+            Command::Digest { command } => digest::run(&data_dir, &config, &command),
             Command::Bench { command } => crate::bench::run(&data_dir, &config, &command),
         }
     }

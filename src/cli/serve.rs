@@ -7,7 +7,9 @@
 //! OAI-PMH set and the RSS announcements of the configured categories, then
 //! wakes the indexer, which brings the BM25 and vector indexes up to date
 //! while requests keep being served. A failed run is logged and the schedule
-//! carries on. SIGTERM or Ctrl-C stops accepting connections, finishes the
+//! carries on. The mail thread ([`crate::mail::worker`]) runs the daily
+//! digests once the indexer has caught up, the weekly ones on their day, and
+//! sends the outbox. SIGTERM or Ctrl-C stops accepting connections, finishes the
 //! requests in flight, and closes the store.
 
 use std::sync::Arc;
@@ -156,6 +158,7 @@ pub fn serve(
     indexer: IndexerOptions,
 ) -> Result<Outcome> {
     let app = AppState::open(data_dir, config)?;
+    crate::mail::worker::Mailer::start(&app, config.mail.digests_enabled)?;
     let indexer = app
         .searcher
         .start_indexer(data_dir.clone(), config.clone(), indexer)?;

@@ -22,6 +22,7 @@ pub mod searcher;
 pub mod security;
 pub mod session;
 pub mod submit;
+pub mod subscriptions;
 pub mod users;
 pub mod views;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub pages: page_cache::PageCache,
     /// The arXiv API client for submissions; none without a contact email.
     pub arxiv: Option<Arc<PoliteClient>>,
+    /// Wakes the mail thread when a mail is queued.
+    pub mailer: crate::mail::worker::Mailer,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             limiter: limits::RateLimiter::default(),
             pages: page_cache::PageCache::default(),
             arxiv,
+            mailer: crate::mail::worker::Mailer::default(),
         }))
     }
 
@@ -88,11 +92,7 @@ impl AppState {
 
     /// The public base URL without a trailing slash.
     pub fn base_url(&self) -> String {
-        if self.config.web.public_url.is_empty() {
-            format!("http://{}", self.config.web.addr)
-        } else {
-            self.config.web.public_url.trim_end_matches('/').to_owned()
-        }
+        self.config.web.base_url()
     }
 }
 
@@ -121,7 +121,16 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/settings/password", post(users::change_password))
         .route("/settings/tokens", post(users::create_token))
         .route("/settings/tokens/{id}/delete", post(users::delete_token))
-        .route("/subscribe", post(pages::subscribe))
+        .route("/subscribe", post(subscriptions::subscribe))
+        .route("/email/confirm", get(subscriptions::confirm))
+        .route(
+            "/email/manage",
+            get(subscriptions::manage).post(subscriptions::save_manage),
+        )
+        .route(
+            "/email/unsubscribe",
+            get(subscriptions::unsubscribe_page).post(subscriptions::unsubscribe),
+        )
         .route("/static/style.css", get(assets::style))
         .route("/static/app.js", get(assets::script))
         .route("/healthz", get(|| async { "ok" }))

@@ -333,13 +333,6 @@ pub async fn trending(
     .await
 }
 
-/// `POST /subscribe`: the digest issue wires this; until then it says so.
-pub async fn subscribe() -> AppError {
-    AppError::unavailable(
-        "Email digests are not set up on this hub yet. Follow the Atom or RSS feed meanwhile: /feed.atom",
-    )
-}
-
 /// Any other path.
 pub async fn not_found() -> AppError {
     AppError::not_found("There is no page here. Try the daily list or search.")

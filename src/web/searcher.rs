@@ -45,6 +45,9 @@ pub struct Searcher {
     generation: AtomicU64,
     progress: Progress,
     wake: Mutex<Option<Sender<()>>>,
+    /// Index updates asked for and finished, for [`Searcher::is_busy`].
+    requested: AtomicU64,
+    finished: AtomicU64,
 }
 
 impl Searcher {
@@ -58,6 +61,8 @@ impl Searcher {
             generation: AtomicU64::new(0),
             progress: Progress::default(),
             wake: Mutex::new(None),
+            requested: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
         }))
     }
 
@@ -95,8 +100,15 @@ impl Searcher {
         if let Ok(wake) = self.wake.lock()
             && let Some(tx) = wake.as_ref()
         {
+            self.requested.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send(());
         }
+    }
+
+    /// Whether an index update was asked for and has not finished: digests
+    /// wait for it, so they match the papers just harvested.
+    pub fn is_busy(&self) -> bool {
+        self.finished.load(Ordering::SeqCst) < self.requested.load(Ordering::SeqCst)
     }
 
     /// Starts the indexer thread.
@@ -111,6 +123,7 @@ impl Searcher {
     ) -> Result<JoinHandle<()>> {
         let (tx, rx) = channel();
         if options.build_now {
+            self.requested.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send(());
         }
         if let Ok(mut wake) = self.wake.lock() {
@@ -138,11 +151,13 @@ impl Searcher {
         options: IndexerOptions,
     ) {
         while rx.recv().is_ok() {
+            let target = self.requested.load(Ordering::SeqCst);
             // Coalesce requests that arrived while waiting.
             while rx.try_recv().is_ok() {}
             if let Err(e) = self.update(data_dir, config, options) {
                 tracing::error!("updating the search indexes failed: {e:#}");
             }
+            self.finished.fetch_max(target, Ordering::SeqCst);
         }
     }
 

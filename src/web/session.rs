@@ -28,6 +28,9 @@ use crate::secrets::{self, constant_time_eq};
 pub const SESSION_COOKIE: &str = "ph_session";
 /// The anonymous CSRF binding cookie.
 pub const ANON_COOKIE: &str = "ph_csrf";
+
+/// The one unsafe path exempt from the CSRF check: RFC 8058 one-click unsubscribe.
+pub const ONE_CLICK_PATH: &str = "/email/unsubscribe";
 /// Largest form body the CSRF check reads.
 const FORM_LIMIT: usize = 64 * 1024;
 
@@ -169,7 +172,9 @@ pub async fn resolve_viewer(
         let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         // API calls without a session cookie carry no ambient credentials,
         // so there is nothing to forge; they get 401 from the handler.
-        if unsafe_method && (session.is_some() || !is_api(&path)) {
+        // One-click unsubscribe (RFC 8058) comes from mail clients with no
+        // cookie; its signed token is the credential.
+        if unsafe_method && (session.is_some() || !is_api(&path)) && path != ONE_CLICK_PATH {
             let (presented, rebuilt) = match presented_csrf(req).await {
                 Ok(pair) => pair,
                 Err(e) => return reject(&path, e),

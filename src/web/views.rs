@@ -99,6 +99,11 @@ pub fn paper_day(paper: &Paper) -> Option<NaiveDate> {
         .or_else(|| paper.submitted.map(|d| d.date_naive()))
 }
 
+/// `s` with every run of whitespace (arXiv titles carry line breaks) made one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// "A, B, C, D et al."
 pub fn author_line(paper: &Paper, max: usize) -> String {
     let names: Vec<&str> = paper.authors.iter().map(|a| a.name.as_str()).collect();

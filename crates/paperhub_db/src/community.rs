@@ -334,11 +334,11 @@ pub trait CommunityStore: Send {
     ) -> Result<(Vec<Entry>, Vec<Entry>), DbError>;
 }
 
-fn ts(d: DateTime<Utc>) -> String {
+pub(crate) fn ts(d: DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.with_timezone(&Utc))
@@ -452,7 +452,7 @@ fn query_entries(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<
     raws.into_iter().map(RawEntry::into_entry).collect()
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
         e,
         rusqlite::Error::SqliteFailure(f, _)

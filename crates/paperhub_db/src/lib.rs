@@ -11,6 +11,7 @@
 
 mod community;
 mod error;
+mod mailing;
 mod migrations;
 mod sqlite;
 
@@ -23,6 +24,10 @@ pub use community::{
     User, UserId,
 };
 pub use error::DbError;
+pub use mailing::{
+    Frequency, Interest, InterestKind, MailStore, NewMail, OutboxCounts, OutboxEntry, QueuedMail,
+    Subscriber, SubscriberId, SubscriberStatus,
+};
 pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
 

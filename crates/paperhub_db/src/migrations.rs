@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_harvest_state.sql"),
     include_str!("../migrations/0003_modified_index.sql"),
     include_str!("../migrations/0004_community.sql"),
+    include_str!("../migrations/0005_digests.sql"),
 ];
 
 /// The schema version this build writes.

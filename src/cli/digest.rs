@@ -1,0 +1,328 @@
+//! `paperhub digest`: preview, run, send and inspect email digests, and add
+//! subscribers from the command line.
+//!
+//! `run` renders and queues the current period's digests (idempotent: a
+//! second run queues nothing new) and then sends the outbox; `send` only
+//! sends. Both stop cleanly on Ctrl-C between two mails. Output never
+//! contains subscribers' addresses except where one was given.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context as _, Result, bail};
+use chrono::Utc;
+use paperhub_db::{Frequency, Interest, InterestKind, MailStore, SqliteStore};
+
+use super::Outcome;
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::digest::{self, render};
+use crate::mail::sender::{SendReport, send_due};
+use crate::mail::transport::Transport;
+use crate::retrieval::Retriever;
+use crate::secrets::Secrets;
+
+/// `paperhub digest ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum DigestCommand {
+    /// Print the next digest of a subscriber (subject and text part).
+    Preview {
+        /// The subscriber's address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Render and queue the current period's digests, then send the outbox.
+    Run {
+        /// Which digests.
+        #[arg(long, value_enum, default_value = "daily")]
+        period: PeriodArg,
+        /// Count what would be queued; queue and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Queue only; leave sending to `paperhub serve` or `digest send`.
+        #[arg(long)]
+        no_send: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send every queued mail that is due.
+    Send {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the outbox: queued, sent and failed mails, and subscribers.
+    Status {
+        /// Recent mails to list.
+        #[arg(long, default_value_t = 10)]
+        recent: u32,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a subscriber (a confirmation mail is queued unless --confirmed).
+    Subscribe {
+        /// The address.
+        #[arg(long)]
+        email: String,
+        /// Daily or weekly.
+        #[arg(long, value_enum, default_value = "daily")]
+        frequency: PeriodArg,
+        /// Trending papers per digest (0-50).
+        #[arg(long, default_value_t = 10)]
+        top: u32,
+        /// A saved search (repeatable).
+        #[arg(long = "query", value_name = "QUERY")]
+        queries: Vec<String>,
+        /// A category such as cs.LG (repeatable).
+        #[arg(long = "category", value_name = "CATEGORY")]
+        categories: Vec<String>,
+        /// A followed author (repeatable).
+        #[arg(long = "author", value_name = "NAME")]
+        authors: Vec<String>,
+        /// The address owner agreed elsewhere: skip the confirmation mail.
+        #[arg(long)]
+        confirmed: bool,
+    },
+}
+
+/// `--period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeriodArg {
+    /// After each announcement.
+    Daily,
+    /// Once a week.
+    Weekly,
+}
+
+impl From<PeriodArg> for Frequency {
+    fn from(p: PeriodArg) -> Frequency {
+        match p {
+            PeriodArg::Daily => Frequency::Daily,
+            PeriodArg::Weekly => Frequency::Weekly,
+        }
+    }
+}
+
+/// Opens search for saved searches; without indexes, digests carry
+/// trending, category and author sections only.
+fn open_retriever(data_dir: &DataDir, config: &Config) -> Option<Retriever> {
+    match Retriever::open(data_dir, config) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("warning: search indexes unavailable ({e:#}); saved searches will not match. Run `paperhub index`.");
+            None
+        }
+    }
+}
+
+/// Sends the outbox until it is empty of due mail or Ctrl-C.
+fn send(store: &mut SqliteStore, data_dir: &DataDir, config: &Config) -> Result<SendReport> {
+    let transport = Transport::from_config(&config.mail, &data_dir.outbox_dir())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // A second handler registration fails harmlessly (e.g. in tests).
+    let _ = ctrlc_flag(move || flag.store(true, Ordering::Relaxed));
+    send_due(store, &transport, &config.mail, &stop)
+}
+
+fn ctrlc_flag(on_signal: impl Fn() + Send + 'static) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(crate::web::shutdown_signal());
+            on_signal();
+        })?;
+    Ok(())
+}
+
+fn print_send(report: &SendReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!(
+            "sent {}, deferred {} (will retry), failed {}, addresses disabled {}",
+            report.sent, report.deferred, report.failed, report.disabled
+        );
+    }
+    Ok(())
+}
+
+/// Runs `paperhub digest`.
+///
+/// # Errors
+/// The store, indexes, templates or transport fail.
+pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Result<Outcome> {
+    let mut store = data_dir.open_store()?;
+    let secrets = Secrets::load_or_create(data_dir.path())?;
+    match command {
+        DigestCommand::Preview { email } => {
+            let Some(subscriber) = store.subscriber_by_email(email.trim())? else {
+                eprintln!("no subscriber with that address");
+                return Ok(Outcome::Unsuccessful);
+            };
+            let retriever = open_retriever(data_dir, config);
+            let cx = digest::Context {
+                config,
+                secrets: &secrets,
+                retriever: retriever.as_ref(),
+            };
+            match digest::preview(&store, cx, &subscriber, Utc::now())? {
+                Some((subject, text)) => {
+                    println!("Subject: {subject}\n\n{text}");
+                    Ok(Outcome::Success)
+                }
+                None => {
+                    eprintln!("the next digest would be empty, so it would not be sent");
+                    Ok(Outcome::Unsuccessful)
+                }
+            }
+        }
+        DigestCommand::Run {
+            period,
+            dry_run,
+            no_send,
+            json,
+        } => {
+            let retriever = open_retriever(data_dir, config);
+            let cx = digest::Context {
+                config,
+                secrets: &secrets,
+                retriever: retriever.as_ref(),
+            };
+            let report = digest::run(&mut store, cx, (*period).into(), *dry_run, Utc::now())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                match &report.period {
+                    Some(p) => println!(
+                        "{} digest {} ({} papers): {} subscribers, {} {}, {} already queued, {} empty (not sent), {} ms",
+                        period_name(*period),
+                        p.key,
+                        report.papers,
+                        report.subscribers,
+                        report.queued,
+                        if *dry_run { "would be queued" } else { "queued" },
+                        report.already_queued,
+                        report.empty,
+                        report.elapsed_ms
+                    ),
+                    None => println!("the catalog has no announcements yet; nothing to send"),
+                }
+            }
+            if !*dry_run && !*no_send {
+                let sent = send(&mut store, data_dir, config)?;
+                print_send(&sent, *json)?;
+            }
+            Ok(Outcome::Success)
+        }
+        DigestCommand::Send { json } => {
+            let report = send(&mut store, data_dir, config)?;
+            print_send(&report, *json)?;
+            Ok(if report.failed > 0 {
+                Outcome::Unsuccessful
+            } else {
+                Outcome::Success
+            })
+        }
+        DigestCommand::Status { recent, json } => {
+            let counts = store.outbox_counts()?;
+            let rows = store.outbox_recent(*recent)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "counts": counts,
+                        "recent": rows,
+                    }))?
+                );
+            } else {
+                println!(
+                    "outbox: {} queued, {} sent, {} failed\nsubscribers: {} active, {} awaiting confirmation\ntransport: {}",
+                    counts.queued,
+                    counts.sent,
+                    counts.failed,
+                    counts.active_subscribers,
+                    counts.pending_subscribers,
+                    config.mail.transport
+                );
+                for r in rows {
+                    println!(
+                        "{:>6}  {:<7} {:<6} attempts {}  {}  <{}>{}",
+                        r.id,
+                        r.kind,
+                        r.status,
+                        r.attempts,
+                        r.created_at.format("%Y-%m-%d %H:%M"),
+                        r.message_id,
+                        r.last_error
+                            .map(|e| format!("  last error: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(Outcome::Success)
+        }
+        DigestCommand::Subscribe {
+            email,
+            frequency,
+            top,
+            queries,
+            categories,
+            authors,
+            confirmed,
+        } => {
+            let Some(email) = crate::web::subscriptions::valid_address(email) else {
+                bail!("{email:?} is not an email address");
+            };
+            if *top > 50 {
+                bail!("--top must be at most 50, not {top}");
+            }
+            let mut interests = Vec::new();
+            for (kind, values) in [
+                (InterestKind::Query, queries),
+                (InterestKind::Category, categories),
+                (InterestKind::Author, authors),
+            ] {
+                for value in values {
+                    if kind == InterestKind::Category && !paperhub_domain::is_category(value) {
+                        bail!("--category {value:?} is not an arXiv category such as cs.LG");
+                    }
+                    interests.push(Interest {
+                        kind,
+                        value: value.trim().to_owned(),
+                    });
+                }
+            }
+            let now = Utc::now();
+            let subscriber = store.subscribe(&email, now)?;
+            store.set_preferences(subscriber.id, (*frequency).into(), *top, &interests)?;
+            if *confirmed {
+                store.confirm_subscriber(subscriber.id, now)?;
+                println!("subscriber {} is active", subscriber.id);
+            } else {
+                let mail = render::confirm_mail(config, &secrets, &subscriber, now)
+                    .context("rendering the confirmation mail")?;
+                store.enqueue_mails(&[mail], now)?;
+                let report = send(&mut store, data_dir, config)?;
+                println!(
+                    "subscriber {} awaits confirmation; confirmation mail: {}",
+                    subscriber.id,
+                    if report.sent > 0 { "sent" } else { "queued" }
+                );
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+fn period_name(p: PeriodArg) -> &'static str {
+    match p {
+        PeriodArg::Daily => "daily",
+        PeriodArg::Weekly => "weekly",
+    }
+}

@@ -1,0 +1,399 @@
+//! Turning digests and notices into mails: the templates under
+//! `templates/email/<name>/{subject.txt,body.txt,body.html}`, the signed
+//! links every mail carries, and [`crate::mail::compose`].
+//!
+//! Links are signed tokens ([`crate::secrets::Secrets::issue_token`]) whose
+//! subject is the subscriber id: `confirm` lasts a week, `manage` and
+//! `unsubscribe` a year, so an old digest's footer still works.
+
+use anyhow::{Context, Result};
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+use paperhub_db::{Entry, NewMail, Subscriber};
+
+use crate::config::Config;
+use crate::mail::{Parts, compose};
+use crate::secrets::Secrets;
+
+/// Token purposes.
+pub const CONFIRM: &str = "digest-confirm";
+/// Token purpose of the manage page.
+pub const MANAGE: &str = "digest-manage";
+/// Token purpose of one-click unsubscribe.
+pub const UNSUBSCRIBE: &str = "digest-unsubscribe";
+
+/// How long a confirmation link works.
+pub const CONFIRM_DAYS: i64 = 7;
+/// How long manage and unsubscribe links work.
+pub const LINK_DAYS: i64 = 365;
+
+/// The signed links of one subscriber.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// The hub's base URL.
+    pub hub: String,
+    /// Confirms the subscription.
+    pub confirm: String,
+    /// Opens the preferences.
+    pub manage: String,
+    /// Unsubscribes (GET shows a button, POST is RFC 8058 one-click).
+    pub unsubscribe: String,
+}
+
+impl Links {
+    /// Signs the links of `subscriber` at `now`.
+    ///
+    /// # Errors
+    /// Signing fails (it cannot for a numeric subject).
+    pub fn new(
+        config: &Config,
+        secrets: &Secrets,
+        subscriber: &Subscriber,
+        now: DateTime<Utc>,
+    ) -> Result<Links> {
+        let hub = config.web.base_url();
+        let subject = subscriber.id.to_string();
+        let token = |purpose: &str, days: i64| {
+            secrets.issue_token(purpose, &subject, now + Duration::days(days))
+        };
+        Ok(Links {
+            confirm: format!("{hub}/email/confirm?t={}", token(CONFIRM, CONFIRM_DAYS)?),
+            manage: format!("{hub}/email/manage?t={}", token(MANAGE, LINK_DAYS)?),
+            unsubscribe: format!("{hub}/email/unsubscribe?t={}", token(UNSUBSCRIBE, LINK_DAYS)?),
+            hub,
+        })
+    }
+}
+
+/// One paper in a digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestPaper {
+    /// Title.
+    pub title: String,
+    /// Its hub page.
+    pub url: String,
+    /// "A, B, C, D et al."
+    pub authors: String,
+    /// The first sentences of the abstract.
+    pub summary: String,
+    /// Upvotes.
+    pub votes: u32,
+    /// Primary category.
+    pub category: String,
+    /// Why it is in the personal section.
+    pub why: Vec<String>,
+}
+
+impl DigestPaper {
+    /// The digest view of `entry`; links point into `hub`.
+    pub fn new(entry: &Entry, hub: &str, why: Vec<String>) -> DigestPaper {
+        let p = &entry.paper;
+        DigestPaper {
+            title: crate::web::views::one_line(&p.title),
+            url: format!("{hub}/papers/{}", p.id),
+            authors: crate::web::views::author_line(p, 4),
+            summary: first_sentences(&p.abstract_text, 2, 320),
+            votes: entry.votes,
+            category: p.primary_category.clone().unwrap_or_default(),
+            why,
+        }
+    }
+}
+
+/// A digest's content.
+#[derive(Debug, Clone)]
+pub struct DigestMail {
+    /// "Paperhub daily digest".
+    pub title: String,
+    /// `daily` or `weekly`.
+    pub frequency: &'static str,
+    /// "Fri 21 Mar 2025" or "week of 17 Mar 2025".
+    pub period_label: String,
+    /// Papers in the mail.
+    pub count: usize,
+    /// Personal matches with reasons.
+    pub personal: Vec<DigestPaper>,
+    /// The top trending papers.
+    pub trending: Vec<DigestPaper>,
+    /// The period's list on the hub.
+    pub list_url: String,
+    /// The hub.
+    pub hub_url: String,
+    /// Preferences.
+    pub manage_url: String,
+    /// Unsubscribe.
+    pub unsubscribe_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest/subject.txt")]
+struct DigestSubject<'a> {
+    m: &'a DigestMail,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest/body.txt")]
+struct DigestText<'a> {
+    m: &'a DigestMail,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest/body.html")]
+struct DigestHtml<'a> {
+    m: &'a DigestMail,
+}
+
+/// A one-off mail with one action: confirm, or manage.
+#[derive(Debug, Clone)]
+pub struct NoticeMail {
+    /// Subject line.
+    pub subject: String,
+    /// First line.
+    pub heading: String,
+    /// What happened.
+    pub intro: String,
+    /// The button's label.
+    pub action_label: String,
+    /// The button's link.
+    pub action_url: String,
+    /// Small print.
+    pub note: String,
+    /// For an active subscriber.
+    pub unsubscribe_url: Option<String>,
+    /// The hub.
+    pub hub_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirm/subject.txt")]
+struct ConfirmSubject<'a> {
+    m: &'a NoticeMail,
+}
+#[derive(Template)]
+#[template(path = "email/confirm/body.txt")]
+struct ConfirmText<'a> {
+    m: &'a NoticeMail,
+}
+#[derive(Template)]
+#[template(path = "email/confirm/body.html")]
+struct ConfirmHtml<'a> {
+    m: &'a NoticeMail,
+}
+#[derive(Template)]
+#[template(path = "email/manage/subject.txt")]
+struct ManageSubject<'a> {
+    m: &'a NoticeMail,
+}
+#[derive(Template)]
+#[template(path = "email/manage/body.txt")]
+struct ManageText<'a> {
+    m: &'a NoticeMail,
+}
+#[derive(Template)]
+#[template(path = "email/manage/body.html")]
+struct ManageHtml<'a> {
+    m: &'a NoticeMail,
+}
+
+/// Rendered subject, text and HTML.
+struct Rendered {
+    subject: String,
+    text: String,
+    html: String,
+}
+
+fn rendered(
+    subject: &impl Template,
+    text: &impl Template,
+    html: &impl Template,
+) -> Result<Rendered> {
+    Ok(Rendered {
+        subject: one_line_subject(&subject.render().context("rendering the subject")?),
+        text: tidy_text(&text.render().context("rendering the text part")?),
+        html: html.render().context("rendering the HTML part")?,
+    })
+}
+
+fn one_line_subject(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Collapses runs of blank lines the template logic leaves.
+fn tidy_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut blank = 0;
+    for line in s.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_start_matches('\n').to_owned()
+}
+
+fn queue(
+    config: &Config,
+    subscriber: &Subscriber,
+    dedupe_key: String,
+    kind: &str,
+    r: &Rendered,
+    unsubscribe: Option<&str>,
+) -> Result<NewMail> {
+    let composed = compose(&Parts {
+        from: &config.mail.from,
+        to: &subscriber.email,
+        subject: &r.subject,
+        text: &r.text,
+        html: &r.html,
+        unsubscribe_url: unsubscribe,
+        kind,
+    })?;
+    Ok(NewMail {
+        dedupe_key,
+        subscriber: Some(subscriber.id),
+        kind: kind.to_owned(),
+        message_id: composed.message_id,
+        recipient: subscriber.email.clone(),
+        subject: composed.subject,
+        message: composed.bytes,
+    })
+}
+
+/// The digest mail for `subscriber`, queued under `dedupe_key`.
+///
+/// # Errors
+/// A template or the message cannot be built.
+pub fn digest_mail(
+    config: &Config,
+    subscriber: &Subscriber,
+    mail: &DigestMail,
+    dedupe_key: String,
+) -> Result<NewMail> {
+    let r = rendered(
+        &DigestSubject { m: mail },
+        &DigestText { m: mail },
+        &DigestHtml { m: mail },
+    )?;
+    queue(config, subscriber, dedupe_key, "digest", &r, Some(&mail.unsubscribe_url))
+}
+
+/// The rendered text part of a digest (for `digest preview`).
+///
+/// # Errors
+/// A template fails.
+pub fn digest_text(mail: &DigestMail) -> Result<(String, String)> {
+    let subject = one_line_subject(&DigestSubject { m: mail }.render()?);
+    Ok((subject, tidy_text(&DigestText { m: mail }.render()?)))
+}
+
+/// The double opt-in mail: one per subscriber per hour at most.
+///
+/// # Errors
+/// Signing, a template or the message fails.
+pub fn confirm_mail(
+    config: &Config,
+    secrets: &Secrets,
+    subscriber: &Subscriber,
+    now: DateTime<Utc>,
+) -> Result<NewMail> {
+    let links = Links::new(config, secrets, subscriber, now)?;
+    let m = NoticeMail {
+        subject: "Confirm your Paperhub digest subscription".into(),
+        heading: "One more step".into(),
+        intro: format!(
+            "Someone, hopefully you, asked for Paperhub's paper digest at {} to be sent to this address. Confirm to start receiving it.",
+            links.hub
+        ),
+        action_label: "Confirm my subscription".into(),
+        action_url: links.confirm.clone(),
+        note: format!(
+            "The link works for {CONFIRM_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent."
+        ),
+        unsubscribe_url: None,
+        hub_url: links.hub.clone(),
+    };
+    let r = rendered(
+        &ConfirmSubject { m: &m },
+        &ConfirmText { m: &m },
+        &ConfirmHtml { m: &m },
+    )?;
+    let key = format!("confirm:{}:{}", subscriber.id, now.format("%Y-%m-%dT%H"));
+    queue(config, subscriber, key, "confirm", &r, None)
+}
+
+/// The mail an already active subscriber gets when the address is entered
+/// again: a link to the preferences (the page never says it was subscribed).
+///
+/// # Errors
+/// Signing, a template or the message fails.
+pub fn manage_mail(
+    config: &Config,
+    secrets: &Secrets,
+    subscriber: &Subscriber,
+    now: DateTime<Utc>,
+) -> Result<NewMail> {
+    let links = Links::new(config, secrets, subscriber, now)?;
+    let m = NoticeMail {
+        subject: "Your Paperhub digest subscription".into(),
+        heading: "You are already subscribed".into(),
+        intro: format!(
+            "Someone asked to subscribe this address to Paperhub's digest at {}. It already receives it, so nothing changed.",
+            links.hub
+        ),
+        action_label: "Change what you receive".into(),
+        action_url: links.manage.clone(),
+        note: "If you did not ask for this, ignore this mail.".into(),
+        unsubscribe_url: Some(links.unsubscribe.clone()),
+        hub_url: links.hub.clone(),
+    };
+    let r = rendered(
+        &ManageSubject { m: &m },
+        &ManageText { m: &m },
+        &ManageHtml { m: &m },
+    )?;
+    let key = format!("manage:{}:{}", subscriber.id, now.format("%Y-%m-%dT%H"));
+    queue(config, subscriber, key, "manage", &r, Some(&links.unsubscribe))
+}
+
+/// Up to `sentences` sentences of `text`, at most about `max` characters.
+pub fn first_sentences(text: &str, sentences: usize, max: usize) -> String {
+    let text = crate::web::views::one_line(text);
+    let mut end = 0;
+    let mut found = 0;
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '?' | '!')
+            && bytes.get(i + 1).is_none_or(|b| *b == b' ')
+            && i > 20
+        {
+            end = i + 1;
+            found += 1;
+            if found == sentences {
+                break;
+            }
+        }
+    }
+    if found == 0 || end > max {
+        return crate::web::views::excerpt(&text, &[], max);
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_sentences_stop_at_the_second_full_stop() {
+        let t = "We study transformers in depth. They work well.\nWe show more. And more.";
+        assert_eq!(first_sentences(t, 2, 300), "We study transformers in depth. They work well.");
+        assert!(first_sentences(&"word ".repeat(200), 2, 100).chars().count() <= 101);
+    }
+}

@@ -1,0 +1,153 @@
+//! The mail thread of `paperhub serve`: runs digests when their period
+//! comes and keeps the outbox drained.
+//!
+//! It wakes when a handler queues a mail ([`Mailer::wake`]), when the next
+//! queued retry falls due, or once a minute. Each time it first checks the
+//! digest schedule: the daily digest of the latest announcement day once
+//! the indexer has caught up with the harvest that brought it (so saved
+//! searches see the new papers), the weekly one on `mail.weekly_day`. Both
+//! are idempotent in the store, so a restart simply finishes a half-done
+//! run. Then it sends whatever is due.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{Datelike, Utc};
+use paperhub_db::{CommunityStore, Frequency, MailStore, SqliteStore};
+
+use super::sender::send_due;
+use super::transport::Transport;
+use crate::digest::{self, Period};
+use crate::web::AppState;
+
+/// The longest sleep between two looks at the outbox and the schedule.
+const TICK: Duration = Duration::from_secs(60);
+
+/// Wakes the mail thread; a no-op when none runs.
+#[derive(Debug, Default)]
+pub struct Mailer {
+    wake: Mutex<Option<Sender<()>>>,
+}
+
+impl Mailer {
+    /// Asks the mail thread to look at the outbox now.
+    pub fn wake(&self) {
+        if let Ok(wake) = self.wake.lock()
+            && let Some(tx) = wake.as_ref()
+        {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Starts the mail thread of `app`; digests run only when `digests`.
+    ///
+    /// # Errors
+    /// The transport is misconfigured or the thread cannot start.
+    pub fn start(app: &Arc<AppState>, digests: bool) -> Result<std::thread::JoinHandle<()>> {
+        let transport = Transport::from_config(&app.config.mail, &app.data_dir.outbox_dir())?;
+        let (tx, rx) = channel();
+        if let Ok(mut wake) = app.mailer.wake.lock() {
+            *wake = Some(tx);
+        }
+        let app = Arc::clone(app);
+        std::thread::Builder::new()
+            .name("mail".into())
+            .spawn(move || {
+                if let Err(e) = run(&app, &transport, &rx, digests) {
+                    tracing::error!("the mail thread stopped: {e:#}");
+                    eprintln!("the mail thread stopped: {e:#}");
+                }
+            })
+            .context("starting the mail thread")
+    }
+}
+
+/// Which digest periods this process already ran.
+#[derive(Debug, Default)]
+struct Schedule {
+    daily: Option<String>,
+    weekly: Option<String>,
+}
+
+impl Schedule {
+    fn tick(&mut self, app: &AppState, store: &mut SqliteStore) -> Result<()> {
+        if !app.config.mail.digests_enabled || app.searcher.is_busy() {
+            return Ok(());
+        }
+        let Some(latest) = store.latest_day()? else {
+            return Ok(());
+        };
+        let tz: chrono_tz::Tz = app.config.schedule.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let weekly_day: chrono::Weekday = app
+            .config
+            .mail
+            .weekly_day
+            .parse()
+            .unwrap_or(chrono::Weekday::Fri);
+        let today = Utc::now().with_timezone(&tz).weekday();
+        let due = [
+            (Frequency::Daily, true),
+            (Frequency::Weekly, today == weekly_day),
+        ];
+        for (frequency, today_is_the_day) in due {
+            let key = Period::of(frequency, latest).key;
+            let last = match frequency {
+                Frequency::Daily => &mut self.daily,
+                Frequency::Weekly => &mut self.weekly,
+            };
+            if !today_is_the_day || last.as_deref() == Some(key.as_str()) {
+                continue;
+            }
+            let retriever = app.searcher.get();
+            let cx = digest::Context {
+                config: &app.config,
+                secrets: &app.secrets,
+                retriever: Some(&retriever),
+            };
+            let report = digest::run(store, cx, frequency, false, Utc::now())?;
+            eprintln!(
+                "{} digests for {}: {} queued, {} already queued, {} empty",
+                frequency.as_str(),
+                key,
+                report.queued,
+                report.already_queued,
+                report.empty
+            );
+            *last = Some(key);
+        }
+        Ok(())
+    }
+}
+
+fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
+    let mut store = app.data_dir.open_store()?;
+    let mut schedule = Schedule::default();
+    let never = AtomicBool::new(false);
+    loop {
+        if digests && let Err(e) = schedule.tick(app, &mut store) {
+            tracing::error!("running digests failed; will try again: {e:#}");
+        }
+        match send_due(&mut store, transport, &app.config.mail, &never) {
+            Ok(r) if r != Default::default() => tracing::info!(
+                sent = r.sent,
+                deferred = r.deferred,
+                failed = r.failed,
+                disabled = r.disabled,
+                "outbox drained"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!("sending mail failed; will try again: {e:#}"),
+        }
+        let wait = match store.next_due() {
+            Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().clamp(Duration::from_millis(200), TICK),
+            _ => TICK,
+        };
+        match rx.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! Digest subscriptions on the web: the subscribe box, the confirmation
+//! link, the preferences page and unsubscribe (with RFC 8058 one-click).
+//!
+//! Subscribing answers the same page whatever the address's state, so the
+//! box cannot be used to learn who subscribes: a new or lapsed address gets
+//! a confirmation mail, an active one a mail with its manage link. Requests
+//! are limited per client address, and mails per address per day. Every
+//! other page here is reached through a signed link from a mail
+//! ([`crate::digest::render::Links`]); the token is the only credential.
+//! `POST /email/unsubscribe` needs no cookie and no CSRF token (mail
+//! clients send it bare, RFC 8058); the signed token is what authorizes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{OriginalUri, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use paperhub_db::{
+    Frequency, Interest, InterestKind, MailStore, Subscriber, SubscriberId, SubscriberStatus,
+};
+use serde::Deserialize;
+
+use super::AppState;
+use super::errors::AppError;
+use super::pages::{chrome, render};
+use super::session::Viewer;
+use super::views::Chrome;
+use crate::digest::render::{self as mails, CONFIRM, MANAGE, UNSUBSCRIBE};
+
+/// Saved searches, categories and authors a subscriber may keep, each.
+const MAX_INTERESTS: usize = 50;
+/// Longest saved search or author name.
+const MAX_INTEREST_LEN: usize = 200;
+
+/// The preferences form's current values.
+#[derive(Debug, Clone)]
+pub struct PrefsForm {
+    /// The manage token, carried along.
+    pub token: String,
+    /// A fresh unsubscribe token.
+    pub unsubscribe_token: String,
+    /// The address (the link's holder has the mail anyway).
+    pub email: String,
+    /// `daily` or `weekly`.
+    pub frequency: String,
+    /// Trending papers per digest.
+    pub top_n: u32,
+    /// Saved searches, one per line.
+    pub queries: String,
+    /// Categories, space separated.
+    pub categories: String,
+    /// Authors, one per line.
+    pub authors: String,
+}
+
+#[derive(Template)]
+#[template(path = "subscription.html")]
+struct SubscriptionPage {
+    chrome: Chrome,
+    heading: String,
+    paragraphs: Vec<String>,
+    error: Option<String>,
+    unsubscribe_token: Option<String>,
+    form: Option<PrefsForm>,
+}
+
+fn page(viewer: &Viewer, uri: &OriginalUri, heading: &str, paragraphs: &[&str]) -> SubscriptionPage {
+    SubscriptionPage {
+        chrome: chrome(viewer, heading, uri),
+        heading: heading.to_owned(),
+        paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+        error: None,
+        unsubscribe_token: None,
+        form: None,
+    }
+}
+
+fn with_status(status: axum::http::StatusCode, page: &SubscriptionPage) -> Response {
+    let mut response = render(page);
+    *response.status_mut() = status;
+    response
+}
+
+/// The subscribe box.
+#[derive(Debug, Deserialize)]
+pub struct SubscribeForm {
+    /// The address.
+    #[serde(default)]
+    pub email: String,
+}
+
+/// Checks an address well enough to mail it; returns it trimmed.
+pub fn valid_address(raw: &str) -> Option<String> {
+    let email = raw.trim();
+    (email.len() <= 254 && email.parse::<lettre::Address>().is_ok()).then(|| email.to_owned())
+}
+
+/// `POST /subscribe`: see the module docs.
+///
+/// # Errors
+/// A storage or rendering error.
+pub async fn subscribe(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(form): axum::Form<SubscribeForm>,
+) -> Result<Response, AppError> {
+    let Some(email) = valid_address(&form.email) else {
+        let mut p = page(&viewer, &uri, "Subscribe to the digest", &[]);
+        p.error = Some(format!(
+            "{:?} is not an email address we can write to; check it and try again.",
+            form.email.trim()
+        ));
+        return Ok(with_status(axum::http::StatusCode::BAD_REQUEST, &p));
+    };
+    let limits = &app.config.mail;
+    if let Err(wait) = app.limiter.hit(
+        &format!("subscribe:{}", viewer.ip),
+        limits.subscribe_per_ip_per_hour,
+        Duration::from_secs(3600),
+    ) {
+        return Err(AppError::too_many(wait));
+    }
+    // Over the per-address limit, the page is the same but no mail goes out.
+    let address_key = format!(
+        "subscribe-address:{}",
+        crate::secrets::hex(&crate::secrets::token_hash(&email.to_lowercase()))
+    );
+    let may_mail = app
+        .limiter
+        .hit(
+            &address_key,
+            limits.subscribe_per_address_per_day,
+            Duration::from_secs(24 * 3600),
+        )
+        .is_ok();
+    if may_mail {
+        let now = Utc::now();
+        let subscriber = app.db.run(move |s| s.subscribe(&email, now)).await?;
+        let mail = match subscriber.status {
+            SubscriberStatus::Active => {
+                mails::manage_mail(&app.config, &app.secrets, &subscriber, now)
+            }
+            _ => mails::confirm_mail(&app.config, &app.secrets, &subscriber, now),
+        }
+        .map_err(AppError::internal)?;
+        app.db.run(move |s| s.enqueue_mails(&[mail], now)).await?;
+        app.mailer.wake();
+    } else {
+        tracing::info!("subscribe: per-address mail limit reached; no mail sent");
+    }
+    Ok(render(&page(
+        &viewer,
+        &uri,
+        "Check your inbox",
+        &[
+            "If this address can receive our digest, a mail is on its way with a link to confirm (or, if it is already subscribed, to change what it receives).",
+            "The confirmation link works for 7 days. Nothing is sent until you follow it.",
+        ],
+    )))
+}
+
+/// `?t=` on every link from a mail.
+#[derive(Debug, Deserialize)]
+pub struct TokenParam {
+    /// The signed token.
+    #[serde(default)]
+    pub t: String,
+}
+
+/// The subscriber a `purpose` token names, or the page that explains why not.
+async fn subscriber_for(
+    app: &Arc<AppState>,
+    viewer: &Viewer,
+    uri: &OriginalUri,
+    purpose: &'static str,
+    token: &str,
+) -> Result<Subscriber, Response> {
+    let refuse = |message: String| {
+        let mut p = page(viewer, uri, "This link does not work", &[
+            "Subscribe again with the box below to get a fresh link.",
+        ]);
+        p.error = Some(message);
+        with_status(axum::http::StatusCode::BAD_REQUEST, &p)
+    };
+    let id = match app.secrets.check_token(purpose, token, Utc::now()) {
+        Ok(subject) => subject,
+        Err(e) => return Err(refuse(e.to_string())),
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return Err(refuse("the link is not valid".into()));
+    };
+    match app.db.run(move |s| s.subscriber(SubscriberId(id))).await {
+        Ok(Some(subscriber)) => Ok(subscriber),
+        Ok(None) => Err(refuse("this subscription no longer exists".into())),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// `GET /email/confirm?t=`: double opt-in.
+pub async fn confirm(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    let subscriber = match subscriber_for(&app, &viewer, &uri, CONFIRM, &q.t).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let id = subscriber.id;
+    if let Err(e) = app
+        .db
+        .run(move |s| s.confirm_subscriber(id, Utc::now()))
+        .await
+    {
+        return e.into_response();
+    }
+    match manage_form(&app, &subscriber, &manage_token(&app, &subscriber)).await {
+        Ok(form) => {
+            let mut p = page(&viewer, &uri, "You are subscribed", &[
+                "Your digest will arrive after each arXiv announcement. Choose below what it brings: trending papers, and papers that match your searches, categories and authors.",
+            ]);
+            p.form = Some(form);
+            render(&p)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn manage_token(app: &AppState, subscriber: &Subscriber) -> String {
+    app.secrets
+        .issue_token(
+            MANAGE,
+            &subscriber.id.to_string(),
+            Utc::now() + chrono::Duration::days(mails::LINK_DAYS),
+        )
+        .unwrap_or_default()
+}
+
+async fn manage_form(
+    app: &Arc<AppState>,
+    subscriber: &Subscriber,
+    token: &str,
+) -> Result<PrefsForm, AppError> {
+    let id = subscriber.id;
+    let interests = app.db.run(move |s| s.interests(id)).await?;
+    let of = |kind: InterestKind, sep: &str| {
+        interests
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.value.as_str())
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    Ok(PrefsForm {
+        token: token.to_owned(),
+        unsubscribe_token: app
+            .secrets
+            .issue_token(
+                UNSUBSCRIBE,
+                &subscriber.id.to_string(),
+                Utc::now() + chrono::Duration::days(mails::LINK_DAYS),
+            )
+            .map_err(AppError::internal)?,
+        email: subscriber.email.clone(),
+        frequency: subscriber.frequency.as_str().to_owned(),
+        top_n: subscriber.top_n,
+        queries: of(InterestKind::Query, "\n"),
+        categories: of(InterestKind::Category, " "),
+        authors: of(InterestKind::Author, "\n"),
+    })
+}
+
+/// `GET /email/manage?t=`: the preferences page.
+pub async fn manage(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    let subscriber = match subscriber_for(&app, &viewer, &uri, MANAGE, &q.t).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let paragraph = match subscriber.status {
+        SubscriberStatus::Active => "Choose what your digest brings.",
+        _ => "This address does not receive the digest now. Saving preferences subscribes it again.",
+    };
+    match manage_form(&app, &subscriber, &q.t).await {
+        Ok(form) => {
+            let mut p = page(&viewer, &uri, "Your digest", &[paragraph]);
+            p.form = Some(form);
+            render(&p)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The preferences form as posted.
+#[derive(Debug, Deserialize)]
+pub struct ManageForm {
+    /// The manage token.
+    #[serde(default)]
+    pub t: String,
+    /// `daily` or `weekly`.
+    #[serde(default)]
+    pub frequency: String,
+    /// Trending papers per digest.
+    #[serde(default)]
+    pub top_n: String,
+    /// One per line.
+    #[serde(default)]
+    pub queries: String,
+    /// Space or comma separated.
+    #[serde(default)]
+    pub categories: String,
+    /// One per line.
+    #[serde(default)]
+    pub authors: String,
+}
+
+/// Parses the posted preferences, or says what is wrong.
+///
+/// # Errors
+/// A message naming the field.
+pub fn parse_preferences(form: &ManageForm) -> Result<(Frequency, u32, Vec<Interest>), String> {
+    let frequency = Frequency::parse(form.frequency.trim())
+        .ok_or_else(|| format!("frequency: {:?} is not daily or weekly", form.frequency))?;
+    let top_n: u32 = form
+        .top_n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n <= 50)
+        .ok_or_else(|| format!("trending papers: {:?} is not a number from 0 to 50", form.top_n))?;
+    let mut interests = Vec::new();
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(crate::web::views::one_line)
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    for (kind, values) in [
+        (InterestKind::Query, lines(&form.queries)),
+        (InterestKind::Author, lines(&form.authors)),
+        (
+            InterestKind::Category,
+            form.categories
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+    ] {
+        if values.len() > MAX_INTERESTS {
+            return Err(format!(
+                "{}: at most {MAX_INTERESTS}, not {}",
+                kind.as_str(),
+                values.len()
+            ));
+        }
+        for value in values {
+            if value.chars().count() > MAX_INTEREST_LEN {
+                return Err(format!(
+                    "{}: {:?}… is longer than {MAX_INTEREST_LEN} characters",
+                    kind.as_str(),
+                    value.chars().take(40).collect::<String>()
+                ));
+            }
+            if kind == InterestKind::Category && !paperhub_domain::is_category(&value) {
+                return Err(format!(
+                    "categories: {value:?} is not an arXiv category such as cs.LG"
+                ));
+            }
+            interests.push(Interest { kind, value });
+        }
+    }
+    interests.sort();
+    interests.dedup();
+    Ok((frequency, top_n, interests))
+}
+
+/// `POST /email/manage`: saves preferences (and re-activates a lapsed address).
+pub async fn save_manage(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(form): axum::Form<ManageForm>,
+) -> Response {
+    let subscriber = match subscriber_for(&app, &viewer, &uri, MANAGE, &form.t).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let parsed = parse_preferences(&form);
+    let id = subscriber.id;
+    let saved = match &parsed {
+        Ok((frequency, top_n, interests)) => {
+            let (frequency, top_n, interests) = (*frequency, *top_n, interests.clone());
+            app.db
+                .run(move |s| {
+                    s.set_preferences(id, frequency, top_n, &interests)?;
+                    s.confirm_subscriber(id, Utc::now())
+                })
+                .await
+                .map(|_| ())
+        }
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = saved {
+        return e.into_response();
+    }
+    let current = match app.db.run(move |s| s.subscriber(id)).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return AppError::not_found("This subscription no longer exists.").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    match manage_form(&app, &current, &form.t).await {
+        Ok(mut prefs) => {
+            let mut p = page(&viewer, &uri, "Your digest", &[]);
+            match parsed {
+                Ok(_) => p.paragraphs.push("Saved. The next digest follows these preferences.".into()),
+                Err(message) => {
+                    p.error = Some(message);
+                    // Show what was typed, so nothing is lost.
+                    prefs.frequency = form.frequency.clone();
+                    prefs.queries = form.queries.clone();
+                    prefs.categories = form.categories.clone();
+                    prefs.authors = form.authors.clone();
+                }
+            }
+            let failed = p.error.is_some();
+            p.form = Some(prefs);
+            if failed {
+                with_status(axum::http::StatusCode::BAD_REQUEST, &p)
+            } else {
+                render(&p)
+            }
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /email/unsubscribe?t=`: a page with one button (link scanners in
+/// mail systems follow GET links, so GET alone never unsubscribes).
+pub async fn unsubscribe_page(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    if let Err(page) = subscriber_for(&app, &viewer, &uri, UNSUBSCRIBE, &q.t).await {
+        return page;
+    }
+    let mut p = page(&viewer, &uri, "Unsubscribe", &[
+        "Stop sending the Paperhub digest to this address?",
+    ]);
+    p.unsubscribe_token = Some(q.t);
+    render(&p)
+}
+
+/// `POST /email/unsubscribe?t=`: RFC 8058 one-click; no cookie needed.
+pub async fn unsubscribe(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    let subscriber = match subscriber_for(&app, &viewer, &uri, UNSUBSCRIBE, &q.t).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let id = subscriber.id;
+    if let Err(e) = app.db.run(move |s| s.unsubscribe(id, Utc::now())).await {
+        return e.into_response();
+    }
+    tracing::info!(subscriber.id = id.0, "unsubscribed");
+    render(&page(&viewer, &uri, "You are unsubscribed", &[
+        "No more digests will be sent to this address. Changed your mind? Subscribe again with the box below.",
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(frequency: &str, top_n: &str, categories: &str) -> ManageForm {
+        ManageForm {
+            t: String::new(),
+            frequency: frequency.into(),
+            top_n: top_n.into(),
+            queries: "  diffusion   models \n\n graph neural networks\n".into(),
+            categories: categories.into(),
+            authors: "Ada Lovelace".into(),
+        }
+    }
+
+    #[test]
+    fn preferences_parse_and_name_the_bad_field() {
+        let (f, n, i) = parse_preferences(&form("weekly", "5", "cs.LG, cs.CL")).unwrap();
+        assert_eq!((f, n, i.len()), (Frequency::Weekly, 5, 5));
+        assert!(i.contains(&Interest {
+            kind: InterestKind::Query,
+            value: "diffusion models".into()
+        }));
+        let e = parse_preferences(&form("hourly", "5", "")).unwrap_err();
+        assert!(e.starts_with("frequency"), "{e}");
+        let e = parse_preferences(&form("daily", "500", "")).unwrap_err();
+        assert!(e.starts_with("trending"), "{e}");
+        let e = parse_preferences(&form("daily", "5", "cs.LG biology")).unwrap_err();
+        assert!(e.contains("\"biology\""), "{e}");
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert_eq!(valid_address(" a@example.org "), Some("a@example.org".into()));
+        for bad in ["", "a", "a@", "@b.org", "a b@c.org", "<a@b.org>"] {
+            assert_eq!(valid_address(bad), None, "{bad}");
+        }
+    }
+}
