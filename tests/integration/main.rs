@@ -12,6 +12,7 @@ mod commands;
 mod crash;
 mod harvest;
 mod import_formats;
+mod mail;
 mod replay;
 mod search;
 mod util;
