@@ -162,7 +162,7 @@ mod tests {
         assert!(text.contains("List-Unsubscribe: <https://hub.example.org/email/unsubscribe?t=abc>"));
         assert!(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(text.contains(&format!("Message-ID: <{}>", mail.message_id)));
-        assert!(mail.message_id.ends_with("@hub.example.org"));
+        assert!(mail.message_id.starts_with("digest.") && mail.message_id.ends_with("@example.org"));
     }
 
     #[test]

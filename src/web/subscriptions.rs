@@ -510,8 +510,8 @@ mod tests {
         assert!(e.starts_with("frequency"), "{e}");
         let e = parse_preferences(&form("daily", "500", "")).unwrap_err();
         assert!(e.starts_with("trending"), "{e}");
-        let e = parse_preferences(&form("daily", "5", "cs.LG biology")).unwrap_err();
-        assert!(e.contains("\"biology\""), "{e}");
+        let e = parse_preferences(&form("daily", "5", "cs.LG cs_LG")).unwrap_err();
+        assert!(e.contains("\"cs_LG\""), "{e}");
     }
 
     #[test]

@@ -15,5 +15,6 @@ mod import_formats;
 mod mail;
 mod replay;
 mod search;
+mod subscriptions;
 mod util;
 mod web;

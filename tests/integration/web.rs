@@ -36,8 +36,8 @@ pub fn seeded_dir() -> TestDir {
 
 /// A hub over [`seeded_dir`] and a configuration.
 pub struct Hub {
-    /// Keeps the data directory alive.
-    _dir: TestDir,
+    /// The data directory (kept alive with the hub).
+    pub dir: TestDir,
     pub router: Router,
 }
 
@@ -51,7 +51,7 @@ impl Hub {
         let data_dir = DataDir::resolve(Some(&t.data_dir())).unwrap();
         let app = AppState::open(&data_dir, &config).unwrap();
         let router = web::router(app);
-        Hub { _dir: t, router }
+        Hub { dir: t, router }
     }
 
     pub fn client(&self) -> Client {
