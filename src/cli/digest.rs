@@ -159,6 +159,7 @@ fn print_send(report: &SendReport, json: bool) -> Result<()> {
 pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Result<Outcome> {
     let mut store = data_dir.open_store()?;
     let secrets = Secrets::load_or_create(data_dir.path())?;
+    let hub = config.web.base_url();
     match command {
         DigestCommand::Preview { email } => {
             let Some(subscriber) = store.subscriber_by_email(email.trim())? else {
@@ -170,6 +171,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 config,
                 secrets: &secrets,
                 retriever: retriever.as_ref(),
+                hub_url: &hub,
             };
             match digest::preview(&store, cx, &subscriber, Utc::now())? {
                 Some((subject, text)) => {
@@ -193,6 +195,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 config,
                 secrets: &secrets,
                 retriever: retriever.as_ref(),
+                hub_url: &hub,
             };
             let report = digest::run(&mut store, cx, (*period).into(), *dry_run, Utc::now())?;
             if *json {
@@ -305,7 +308,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 store.confirm_subscriber(subscriber.id, now)?;
                 println!("subscriber {} is active", subscriber.id);
             } else {
-                let mail = render::confirm_mail(config, &secrets, &subscriber, now)
+                let mail = render::confirm_mail(config, &hub, &secrets, &subscriber, now)
                     .context("rendering the confirmation mail")?;
                 store.enqueue_mails(&[mail], now)?;
                 let report = send(&mut store, data_dir, config)?;

@@ -116,6 +116,8 @@ pub struct Context<'a> {
     pub secrets: &'a Secrets,
     /// Search, for saved searches; none without indexes.
     pub retriever: Option<&'a Retriever>,
+    /// The hub's public base URL, for links.
+    pub hub_url: &'a str,
 }
 
 /// A period's papers and the matches of every interest in it.
@@ -164,7 +166,7 @@ impl Prepared {
         interests: &[Interest],
         now: DateTime<Utc>,
     ) -> Result<Option<DigestMail>> {
-        let hub = cx.config.web.base_url();
+        let hub = cx.hub_url.trim_end_matches('/').to_owned();
         let top = subscriber.top_n as usize;
         let trending_ids: HashSet<usize> = (0..self.papers.entries.len().min(top)).collect();
         // (tier, -similarity, position) orders authors, then searches, then categories.
@@ -224,7 +226,7 @@ impl Prepared {
         if trending.is_empty() && personal.is_empty() {
             return Ok(None);
         }
-        let links = Links::new(cx.config, cx.secrets, subscriber, now)?;
+        let links = Links::new(&hub, cx.secrets, subscriber, now)?;
         let frequency = self.period.frequency.as_str();
         Ok(Some(DigestMail {
             title: format!("Paperhub {frequency} digest"),

@@ -41,17 +41,17 @@ pub struct Links {
 }
 
 impl Links {
-    /// Signs the links of `subscriber` at `now`.
+    /// Signs the links of `subscriber` at `now`, under the hub URL `hub`.
     ///
     /// # Errors
     /// Signing fails (it cannot for a numeric subject).
     pub fn new(
-        config: &Config,
+        hub: &str,
         secrets: &Secrets,
         subscriber: &Subscriber,
         now: DateTime<Utc>,
     ) -> Result<Links> {
-        let hub = config.web.base_url();
+        let hub = hub.trim_end_matches('/').to_owned();
         let subject = subscriber.id.to_string();
         let token = |purpose: &str, days: i64| {
             secrets.issue_token(purpose, &subject, now + Duration::days(days))
@@ -299,11 +299,12 @@ pub fn digest_text(mail: &DigestMail) -> Result<(String, String)> {
 /// Signing, a template or the message fails.
 pub fn confirm_mail(
     config: &Config,
+    hub: &str,
     secrets: &Secrets,
     subscriber: &Subscriber,
     now: DateTime<Utc>,
 ) -> Result<NewMail> {
-    let links = Links::new(config, secrets, subscriber, now)?;
+    let links = Links::new(hub, secrets, subscriber, now)?;
     let m = NoticeMail {
         subject: "Confirm your Paperhub digest subscription".into(),
         heading: "One more step".into(),
@@ -335,11 +336,12 @@ pub fn confirm_mail(
 /// Signing, a template or the message fails.
 pub fn manage_mail(
     config: &Config,
+    hub: &str,
     secrets: &Secrets,
     subscriber: &Subscriber,
     now: DateTime<Utc>,
 ) -> Result<NewMail> {
-    let links = Links::new(config, secrets, subscriber, now)?;
+    let links = Links::new(hub, secrets, subscriber, now)?;
     let m = NoticeMail {
         subject: "Your Paperhub digest subscription".into(),
         heading: "You are already subscribed".into(),

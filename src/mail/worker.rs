@@ -102,10 +102,12 @@ impl Schedule {
                 continue;
             }
             let retriever = app.searcher.get();
+            let hub = app.base_url();
             let cx = digest::Context {
                 config: &app.config,
                 secrets: &app.secrets,
                 retriever: Some(&retriever),
+                hub_url: &hub,
             };
             let report = digest::run(store, cx, frequency, false, Utc::now())?;
             eprintln!(

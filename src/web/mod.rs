@@ -59,6 +59,8 @@ pub struct AppState {
     pub arxiv: Option<Arc<PoliteClient>>,
     /// Wakes the mail thread when a mail is queued.
     pub mailer: crate::mail::worker::Mailer,
+    /// The address the server is listening on, once bound.
+    pub bound: std::sync::OnceLock<SocketAddr>,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
             pages: page_cache::PageCache::default(),
             arxiv,
             mailer: crate::mail::worker::Mailer::default(),
+            bound: std::sync::OnceLock::new(),
         }))
     }
 
@@ -90,9 +93,13 @@ impl AppState {
         self.config.web.public_url.starts_with("https://")
     }
 
-    /// The public base URL without a trailing slash.
+    /// The public base URL without a trailing slash: `web.public_url`, else
+    /// the address actually bound (which `serve --addr` may have changed).
     pub fn base_url(&self) -> String {
-        self.config.web.base_url()
+        match self.bound.get() {
+            Some(addr) if self.config.web.public_url.is_empty() => format!("http://{addr}"),
+            _ => self.config.web.base_url(),
+        }
     }
 }
 
@@ -182,6 +189,7 @@ pub fn run(app: Arc<AppState>, addr: &str, on_ready: impl FnOnce(SocketAddr)) ->
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
+        let _ = app.bound.set(local);
         on_ready(local);
         axum::serve(
             listener,

@@ -142,9 +142,9 @@ pub async fn subscribe(
         let subscriber = app.db.run(move |s| s.subscribe(&email, now)).await?;
         let mail = match subscriber.status {
             SubscriberStatus::Active => {
-                mails::manage_mail(&app.config, &app.secrets, &subscriber, now)
+                mails::manage_mail(&app.config, &app.base_url(), &app.secrets, &subscriber, now)
             }
-            _ => mails::confirm_mail(&app.config, &app.secrets, &subscriber, now),
+            _ => mails::confirm_mail(&app.config, &app.base_url(), &app.secrets, &subscriber, now),
         }
         .map_err(AppError::internal)?;
         app.db.run(move |s| s.enqueue_mails(&[mail], now)).await?;

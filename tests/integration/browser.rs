@@ -2,8 +2,11 @@
 //! W3C WebDriver protocol (chromedriver) by a small client on `ureq`,
 //! against `paperhub serve` on a real data directory. It signs up, submits a
 //! paper (fetched from a loopback arXiv API), upvotes it without a reload,
-//! finds it on trending, searches for it, opens its page, and checks the
-//! browser console stayed free of errors. Screenshots go to
+//! finds it on trending, searches for it, opens its page, subscribes to the
+//! digest from the page's box, confirms from the mail a real SMTP server on
+//! loopback caught, picks interests, receives a digest with trending and
+//! personal sections, follows its link, unsubscribes with one click, and
+//! checks the browser console stayed free of errors. Screenshots go to
 //! `target/e2e-screenshots/`. `scripts/install-browser` installs chromium
 //! and chromedriver (`scripts/test` runs it).
 
@@ -16,6 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::mail::{Sink, header, link};
 use crate::replay::{Reply, Server};
 use crate::util::fixture;
 use crate::web::seeded_dir;
@@ -160,7 +164,7 @@ fn require(bin: &str) -> PathBuf {
 }
 
 #[test]
-fn sign_up_submit_upvote_trending_search_and_open_in_chromium() {
+fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
     let chromium = require("chromium");
     let chromedriver = require("chromedriver");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
@@ -170,13 +174,15 @@ fn sign_up_submit_upvote_trending_search_and_open_in_chromium() {
     let atom = std::fs::read(fixture("arxiv-api/id_list=1111.2011v2.xml")).unwrap();
     let arxiv = Server::start(move |_, _| Reply::ok(atom.clone()));
 
-    // The hub.
+    // The hub, mailing through a real SMTP server on loopback.
     let t = seeded_dir();
+    let sink = Sink::start(&t.file("sink"), &[]);
     let mut hub = Guard(
         Command::new(env!("CARGO_BIN_EXE_paperhub"))
             .arg("--data-dir")
             .arg(t.data_dir())
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .envs(sink.env())
             .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
             .env(
                 "PAPERHUB__HARVEST__API_BASE_URL",
@@ -312,6 +318,58 @@ fn sign_up_submit_upvote_trending_search_and_open_in_chromium() {
         "the vote stuck"
     );
     d.screenshot("6-paper");
+
+    // Subscribe to the digest from the box on the page.
+    d.go(&format!("{base}/"));
+    d.type_into("#sub-email", "e2e-reader@example.org");
+    d.click("form.subscribe button");
+    d.wait_for("the subscribe answer", |d| d.source().contains("Check your inbox"));
+    d.screenshot("7-subscribe");
+
+    // Confirm from the mail the SMTP server caught, then choose interests.
+    let mails = sink.wait_for(1);
+    assert_eq!(header(&mails[0], "Subject"), "Confirm your Paperhub digest subscription");
+    let confirm = link(mails[0]["text"].as_str().unwrap(), &format!("{base}/email/confirm?t="));
+    d.go(&confirm);
+    d.wait_for("the confirmation", |d| d.source().contains("You are subscribed"));
+    d.type_into("#queries", "scene flow estimation for point clouds");
+    d.type_into("#authors", "Kyle Vedder");
+    d.click("form.digest-prefs button[type=submit]");
+    d.wait_for("saved preferences", |d| d.source().contains("Saved."));
+    d.screenshot("8-preferences");
+
+    // The daily digest, with trending and personal sections.
+    let run = Command::new(env!("CARGO_BIN_EXE_paperhub"))
+        .arg("--data-dir")
+        .arg(t.data_dir())
+        .args(["digest", "run"])
+        .envs(sink.env())
+        .env("PAPERHUB__WEB__PUBLIC_URL", &base)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let mails = sink.wait_for(2);
+    let digest = &mails[1];
+    assert!(header(digest, "Subject").starts_with("Paperhub daily digest, Fri 21 Mar 2025: "));
+    let text = digest["text"].as_str().unwrap();
+    assert!(text.contains("FOR YOU") && text.contains("TRENDING"), "{text}");
+    assert!(text.contains("Why: by Kyle Vedder, whom you follow"), "{text}");
+    assert!(text.contains("Why: matches your search"), "{text}");
+    // Its links work: open the first paper in the browser.
+    let paper = link(digest["html"].as_str().unwrap(), &format!("{base}/papers/"));
+    d.go(&paper);
+    d.wait_for("the paper from the mail", |d| d.url() == paper && d.source().contains("class=\"detail"));
+
+    // One-click unsubscribe, as a mail client does it: a bare POST.
+    let url = header(digest, "List-Unsubscribe").trim_matches(['<', '>']).to_owned();
+    let mut res = d
+        .agent
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("List-Unsubscribe=One-Click")
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.body_mut().read_to_string().unwrap().contains("You are unsubscribed"));
 
     // A phone-sized window.
     d.call(
