@@ -72,6 +72,10 @@ pub enum BenchCommand {
     /// pages, the search page and the API, plus page weight (seeds bench
     /// users and votes into the data dir once).
     Web(crate::bench_web::WebBenchArgs),
+    /// Rendering and queueing the daily digest for many subscribers with
+    /// personal interests (on a scratch copy of the store), against matching
+    /// them one by one.
+    Digest(crate::bench_digest::DigestBenchArgs),
     /// One measurement in a fresh process; used by `bench import`.
     #[command(hide = true)]
     Worker {
@@ -245,6 +249,7 @@ pub fn run(
             crate::bench_search::vectors(data_dir, config, *queries)?
         }
         BenchCommand::Web(args) => crate::bench_web::web(data_dir, config, args)?,
+        BenchCommand::Digest(args) => crate::bench_digest::digest(data_dir, config, args)?,
         BenchCommand::Worker {
             phase,
             path,

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bench_digest;
 pub mod bench_search;
 pub mod bench_web;
 pub mod cli;

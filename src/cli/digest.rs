@@ -111,7 +111,9 @@ fn open_retriever(data_dir: &DataDir, config: &Config) -> Option<Retriever> {
     match Retriever::open(data_dir, config) {
         Ok(r) => Some(r),
         Err(e) => {
-            eprintln!("warning: search indexes unavailable ({e:#}); saved searches will not match. Run `paperhub index`.");
+            eprintln!(
+                "warning: search indexes unavailable ({e:#}); saved searches will not match. Run `paperhub index`."
+            );
             None
         }
     }
@@ -209,7 +211,11 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                         report.papers,
                         report.subscribers,
                         report.queued,
-                        if *dry_run { "would be queued" } else { "queued" },
+                        if *dry_run {
+                            "would be queued"
+                        } else {
+                            "queued"
+                        },
                         report.already_queued,
                         report.empty,
                         report.elapsed_ms

@@ -70,7 +70,11 @@ impl PeriodPapers {
             None,
         )?;
         Ok(PeriodPapers::new(
-            listing.community.into_iter().chain(listing.announced).collect(),
+            listing
+                .community
+                .into_iter()
+                .chain(listing.announced)
+                .collect(),
         ))
     }
 
@@ -80,10 +84,18 @@ impl PeriodPapers {
         for (i, e) in entries.iter().enumerate() {
             papers.by_id.insert(e.paper.id.to_string(), i);
             for c in &e.paper.categories {
-                papers.by_category.entry(c.to_lowercase()).or_default().push(i);
+                papers
+                    .by_category
+                    .entry(c.to_lowercase())
+                    .or_default()
+                    .push(i);
             }
             for a in &e.paper.authors {
-                papers.by_author.entry(author_key(&a.name)).or_default().push(i);
+                papers
+                    .by_author
+                    .entry(author_key(&a.name))
+                    .or_default()
+                    .push(i);
             }
         }
         papers.entries = entries;
@@ -99,7 +111,9 @@ impl PeriodPapers {
 
     /// Papers with an author named `name`.
     pub fn by_author(&self, name: &str) -> &[usize] {
-        self.by_author.get(&author_key(name)).map_or(&[], Vec::as_slice)
+        self.by_author
+            .get(&author_key(name))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Whether the period has no papers.

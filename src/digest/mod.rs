@@ -31,6 +31,11 @@ use render::{DigestMail, DigestPaper, Links};
 
 /// Personal matches shown at most.
 pub const MAX_PERSONAL: usize = 15;
+/// Where a paper goes in someone's personal section: (tier, -similarity in
+/// thousandths, position in the period's list). Followed authors come first,
+/// then saved searches by similarity, then categories.
+type Rank = (u8, i64, usize);
+
 /// Subscribers rendered and queued per transaction.
 const CHUNK: usize = 500;
 
@@ -71,7 +76,11 @@ impl Period {
                     from,
                     to: latest,
                     key: format!("{}-W{:02}", week.year(), week.week()),
-                    label: format!("{} to {}", from.format("%-d %b"), latest.format("%-d %b %Y")),
+                    label: format!(
+                        "{} to {}",
+                        from.format("%-d %b"),
+                        latest.format("%-d %b %Y")
+                    ),
                     list_path: format!("/papers/week/{}-W{:02}", week.year(), week.week()),
                 }
             }
@@ -80,7 +89,12 @@ impl Period {
 
     /// The outbox key of `subscriber`'s digest for this period.
     pub fn dedupe_key(&self, subscriber: &Subscriber) -> String {
-        format!("digest:{}:{}:{}", self.frequency.as_str(), self.key, subscriber.id)
+        format!(
+            "digest:{}:{}:{}",
+            self.frequency.as_str(),
+            self.key,
+            subscriber.id
+        )
     }
 }
 
@@ -101,6 +115,8 @@ pub struct RunReport {
     pub papers: usize,
     /// Distinct saved searches matched.
     pub distinct_queries: usize,
+    /// Time loading the period and matching interests, milliseconds.
+    pub matching_ms: u128,
     /// Nothing was written.
     pub dry_run: bool,
     /// Wall time, milliseconds.
@@ -169,8 +185,7 @@ impl Prepared {
         let hub = cx.hub_url.trim_end_matches('/').to_owned();
         let top = subscriber.top_n as usize;
         let trending_ids: HashSet<usize> = (0..self.papers.entries.len().min(top)).collect();
-        // (tier, -similarity, position) orders authors, then searches, then categories.
-        let mut personal: HashMap<usize, ((u8, i64, usize), Vec<String>)> = HashMap::new();
+        let mut personal: HashMap<usize, (Rank, Vec<String>)> = HashMap::new();
         let mut add = |index: usize, tier: u8, sim: Option<f32>, why: String| {
             let rank = (tier, -((sim.unwrap_or(0.0) * 1000.0) as i64), index);
             let slot = personal.entry(index).or_insert((rank, Vec::new()));
@@ -183,34 +198,50 @@ impl Prepared {
             match interest.kind {
                 InterestKind::Author => {
                     for &i in self.papers.by_author(&interest.value) {
-                        add(i, 0, None, format!("by {}, whom you follow", interest.value));
+                        add(
+                            i,
+                            0,
+                            None,
+                            format!("by {}, whom you follow", interest.value),
+                        );
                     }
                 }
                 InterestKind::Query => {
-                    for m in self.queries.get(&interest.value).map_or(&[][..], Vec::as_slice) {
+                    for m in self
+                        .queries
+                        .get(&interest.value)
+                        .map_or(&[][..], Vec::as_slice)
+                    {
                         let why = match m.similarity {
                             Some(s) => format!(
                                 "matches your search \u{201c}{}\u{201d} (similarity {s:.2})",
                                 interest.value
                             ),
-                            None => format!("matches your search \u{201c}{}\u{201d}", interest.value),
+                            None => {
+                                format!("matches your search \u{201c}{}\u{201d}", interest.value)
+                            }
                         };
                         add(m.index, 1, m.similarity, why);
                     }
                 }
                 InterestKind::Category => {
-                    for &i in self.papers.in_category(&interest.value).iter().take(MAX_PERSONAL) {
+                    for &i in self
+                        .papers
+                        .in_category(&interest.value)
+                        .iter()
+                        .take(MAX_PERSONAL)
+                    {
                         add(i, 2, None, format!("new in {}", interest.value));
                     }
                 }
             }
         }
-        let mut personal: Vec<(usize, (u8, i64, usize), Vec<String>)> = personal
+        let mut personal: Vec<(Rank, Vec<String>)> = personal
             .into_iter()
             .filter(|(i, _)| !trending_ids.contains(i))
-            .map(|(i, (rank, why))| (i, rank, why))
+            .map(|(_, pick)| pick)
             .collect();
-        personal.sort_by_key(|(_, rank, _)| *rank);
+        personal.sort_by_key(|(rank, _)| *rank);
         personal.truncate(MAX_PERSONAL);
         let trending: Vec<DigestPaper> = self
             .papers
@@ -221,7 +252,7 @@ impl Prepared {
             .collect();
         let personal: Vec<DigestPaper> = personal
             .into_iter()
-            .map(|(i, _, why)| DigestPaper::new(&self.papers.entries[i], &hub, why))
+            .map(|(rank, why)| DigestPaper::new(&self.papers.entries[rank.2], &hub, why))
             .collect();
         if trending.is_empty() && personal.is_empty() {
             return Ok(None);
@@ -285,6 +316,7 @@ pub fn run(
         return Ok(report);
     }
     let prepared = Prepared::new(store, cx, period, &todo)?;
+    report.matching_ms = started.elapsed().as_millis();
     report.papers = prepared.papers.entries.len();
     report.distinct_queries = prepared.queries.len();
     for chunk in todo.chunks(CHUNK) {

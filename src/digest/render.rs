@@ -59,7 +59,10 @@ impl Links {
         Ok(Links {
             confirm: format!("{hub}/email/confirm?t={}", token(CONFIRM, CONFIRM_DAYS)?),
             manage: format!("{hub}/email/manage?t={}", token(MANAGE, LINK_DAYS)?),
-            unsubscribe: format!("{hub}/email/unsubscribe?t={}", token(UNSUBSCRIBE, LINK_DAYS)?),
+            unsubscribe: format!(
+                "{hub}/email/unsubscribe?t={}",
+                token(UNSUBSCRIBE, LINK_DAYS)?
+            ),
             hub,
         })
     }
@@ -281,7 +284,14 @@ pub fn digest_mail(
         &DigestText { m: mail },
         &DigestHtml { m: mail },
     )?;
-    queue(config, subscriber, dedupe_key, "digest", &r, Some(&mail.unsubscribe_url))
+    queue(
+        config,
+        subscriber,
+        dedupe_key,
+        "digest",
+        &r,
+        Some(&mail.unsubscribe_url),
+    )
 }
 
 /// The rendered text part of a digest (for `digest preview`).
@@ -361,7 +371,14 @@ pub fn manage_mail(
         &ManageHtml { m: &m },
     )?;
     let key = format!("manage:{}:{}", subscriber.id, now.format("%Y-%m-%dT%H"));
-    queue(config, subscriber, key, "manage", &r, Some(&links.unsubscribe))
+    queue(
+        config,
+        subscriber,
+        key,
+        "manage",
+        &r,
+        Some(&links.unsubscribe),
+    )
 }
 
 /// Up to `sentences` sentences of `text`, at most about `max` characters.
@@ -371,10 +388,7 @@ pub fn first_sentences(text: &str, sentences: usize, max: usize) -> String {
     let mut found = 0;
     let bytes = text.as_bytes();
     for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '?' | '!')
-            && bytes.get(i + 1).is_none_or(|b| *b == b' ')
-            && i > 20
-        {
+        if matches!(c, '.' | '?' | '!') && bytes.get(i + 1).is_none_or(|b| *b == b' ') && i > 20 {
             end = i + 1;
             found += 1;
             if found == sentences {
@@ -395,7 +409,15 @@ mod tests {
     #[test]
     fn first_sentences_stop_at_the_second_full_stop() {
         let t = "We study transformers in depth. They work well.\nWe show more. And more.";
-        assert_eq!(first_sentences(t, 2, 300), "We study transformers in depth. They work well.");
-        assert!(first_sentences(&"word ".repeat(200), 2, 100).chars().count() <= 101);
+        assert_eq!(
+            first_sentences(t, 2, 300),
+            "We study transformers in depth. They work well."
+        );
+        assert!(
+            first_sentences(&"word ".repeat(200), 2, 100)
+                .chars()
+                .count()
+                <= 101
+        );
     }
 }

@@ -159,10 +159,14 @@ mod tests {
         let text = String::from_utf8(mail.bytes).unwrap();
         assert!(text.contains("multipart/alternative"), "{text}");
         assert!(text.contains("text/plain") && text.contains("text/html"));
-        assert!(text.contains("List-Unsubscribe: <https://hub.example.org/email/unsubscribe?t=abc>"));
+        assert!(
+            text.contains("List-Unsubscribe: <https://hub.example.org/email/unsubscribe?t=abc>")
+        );
         assert!(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(text.contains(&format!("Message-ID: <{}>", mail.message_id)));
-        assert!(mail.message_id.starts_with("digest.") && mail.message_id.ends_with("@example.org"));
+        assert!(
+            mail.message_id.starts_with("digest.") && mail.message_id.ends_with("@example.org")
+        );
     }
 
     #[test]

@@ -84,7 +84,8 @@ pub fn send_due(
                 }
                 Err(Failure::Temporary(error)) if mail.attempts + 1 < config.max_attempts => {
                     let wait = backoff(config.retry_base_secs, mail.attempts);
-                    let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    let retry_at =
+                        Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     store.mark_retry(mail.id, &error, retry_at)?;
                     report.deferred += 1;
                     tracing::warn!(
@@ -96,7 +97,10 @@ pub fn send_due(
                 Err(failure) => {
                     let (error, permanent) = match failure {
                         Failure::Permanent(e) => (e, true),
-                        Failure::Temporary(e) => (format!("gave up after {} attempts: {e}", mail.attempts + 1), false),
+                        Failure::Temporary(e) => (
+                            format!("gave up after {} attempts: {e}", mail.attempts + 1),
+                            false,
+                        ),
                     };
                     let disabled = store.mark_failed(
                         mail.id,

@@ -102,14 +102,19 @@ impl Transport {
     ///
     /// # Errors
     /// A [`Failure`], temporary or permanent.
-    pub fn deliver(&self, message_id: &str, recipient: &str, message: &[u8]) -> Result<(), Failure> {
+    pub fn deliver(
+        &self,
+        message_id: &str,
+        recipient: &str,
+        message: &[u8],
+    ) -> Result<(), Failure> {
         match self {
             Transport::Files(dir) => write_eml(dir, message_id, message)
                 .map_err(|e| Failure::Temporary(format!("{e:#}"))),
             Transport::Smtp { client, from } => {
-                let to: lettre::Address = recipient
-                    .parse()
-                    .map_err(|e| Failure::Permanent(format!("the recipient is not an address: {e}")))?;
+                let to: lettre::Address = recipient.parse().map_err(|e| {
+                    Failure::Permanent(format!("the recipient is not an address: {e}"))
+                })?;
                 let envelope = Envelope::new(Some(from.clone()), vec![to])
                     .map_err(|e| Failure::Permanent(e.to_string()))?;
                 match client.send_raw(&envelope, message) {
@@ -133,7 +138,13 @@ impl Transport {
 fn write_eml(dir: &Path, message_id: &str, message: &[u8]) -> Result<()> {
     let name: String = message_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let path = dir.join(format!("{name}.eml"));
     let tmp = dir.join(format!(".{name}.eml.tmp"));

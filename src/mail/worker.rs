@@ -80,7 +80,12 @@ impl Schedule {
         let Some(latest) = store.latest_day()? else {
             return Ok(());
         };
-        let tz: chrono_tz::Tz = app.config.schedule.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let tz: chrono_tz::Tz = app
+            .config
+            .schedule
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::UTC);
         let weekly_day: chrono::Weekday = app
             .config
             .mail
@@ -144,7 +149,10 @@ fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) 
             Err(e) => tracing::error!("sending mail failed; will try again: {e:#}"),
         }
         let wait = match store.next_due() {
-            Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default().clamp(Duration::from_millis(200), TICK),
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(Duration::from_millis(200), TICK),
             _ => TICK,
         };
         match rx.recv_timeout(wait) {

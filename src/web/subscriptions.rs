@@ -67,7 +67,12 @@ struct SubscriptionPage {
     form: Option<PrefsForm>,
 }
 
-fn page(viewer: &Viewer, uri: &OriginalUri, heading: &str, paragraphs: &[&str]) -> SubscriptionPage {
+fn page(
+    viewer: &Viewer,
+    uri: &OriginalUri,
+    heading: &str,
+    paragraphs: &[&str],
+) -> SubscriptionPage {
     SubscriptionPage {
         chrome: chrome(viewer, heading, uri),
         heading: heading.to_owned(),
@@ -180,9 +185,12 @@ async fn subscriber_for(
     token: &str,
 ) -> Result<Subscriber, Response> {
     let refuse = |message: String| {
-        let mut p = page(viewer, uri, "This link does not work", &[
-            "Subscribe again with the box below to get a fresh link.",
-        ]);
+        let mut p = page(
+            viewer,
+            uri,
+            "This link does not work",
+            &["Subscribe again with the box below to get a fresh link."],
+        );
         p.error = Some(message);
         with_status(axum::http::StatusCode::BAD_REQUEST, &p)
     };
@@ -221,9 +229,14 @@ pub async fn confirm(
     }
     match manage_form(&app, &subscriber, &manage_token(&app, &subscriber)).await {
         Ok(form) => {
-            let mut p = page(&viewer, &uri, "You are subscribed", &[
-                "Your digest will arrive after each arXiv announcement. Choose below what it brings: trending papers, and papers that match your searches, categories and authors.",
-            ]);
+            let mut p = page(
+                &viewer,
+                &uri,
+                "You are subscribed",
+                &[
+                    "Your digest will arrive after each arXiv announcement. Choose below what it brings: trending papers, and papers that match your searches, categories and authors.",
+                ],
+            );
             p.form = Some(form);
             render(&p)
         }
@@ -288,7 +301,9 @@ pub async fn manage(
     };
     let paragraph = match subscriber.status {
         SubscriberStatus::Active => "Choose what your digest brings.",
-        _ => "This address does not receive the digest now. Saving preferences subscribes it again.",
+        _ => {
+            "This address does not receive the digest now. Saving preferences subscribes it again."
+        }
     };
     match manage_form(&app, &subscriber, &q.t).await {
         Ok(form) => {
@@ -336,7 +351,12 @@ pub fn parse_preferences(form: &ManageForm) -> Result<(Frequency, u32, Vec<Inter
         .parse()
         .ok()
         .filter(|n| *n <= 50)
-        .ok_or_else(|| format!("trending papers: {:?} is not a number from 0 to 50", form.top_n))?;
+        .ok_or_else(|| {
+            format!(
+                "trending papers: {:?} is not a number from 0 to 50",
+                form.top_n
+            )
+        })?;
     let mut interests = Vec::new();
     let lines = |text: &str| -> Vec<String> {
         text.lines()
@@ -415,14 +435,18 @@ pub async fn save_manage(
     }
     let current = match app.db.run(move |s| s.subscriber(id)).await {
         Ok(Some(s)) => s,
-        Ok(None) => return AppError::not_found("This subscription no longer exists.").into_response(),
+        Ok(None) => {
+            return AppError::not_found("This subscription no longer exists.").into_response();
+        }
         Err(e) => return e.into_response(),
     };
     match manage_form(&app, &current, &form.t).await {
         Ok(mut prefs) => {
             let mut p = page(&viewer, &uri, "Your digest", &[]);
             match parsed {
-                Ok(_) => p.paragraphs.push("Saved. The next digest follows these preferences.".into()),
+                Ok(_) => p
+                    .paragraphs
+                    .push("Saved. The next digest follows these preferences.".into()),
                 Err(message) => {
                     p.error = Some(message);
                     // Show what was typed, so nothing is lost.
@@ -455,9 +479,12 @@ pub async fn unsubscribe_page(
     if let Err(page) = subscriber_for(&app, &viewer, &uri, UNSUBSCRIBE, &q.t).await {
         return page;
     }
-    let mut p = page(&viewer, &uri, "Unsubscribe", &[
-        "Stop sending the Paperhub digest to this address?",
-    ]);
+    let mut p = page(
+        &viewer,
+        &uri,
+        "Unsubscribe",
+        &["Stop sending the Paperhub digest to this address?"],
+    );
     p.unsubscribe_token = Some(q.t);
     render(&p)
 }
@@ -478,9 +505,14 @@ pub async fn unsubscribe(
         return e.into_response();
     }
     tracing::info!(subscriber.id = id.0, "unsubscribed");
-    render(&page(&viewer, &uri, "You are unsubscribed", &[
-        "No more digests will be sent to this address. Changed your mind? Subscribe again with the box below.",
-    ]))
+    render(&page(
+        &viewer,
+        &uri,
+        "You are unsubscribed",
+        &[
+            "No more digests will be sent to this address. Changed your mind? Subscribe again with the box below.",
+        ],
+    ))
 }
 
 #[cfg(test)]
@@ -516,7 +548,10 @@ mod tests {
 
     #[test]
     fn addresses_are_checked() {
-        assert_eq!(valid_address(" a@example.org "), Some("a@example.org".into()));
+        assert_eq!(
+            valid_address(" a@example.org "),
+            Some("a@example.org".into())
+        );
         for bad in ["", "a", "a@", "@b.org", "a b@c.org", "<a@b.org>"] {
             assert_eq!(valid_address(bad), None, "{bad}");
         }

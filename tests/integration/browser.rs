@@ -323,15 +323,25 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
     d.go(&format!("{base}/"));
     d.type_into("#sub-email", "e2e-reader@example.org");
     d.click("form.subscribe button");
-    d.wait_for("the subscribe answer", |d| d.source().contains("Check your inbox"));
+    d.wait_for("the subscribe answer", |d| {
+        d.source().contains("Check your inbox")
+    });
     d.screenshot("7-subscribe");
 
     // Confirm from the mail the SMTP server caught, then choose interests.
     let mails = sink.wait_for(1);
-    assert_eq!(header(&mails[0], "Subject"), "Confirm your Paperhub digest subscription");
-    let confirm = link(mails[0]["text"].as_str().unwrap(), &format!("{base}/email/confirm?t="));
+    assert_eq!(
+        header(&mails[0], "Subject"),
+        "Confirm your Paperhub digest subscription"
+    );
+    let confirm = link(
+        mails[0]["text"].as_str().unwrap(),
+        &format!("{base}/email/confirm?t="),
+    );
     d.go(&confirm);
-    d.wait_for("the confirmation", |d| d.source().contains("You are subscribed"));
+    d.wait_for("the confirmation", |d| {
+        d.source().contains("You are subscribed")
+    });
     d.type_into("#queries", "scene flow estimation for point clouds");
     d.type_into("#authors", "Kyle Vedder");
     d.click("form.digest-prefs button[type=submit]");
@@ -347,21 +357,35 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
         .env("PAPERHUB__WEB__PUBLIC_URL", &base)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let mails = sink.wait_for(2);
     let digest = &mails[1];
     assert!(header(digest, "Subject").starts_with("Paperhub daily digest, Fri 21 Mar 2025: "));
     let text = digest["text"].as_str().unwrap();
-    assert!(text.contains("FOR YOU") && text.contains("TRENDING"), "{text}");
-    assert!(text.contains("Why: by Kyle Vedder, whom you follow"), "{text}");
+    assert!(
+        text.contains("FOR YOU") && text.contains("TRENDING"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Why: by Kyle Vedder, whom you follow"),
+        "{text}"
+    );
     assert!(text.contains("Why: matches your search"), "{text}");
     // Its links work: open the first paper in the browser.
     let paper = link(digest["html"].as_str().unwrap(), &format!("{base}/papers/"));
     d.go(&paper);
-    d.wait_for("the paper from the mail", |d| d.url() == paper && d.source().contains("class=\"detail"));
+    d.wait_for("the paper from the mail", |d| {
+        d.url() == paper && d.source().contains("class=\"detail")
+    });
 
     // One-click unsubscribe, as a mail client does it: a bare POST.
-    let url = header(digest, "List-Unsubscribe").trim_matches(['<', '>']).to_owned();
+    let url = header(digest, "List-Unsubscribe")
+        .trim_matches(['<', '>'])
+        .to_owned();
     let mut res = d
         .agent
         .post(&url)
@@ -369,7 +393,12 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
         .send("List-Unsubscribe=One-Click")
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    assert!(res.body_mut().read_to_string().unwrap().contains("You are unsubscribed"));
+    assert!(
+        res.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("You are unsubscribed")
+    );
 
     // A phone-sized window.
     d.call(

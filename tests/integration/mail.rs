@@ -152,7 +152,11 @@ fn subscribe(t: &TestDir, email: &str, extra: &[&str]) {
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn status(t: &TestDir) -> Value {
@@ -188,7 +192,11 @@ fn digests_arrive_over_smtp_with_both_parts_headers_and_working_links() {
         .args(["digest", "run", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mails = sink.wait_for(1);
     assert_eq!(mails.len(), 1, "an empty digest is not sent");
     let m = &mails[0];
@@ -202,14 +210,28 @@ fn digests_arrive_over_smtp_with_both_parts_headers_and_working_links() {
     );
     let text = m["text"].as_str().unwrap();
     let html = m["html"].as_str().unwrap();
-    let count: usize = subject.rsplit(": ").next().unwrap().split(' ').next().unwrap().parse().unwrap();
+    let count: usize = subject
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(
         text.matches("\n   http://").count(),
         count,
         "the subject counts the papers listed"
     );
-    assert!(text.contains("FOR YOU") && text.contains("TRENDING"), "{text}");
-    assert!(text.contains("Why: by Kyle Vedder, whom you follow"), "{text}");
+    assert!(
+        text.contains("FOR YOU") && text.contains("TRENDING"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Why: by Kyle Vedder, whom you follow"),
+        "{text}"
+    );
     assert!(text.contains("Why: new in cs.RO"), "{text}");
     assert!(
         text.contains("Why: matches your search \u{201c}uncertainty calibration of large language models\u{201d}"),
@@ -223,7 +245,10 @@ fn digests_arrive_over_smtp_with_both_parts_headers_and_working_links() {
         "List-Unsubscribe=One-Click"
     );
     let id = header(m, "Message-ID");
-    assert!(id.starts_with("<digest.") && id.ends_with("@hub.example.org>"), "{id}");
+    assert!(
+        id.starts_with("<digest.") && id.ends_with("@hub.example.org>"),
+        "{id}"
+    );
     // The Message-ID is logged and shown; the address is not.
     let report = status(&t);
     let row = &report["recent"][0];
@@ -234,7 +259,10 @@ fn digests_arrive_over_smtp_with_both_parts_headers_and_working_links() {
     assert!(!report.to_string().contains("reader@example.org"));
 
     // Running again sends nothing more.
-    let again = cmd(&t, &sink).args(["digest", "run", "--json"]).output().unwrap();
+    let again = cmd(&t, &sink)
+        .args(["digest", "run", "--json"])
+        .output()
+        .unwrap();
     assert!(again.status.success());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(sink.messages().len(), 1);
@@ -249,7 +277,11 @@ fn a_451_is_retried_and_then_delivered() {
         .args(["digest", "run", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(sink.wait_for(1).len(), 1);
     let row = &status(&t)["recent"][0];
     assert_eq!(row["status"], "sent");
@@ -275,7 +307,10 @@ fn a_550_fails_permanently_and_repeated_failures_disable_the_address() {
     assert_eq!(s["recent"][0]["attempts"], 1, "a 5xx is not retried");
     let error = s["recent"][0]["last_error"].as_str().unwrap();
     assert!(error.contains("550"), "{error}");
-    assert!(!error.contains("gone@example.org"), "addresses are redacted: {error}");
+    assert!(
+        !error.contains("gone@example.org"),
+        "addresses are redacted: {error}"
+    );
     let sub = |t: &TestDir| t.store().subscriber(SubscriberId(1)).unwrap().unwrap();
     assert_eq!(sub(&t).status, SubscriberStatus::Active);
     assert_eq!(sub(&t).hard_failures, 1);
@@ -317,22 +352,38 @@ fn killing_the_sender_between_mails_loses_and_duplicates_nothing() {
         .unwrap();
     let start = Instant::now();
     while !sink.dir.join("held").exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the sink never held");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the sink never held"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     sender.kill().unwrap(); // SIGKILL: no clean-up runs
     sender.wait().unwrap();
     assert_eq!(sink.messages().len(), K);
 
-    let out = cmd(&t, &sink).args(["digest", "send", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd(&t, &sink)
+        .args(["digest", "send", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mails = sink.wait_for(N);
     assert_eq!(mails.len(), N);
     let ids: BTreeSet<&str> = mails.iter().map(|m| header(m, "Message-ID")).collect();
-    let to: BTreeSet<&str> = mails.iter().map(|m| m["rcpt_tos"][0].as_str().unwrap()).collect();
+    let to: BTreeSet<&str> = mails
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap())
+        .collect();
     assert_eq!((ids.len(), to.len()), (N, N), "every mail once");
     let s = status(&t);
-    assert_eq!((s["counts"]["sent"].as_u64(), s["counts"]["queued"].as_u64()), (Some(N as u64), Some(0)));
+    assert_eq!(
+        (s["counts"]["sent"].as_u64(), s["counts"]["queued"].as_u64()),
+        (Some(N as u64), Some(0))
+    );
 }
 
 /// Replaces what changes from run to run: dates, ids, boundaries, tokens.
@@ -380,11 +431,28 @@ fn rendered_mails_match_snapshots() {
     let t = seeded_dir();
     let sink = Sink::start(&t.file("sink"), &[]);
     let out = cmd(&t, &sink)
-        .args(["digest", "subscribe", "--email", "snap@example.org", "--top", "2", "--author", "Kyle Vedder", "--category", "cs.RO"])
+        .args([
+            "digest",
+            "subscribe",
+            "--email",
+            "snap@example.org",
+            "--top",
+            "2",
+            "--author",
+            "Kyle Vedder",
+            "--category",
+            "cs.RO",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    t.store().confirm_subscriber(SubscriberId(1), chrono::Utc::now()).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.store()
+        .confirm_subscriber(SubscriberId(1), chrono::Utc::now())
+        .unwrap();
     let out = cmd(&t, &sink).args(["digest", "run"]).output().unwrap();
     assert!(out.status.success());
     sink.wait_for(2);

@@ -15,7 +15,9 @@ use crate::web::{Hub, normalise};
 /// The queued mails' (kind, text), quoted-printable undone as far as links need.
 fn queued(store: &SqliteStore) -> Vec<(String, String)> {
     let recent = store.outbox_recent(100).unwrap();
-    let due = store.due_mails(Utc::now() + Duration::days(1), 100).unwrap();
+    let due = store
+        .due_mails(Utc::now() + Duration::days(1), 100)
+        .unwrap();
     due.iter()
         .map(|m| {
             let kind = recent.iter().find(|r| r.id == m.id).unwrap().kind.clone();
@@ -37,10 +39,16 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
     let hub = Hub::new();
     let store = || hub.dir.store();
     let mut c = hub.client();
-    for page in ["/", "/search?q=point+clouds", "/papers/2503.15666", "/login"] {
+    for page in [
+        "/",
+        "/search?q=point+clouds",
+        "/papers/2503.15666",
+        "/login",
+    ] {
         let r = c.get(page).await;
         assert!(
-            r.body.contains(r#"<form class="subscribe" method="post" action="/subscribe">"#),
+            r.body
+                .contains(r#"<form class="subscribe" method="post" action="/subscribe">"#),
             "no subscribe box on {page}"
         );
     }
@@ -48,7 +56,10 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
     let mut member = hub.client();
     member.sign_up("digest-reader").await;
     let r = member.get("/settings").await;
-    assert!(r.body.contains(r#"<form class="inline digest" method="post" action="/subscribe">"#));
+    assert!(
+        r.body
+            .contains(r#"<form class="inline digest" method="post" action="/subscribe">"#)
+    );
 
     // A typo is a 400 that says so, not a 500, and stores nothing.
     let r = c.post("/subscribe", &[("email", "not an address")]).await;
@@ -56,15 +67,24 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
     assert!(r.body.contains("is not an email address"), "{}", r.body);
     assert!(queued(&store()).is_empty());
 
-    let new = c.post("/subscribe", &[("email", "Reader@Example.org")]).await;
+    let new = c
+        .post("/subscribe", &[("email", "Reader@Example.org")])
+        .await;
     assert_eq!(new.status, StatusCode::OK);
     assert!(new.body.contains("Check your inbox"));
     let mails = queued(&store());
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].0, "confirm");
     let confirm = path_of(&link(&mails[0].1, "http://127.0.0.1:8080/email/confirm?t="));
-    let sub = store().subscriber_by_email("reader@example.org").unwrap().unwrap();
-    assert_eq!(sub.status, SubscriberStatus::Pending, "nothing before confirming");
+    let sub = store()
+        .subscriber_by_email("reader@example.org")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sub.status,
+        SubscriberStatus::Pending,
+        "nothing before confirming"
+    );
 
     // Tampered links are refused.
     let tampered = format!("{}0", confirm.trim_end_matches(|c: char| c != '.'));
@@ -88,7 +108,9 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
 
     // The same answer for an address that is already subscribed; it gets a
     // manage link instead of a confirmation.
-    let again = c.post("/subscribe", &[("email", "reader@example.org")]).await;
+    let again = c
+        .post("/subscribe", &[("email", "reader@example.org")])
+        .await;
     assert_eq!(normalise(&again.body), normalise(&new.body));
     let mails = queued(&store());
     let (_, manage_mail) = mails.iter().find(|(k, _)| k == "manage").unwrap();
@@ -123,7 +145,11 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
     assert!(r.body.contains("Saved."));
     let interests = store().interests(sub.id).unwrap();
     assert_eq!(interests.len(), 4);
-    assert!(interests.iter().any(|i| i.kind == InterestKind::Author && i.value == "Kyle Vedder"));
+    assert!(
+        interests
+            .iter()
+            .any(|i| i.kind == InterestKind::Author && i.value == "Kyle Vedder")
+    );
     let saved = store().subscriber(sub.id).unwrap().unwrap();
     assert_eq!((saved.frequency.as_str(), saved.top_n), ("weekly", 5));
 
@@ -135,9 +161,15 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let expired = secrets
-        .issue_token("digest-unsubscribe", &sub.id.to_string(), Utc::now() - Duration::seconds(1))
+        .issue_token(
+            "digest-unsubscribe",
+            &sub.id.to_string(),
+            Utc::now() - Duration::seconds(1),
+        )
         .unwrap();
-    let r = c.post_raw(&format!("/email/unsubscribe?t={expired}"), &[]).await;
+    let r = c
+        .post_raw(&format!("/email/unsubscribe?t={expired}"), &[])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("expired"), "{}", r.body);
     assert_eq!(
@@ -146,10 +178,16 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
     );
 
     // The footer link shows a button; GET alone changes nothing.
-    let unsubscribe = path_of(&link(manage_mail, "http://127.0.0.1:8080/email/unsubscribe?t="));
+    let unsubscribe = path_of(&link(
+        manage_mail,
+        "http://127.0.0.1:8080/email/unsubscribe?t=",
+    ));
     let r = c.get(&unsubscribe).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("<button type=\"submit\">Unsubscribe</button>"));
+    assert!(
+        r.body
+            .contains("<button type=\"submit\">Unsubscribe</button>")
+    );
     assert_eq!(
         store().subscriber(sub.id).unwrap().unwrap().status,
         SubscriberStatus::Active

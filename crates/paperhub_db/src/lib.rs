@@ -25,8 +25,8 @@ pub use community::{
 };
 pub use error::DbError;
 pub use mailing::{
-    Frequency, Interest, InterestKind, MailStore, NewMail, OutboxCounts, OutboxEntry, QueuedMail,
-    Subscriber, SubscriberId, SubscriberStatus,
+    Frequency, Interest, InterestKind, MailStore, NewMail, NewSubscriber, OutboxCounts,
+    OutboxEntry, QueuedMail, Subscriber, SubscriberId, SubscriberStatus,
 };
 pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;

@@ -152,6 +152,19 @@ pub struct Interest {
     pub value: String,
 }
 
+/// A subscriber to add in bulk (an address list moved from another tool).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscriber {
+    /// The address.
+    pub email: String,
+    /// Daily or weekly.
+    pub frequency: Frequency,
+    /// Trending papers per digest.
+    pub top_n: u32,
+    /// Its interests.
+    pub interests: Vec<Interest>,
+}
+
 /// A rendered mail to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMail {
@@ -234,6 +247,18 @@ pub trait MailStore: Send {
     /// # Errors
     /// A storage error.
     fn subscribe(&mut self, email: &str, now: DateTime<Utc>) -> Result<Subscriber, DbError>;
+
+    /// Adds already-confirmed subscribers with their preferences in one
+    /// transaction; addresses already present are left as they are.
+    /// Returns how many were added.
+    ///
+    /// # Errors
+    /// A storage error; nothing is added then.
+    fn add_confirmed_subscribers(
+        &mut self,
+        subscribers: &[NewSubscriber],
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbError>;
 
     /// The subscriber with this id.
     ///
@@ -428,6 +453,39 @@ impl MailStore for SqliteStore {
         }
         self.subscriber_where("email = ?1", &email)?
             .ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    fn add_confirmed_subscribers(
+        &mut self,
+        subscribers: &[NewSubscriber],
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbError> {
+        let now = ts(now);
+        let tx = self.conn_mut().transaction()?;
+        let mut added = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO subscribers
+                     (email, status, frequency, top_n, created_at, confirmed_at)
+                 VALUES (?1, 'active', ?2, ?3, ?4, ?4)",
+            )?;
+            let mut interest = tx.prepare_cached(
+                "INSERT OR IGNORE INTO subscriber_interests (subscriber_id, kind, value)
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for s in subscribers {
+                if insert.execute(params![s.email, s.frequency.as_str(), s.top_n, now])? == 0 {
+                    continue;
+                }
+                added += 1;
+                let id = tx.last_insert_rowid();
+                for i in &s.interests {
+                    interest.execute(params![id, i.kind.as_str(), i.value])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(added)
     }
 
     fn subscriber(&self, id: SubscriberId) -> Result<Option<Subscriber>, DbError> {
