@@ -25,6 +25,8 @@ use crate::web::AppState;
 
 /// The longest sleep between two looks at the outbox and the schedule.
 const TICK: Duration = Duration::from_secs(60);
+/// How soon to look again while a digest waits for the indexer.
+const WAITING_FOR_INDEX: Duration = Duration::from_secs(2);
 
 /// Wakes the mail thread; a no-op when none runs.
 #[derive(Debug, Default)]
@@ -73,12 +75,14 @@ struct Schedule {
 }
 
 impl Schedule {
-    fn tick(&mut self, app: &AppState, store: &mut SqliteStore) -> Result<()> {
-        if !app.config.mail.digests_enabled || app.searcher.is_busy() {
-            return Ok(());
+    /// Runs the digests that are due; returns true when one had to wait
+    /// for the indexer (look again soon).
+    fn tick(&mut self, app: &AppState, store: &mut SqliteStore) -> Result<bool> {
+        if !app.config.mail.digests_enabled {
+            return Ok(false);
         }
         let Some(latest) = store.latest_day()? else {
-            return Ok(());
+            return Ok(false);
         };
         let tz: chrono_tz::Tz = app
             .config
@@ -107,6 +111,9 @@ impl Schedule {
                 continue;
             }
             let retriever = app.searcher.get();
+            if app.searcher.is_busy() || !indexed(store, &retriever, frequency, latest)? {
+                return Ok(true);
+            }
             let hub = app.base_url();
             let cx = digest::Context {
                 config: &app.config,
@@ -125,8 +132,43 @@ impl Schedule {
             );
             *last = Some(key);
         }
-        Ok(())
+        Ok(false)
     }
+}
+
+/// Whether the search index holds every paper announced in the period, so
+/// saved searches see them (a harvest stores papers before the indexer
+/// takes them in).
+fn indexed(
+    store: &SqliteStore,
+    retriever: &crate::retrieval::Retriever,
+    frequency: Frequency,
+    latest: chrono::NaiveDate,
+) -> Result<bool> {
+    let period = Period::of(frequency, latest);
+    let announced = store
+        .listing(
+            &paperhub_db::ListQuery {
+                from: period.from,
+                to: period.to,
+                categories: Vec::new(),
+                offset: 0,
+                limit: 0,
+                include_hidden: true,
+                order: paperhub_db::ListOrder::Votes,
+            },
+            None,
+        )?
+        .announced_total;
+    let in_index = retriever
+        .lexical
+        .filtered_ids(&paperhub_search::SearchRequest {
+            since: Some(period.from),
+            until: Some(period.to),
+            ..Default::default()
+        })?
+        .map_or(0, |ids| ids.len() as u64);
+    Ok(in_index >= announced)
 }
 
 fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
@@ -134,9 +176,11 @@ fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) 
     let mut schedule = Schedule::default();
     let never = AtomicBool::new(false);
     loop {
-        if digests && let Err(e) = schedule.tick(app, &mut store) {
-            tracing::error!("running digests failed; will try again: {e:#}");
-        }
+        let waiting = digests
+            && schedule.tick(app, &mut store).unwrap_or_else(|e| {
+                tracing::error!("running digests failed; will try again: {e:#}");
+                false
+            });
         match send_due(&mut store, transport, &app.config.mail, &never) {
             Ok(r) if r != Default::default() => tracing::info!(
                 sent = r.sent,
@@ -155,6 +199,7 @@ fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) 
                 .clamp(Duration::from_millis(200), TICK),
             _ => TICK,
         };
+        let wait = if waiting { wait.min(WAITING_FOR_INDEX) } else { wait };
         match rx.recv_timeout(wait) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),

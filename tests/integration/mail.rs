@@ -460,3 +460,52 @@ fn rendered_mails_match_snapshots() {
     insta::assert_snapshot!("confirm_mail", normalise(&raw(1)));
     insta::assert_snapshot!("digest_mail", normalise(&raw(2)));
 }
+
+#[test]
+fn serve_sends_the_daily_digest_by_itself() {
+    let t = seeded_dir();
+    let sink = Sink::start(&t.file("sink"), &[]);
+    subscribe(&t, "daily@example.org", &["--top", "3", "--author", "Kyle Vedder"]);
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_paperhub"))
+        .arg("--data-dir")
+        .arg(t.data_dir())
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .envs(sink.env())
+        .env("PAPERHUB__SCHEDULE__ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mails = sink.wait_for(1);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(header(&mails[0], "Subject").starts_with("Paperhub daily digest, Fri 21 Mar 2025: "));
+    assert!(mails[0]["text"].as_str().unwrap().contains("Why: by Kyle Vedder"));
+}
+
+#[test]
+fn the_file_transport_writes_eml_files_at_the_configured_rate() {
+    let t = seeded_dir();
+    for i in 0..4 {
+        subscribe(&t, &format!("file{i}@example.org"), &["--top", "1"]);
+    }
+    let start = Instant::now();
+    let out = t
+        .cmd()
+        .env("PAPERHUB__MAIL__RATE_PER_MINUTE", "200")
+        .args(["digest", "run", "--json"])
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let files: Vec<PathBuf> = std::fs::read_dir(t.data_dir().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(files.len(), 4);
+    let first = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(first.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    // 200 a minute is one every 300 ms: four mails span at least 900 ms.
+    assert!(took >= Duration::from_millis(900), "sent too fast: {took:?}");
+}
