@@ -162,6 +162,12 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
     let mut store = data_dir.open_store()?;
     let secrets = Secrets::load_or_create(data_dir.path())?;
     let hub = config.web.base_url();
+    let context = |retriever| digest::Context {
+        config,
+        secrets: &secrets,
+        retriever,
+        hub_url: &hub,
+    };
     match command {
         DigestCommand::Preview { email } => {
             let Some(subscriber) = store.subscriber_by_email(email.trim())? else {
@@ -169,13 +175,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 return Ok(Outcome::Unsuccessful);
             };
             let retriever = open_retriever(data_dir, config);
-            let cx = digest::Context {
-                config,
-                secrets: &secrets,
-                retriever: retriever.as_ref(),
-                hub_url: &hub,
-            };
-            match digest::preview(&store, cx, &subscriber, Utc::now())? {
+            match digest::preview(&store, context(retriever.as_ref()), &subscriber, Utc::now())? {
                 Some((subject, text)) => {
                     println!("Subject: {subject}\n\n{text}");
                     Ok(Outcome::Success)
@@ -193,12 +193,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
             json,
         } => {
             let retriever = open_retriever(data_dir, config);
-            let cx = digest::Context {
-                config,
-                secrets: &secrets,
-                retriever: retriever.as_ref(),
-                hub_url: &hub,
-            };
+            let cx = context(retriever.as_ref());
             let report = digest::run(&mut store, cx, (*period).into(), *dry_run, Utc::now())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -314,8 +309,15 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 store.confirm_subscriber(subscriber.id, now)?;
                 println!("subscriber {} is active", subscriber.id);
             } else {
-                let mail = render::confirm_mail(config, &hub, &secrets, &subscriber, now)
-                    .context("rendering the confirmation mail")?;
+                let mail = render::notice_mail(
+                    config,
+                    &hub,
+                    &secrets,
+                    &subscriber,
+                    render::Notice::Confirm,
+                    now,
+                )
+                .context("rendering the confirmation mail")?;
                 store.enqueue_mails(&[mail], now)?;
                 let report = send(&mut store, data_dir, config)?;
                 println!(

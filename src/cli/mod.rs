@@ -117,8 +117,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Email digests: preview, run, send, status, and adding subscribers.
     ///
-    /// Mail goes to .eml files in <data dir>/outbox/ unless [mail] transport
-    /// = "smtp" is configured. `run` is idempotent per subscriber and period.
+    /// Mail goes to .eml files in the data directory's outbox folder unless
+    /// mail.transport is "smtp". `run` is idempotent per subscriber and period.
     Digest {
         /// What to do.
         #[command(subcommand)]

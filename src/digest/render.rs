@@ -303,81 +303,82 @@ pub fn digest_text(mail: &DigestMail) -> Result<(String, String)> {
     Ok((subject, tidy_text(&DigestText { m: mail }.render()?)))
 }
 
-/// The double opt-in mail: one per subscriber per hour at most.
-///
-/// # Errors
-/// Signing, a template or the message fails.
-pub fn confirm_mail(
-    config: &Config,
-    hub: &str,
-    secrets: &Secrets,
-    subscriber: &Subscriber,
-    now: DateTime<Utc>,
-) -> Result<NewMail> {
-    let links = Links::new(hub, secrets, subscriber, now)?;
-    let m = NoticeMail {
-        subject: "Confirm your Paperhub digest subscription".into(),
-        heading: "One more step".into(),
-        intro: format!(
-            "Someone, hopefully you, asked for Paperhub's paper digest at {} to be sent to this address. Confirm to start receiving it.",
-            links.hub
-        ),
-        action_label: "Confirm my subscription".into(),
-        action_url: links.confirm.clone(),
-        note: format!(
-            "The link works for {CONFIRM_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent."
-        ),
-        unsubscribe_url: None,
-        hub_url: links.hub.clone(),
-    };
-    let r = rendered(
-        &ConfirmSubject { m: &m },
-        &ConfirmText { m: &m },
-        &ConfirmHtml { m: &m },
-    )?;
-    let key = format!("confirm:{}:{}", subscriber.id, now.format("%Y-%m-%dT%H"));
-    queue(config, subscriber, key, "confirm", &r, None)
+/// Which one-action mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The double opt-in mail, with the confirmation link.
+    Confirm,
+    /// For an address that is already subscribed and was entered again:
+    /// a link to the preferences (the page never says it was subscribed).
+    Manage,
 }
 
-/// The mail an already active subscriber gets when the address is entered
-/// again: a link to the preferences (the page never says it was subscribed).
+/// A one-action mail for `subscriber`, at most one of each kind per hour.
 ///
 /// # Errors
 /// Signing, a template or the message fails.
-pub fn manage_mail(
+pub fn notice_mail(
     config: &Config,
     hub: &str,
     secrets: &Secrets,
     subscriber: &Subscriber,
+    notice: Notice,
     now: DateTime<Utc>,
 ) -> Result<NewMail> {
     let links = Links::new(hub, secrets, subscriber, now)?;
-    let m = NoticeMail {
-        subject: "Your Paperhub digest subscription".into(),
-        heading: "You are already subscribed".into(),
-        intro: format!(
-            "Someone asked to subscribe this address to Paperhub's digest at {}. It already receives it, so nothing changed.",
-            links.hub
+    let (kind, m) = match notice {
+        Notice::Confirm => (
+            "confirm",
+            NoticeMail {
+                subject: "Confirm your Paperhub digest subscription".into(),
+                heading: "One more step".into(),
+                intro: format!(
+                    "Someone, hopefully you, asked for Paperhub's paper digest at {} to be sent to this address. Confirm to start receiving it.",
+                    links.hub
+                ),
+                action_label: "Confirm my subscription".into(),
+                action_url: links.confirm.clone(),
+                note: format!(
+                    "The link works for {CONFIRM_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent."
+                ),
+                unsubscribe_url: None,
+                hub_url: links.hub.clone(),
+            },
         ),
-        action_label: "Change what you receive".into(),
-        action_url: links.manage.clone(),
-        note: "If you did not ask for this, ignore this mail.".into(),
-        unsubscribe_url: Some(links.unsubscribe.clone()),
-        hub_url: links.hub.clone(),
+        Notice::Manage => (
+            "manage",
+            NoticeMail {
+                subject: "Your Paperhub digest subscription".into(),
+                heading: "You are already subscribed".into(),
+                intro: format!(
+                    "Someone asked to subscribe this address to Paperhub's digest at {}. It already receives it, so nothing changed.",
+                    links.hub
+                ),
+                action_label: "Change what you receive".into(),
+                action_url: links.manage.clone(),
+                note: "If you did not ask for this, ignore this mail.".into(),
+                unsubscribe_url: Some(links.unsubscribe.clone()),
+                hub_url: links.hub.clone(),
+            },
+        ),
     };
-    let r = rendered(
-        &ManageSubject { m: &m },
-        &ManageText { m: &m },
-        &ManageHtml { m: &m },
-    )?;
-    let key = format!("manage:{}:{}", subscriber.id, now.format("%Y-%m-%dT%H"));
+    let m = &m;
+    let r = match notice {
+        Notice::Confirm => rendered(
+            &ConfirmSubject { m },
+            &ConfirmText { m },
+            &ConfirmHtml { m },
+        )?,
+        Notice::Manage => rendered(&ManageSubject { m }, &ManageText { m }, &ManageHtml { m })?,
+    };
+    let key = format!("{kind}:{}:{}", subscriber.id, now.format("%Y-%m-%dT%H"));
     queue(
         config,
         subscriber,
         key,
-        "manage",
+        kind,
         &r,
-        Some(&links.unsubscribe),
+        m.unsubscribe_url.as_deref(),
     )
 }
 

@@ -4,8 +4,9 @@
 //! It wakes when a handler queues a mail ([`Mailer::wake`]), when the next
 //! queued retry falls due, or once a minute. Each time it first checks the
 //! digest schedule: the daily digest of the latest announcement day once
-//! the indexer has caught up with the harvest that brought it (so saved
-//! searches see the new papers), the weekly one on `mail.weekly_day`. Both
+//! the indexer is idle and the search index holds every paper of the period
+//! (a harvest stores papers before the indexer takes them in; saved searches
+//! must see them), the weekly one on `mail.weekly_day`. Both
 //! are idempotent in the store, so a restart simply finishes a half-done
 //! run. Then it sends whatever is due.
 
@@ -199,7 +200,11 @@ fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) 
                 .clamp(Duration::from_millis(200), TICK),
             _ => TICK,
         };
-        let wait = if waiting { wait.min(WAITING_FOR_INDEX) } else { wait };
+        let wait = if waiting {
+            wait.min(WAITING_FOR_INDEX)
+        } else {
+            wait
+        };
         match rx.recv_timeout(wait) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),

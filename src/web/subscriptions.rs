@@ -28,7 +28,7 @@ use super::errors::AppError;
 use super::pages::{chrome, render};
 use super::session::Viewer;
 use super::views::Chrome;
-use crate::digest::render::{self as mails, CONFIRM, MANAGE, UNSUBSCRIBE};
+use crate::digest::render::{self as mails, CONFIRM, MANAGE, Notice, UNSUBSCRIBE};
 
 /// Saved searches, categories and authors a subscriber may keep, each.
 const MAX_INTERESTS: usize = 50;
@@ -145,12 +145,18 @@ pub async fn subscribe(
     if may_mail {
         let now = Utc::now();
         let subscriber = app.db.run(move |s| s.subscribe(&email, now)).await?;
-        let mail = match subscriber.status {
-            SubscriberStatus::Active => {
-                mails::manage_mail(&app.config, &app.base_url(), &app.secrets, &subscriber, now)
-            }
-            _ => mails::confirm_mail(&app.config, &app.base_url(), &app.secrets, &subscriber, now),
-        }
+        let notice = match subscriber.status {
+            SubscriberStatus::Active => Notice::Manage,
+            _ => Notice::Confirm,
+        };
+        let mail = mails::notice_mail(
+            &app.config,
+            &app.base_url(),
+            &app.secrets,
+            &subscriber,
+            notice,
+            now,
+        )
         .map_err(AppError::internal)?;
         app.db.run(move |s| s.enqueue_mails(&[mail], now)).await?;
         app.mailer.wake();

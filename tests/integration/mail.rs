@@ -145,27 +145,42 @@ fn cmd(t: &TestDir, sink: &Sink) -> assert_cmd::Command {
     c
 }
 
-fn subscribe(t: &TestDir, email: &str, extra: &[&str]) {
-    let out = t
-        .cmd()
-        .args(["digest", "subscribe", "--confirmed", "--email", email])
-        .args(extra)
-        .output()
-        .unwrap();
+/// Runs `c` and requires success.
+fn run_ok(c: &mut assert_cmd::Command) -> std::process::Output {
+    let out = c.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+/// A digest's text has both sections and names the followed author.
+pub fn assert_sections(text: &str, author: &str) {
+    assert!(
+        text.contains("FOR YOU") && text.contains("TRENDING"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Why: by {author}, whom you follow")),
+        "{text}"
+    );
+}
+
+fn subscribe(t: &TestDir, email: &str, extra: &[&str]) {
+    run_ok(
+        t.cmd()
+            .args(["digest", "subscribe", "--confirmed", "--email", email])
+            .args(extra),
+    );
 }
 
 fn status(t: &TestDir) -> Value {
-    let out = t
-        .cmd()
-        .args(["digest", "status", "--json", "--recent", "100"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_ok(
+        t.cmd()
+            .args(["digest", "status", "--json", "--recent", "100"]),
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -188,15 +203,7 @@ fn digests_arrive_over_smtp_with_both_parts_headers_and_working_links() {
         ],
     );
     subscribe(&t, "nothing@example.org", &["--top", "0"]);
-    let out = cmd(&t, &sink)
-        .args(["digest", "run", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(cmd(&t, &sink).args(["digest", "run", "--json"]));
     let mails = sink.wait_for(1);
     assert_eq!(mails.len(), 1, "an empty digest is not sent");
     let m = &mails[0];
@@ -224,14 +231,7 @@ fn digests_arrive_over_smtp_with_both_parts_headers_and_working_links() {
         count,
         "the subject counts the papers listed"
     );
-    assert!(
-        text.contains("FOR YOU") && text.contains("TRENDING"),
-        "{text}"
-    );
-    assert!(
-        text.contains("Why: by Kyle Vedder, whom you follow"),
-        "{text}"
-    );
+    assert_sections(text, "Kyle Vedder");
     assert!(text.contains("Why: new in cs.RO"), "{text}");
     assert!(
         text.contains("Why: matches your search \u{201c}uncertainty calibration of large language models\u{201d}"),
@@ -273,15 +273,7 @@ fn a_451_is_retried_and_then_delivered() {
     let t = seeded_dir();
     let sink = Sink::start(&t.file("sink"), &["--tempfail", "2"]);
     subscribe(&t, "retry@example.org", &["--top", "2"]);
-    let out = cmd(&t, &sink)
-        .args(["digest", "run", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(cmd(&t, &sink).args(["digest", "run", "--json"]));
     assert_eq!(sink.wait_for(1).len(), 1);
     let row = &status(&t)["recent"][0];
     assert_eq!(row["status"], "sent");
@@ -465,7 +457,11 @@ fn rendered_mails_match_snapshots() {
 fn serve_sends_the_daily_digest_by_itself() {
     let t = seeded_dir();
     let sink = Sink::start(&t.file("sink"), &[]);
-    subscribe(&t, "daily@example.org", &["--top", "3", "--author", "Kyle Vedder"]);
+    subscribe(
+        &t,
+        "daily@example.org",
+        &["--top", "3", "--author", "Kyle Vedder"],
+    );
     let mut serve = Command::new(env!("CARGO_BIN_EXE_paperhub"))
         .arg("--data-dir")
         .arg(t.data_dir())
@@ -480,7 +476,12 @@ fn serve_sends_the_daily_digest_by_itself() {
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(header(&mails[0], "Subject").starts_with("Paperhub daily digest, Fri 21 Mar 2025: "));
-    assert!(mails[0]["text"].as_str().unwrap().contains("Why: by Kyle Vedder"));
+    assert!(
+        mails[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Why: by Kyle Vedder")
+    );
 }
 
 #[test]
@@ -497,7 +498,11 @@ fn the_file_transport_writes_eml_files_at_the_configured_rate() {
         .output()
         .unwrap();
     let took = start.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let files: Vec<PathBuf> = std::fs::read_dir(t.data_dir().join("outbox"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -507,5 +512,8 @@ fn the_file_transport_writes_eml_files_at_the_configured_rate() {
     let first = std::fs::read_to_string(&files[0]).unwrap();
     assert!(first.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     // 200 a minute is one every 300 ms: four mails span at least 900 ms.
-    assert!(took >= Duration::from_millis(900), "sent too fast: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "sent too fast: {took:?}"
+    );
 }
