@@ -386,6 +386,9 @@ impl Config {
                 m.transport
             );
         }
+        if m.transport == "smtp" && m.smtp_host.trim().is_empty() {
+            bail!("mail.transport is \"smtp\" but mail.smtp_host is empty");
+        }
         if !matches!(m.smtp_security.as_str(), "starttls" | "tls" | "plain") {
             bail!(
                 "mail.smtp_security must be \"starttls\", \"tls\" or \"plain\", not {:?}",
@@ -521,6 +524,17 @@ mod tests {
             Config::from_layers(None, &env(&[("PAPERHUB__HARVEST__MIN_INTERVAL_SECS", "1")]))
                 .is_err()
         );
+        for (key, value) in [
+            ("PAPERHUB__MAIL__FROM", "not an address"),
+            ("PAPERHUB__MAIL__TRANSPORT", "carrier-pigeon"),
+            ("PAPERHUB__MAIL__SMTP_SECURITY", "ssl3"),
+            ("PAPERHUB__MAIL__WEEKLY_DAY", "Someday"),
+            ("PAPERHUB__MAIL__RATE_PER_MINUTE", "0"),
+        ] {
+            let err = Config::from_layers(None, &env(&[(key, value)])).unwrap_err();
+            let field = key.trim_start_matches("PAPERHUB__MAIL__").to_lowercase();
+            assert!(format!("{err:#}").contains(&field), "{key}: {err:#}");
+        }
     }
 
     #[test]
