@@ -163,9 +163,10 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         .filter(|i| i.kind == InterestKind::Query)
         .map(|i| i.value.as_str())
         .collect();
+    let day = PeriodPapers::load(&store, latest, latest)?;
     println!(
         "catalog: {} papers in the day {latest}; {} subscribers added in {:.1} s, {} distinct saved searches, {} categories, {} authors in the pools",
-        PeriodPapers::load(&store, latest, latest)?.entries.len(),
+        day.entries.len(),
         subscribers.len(),
         setup.elapsed().as_secs_f64(),
         distinct.len(),
@@ -200,7 +201,6 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
     );
 
     // The naive way: one hybrid search per subscriber.
-    let day = PeriodPapers::load(&store, latest, latest)?;
     let sample = &subscribers[..args.naive_sample.min(subscribers.len())];
     let started = Instant::now();
     for s in sample {

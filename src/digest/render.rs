@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
-use paperhub_db::{Entry, NewMail, Subscriber};
+use paperhub_db::{Entry, NewMail, Subscriber, SubscriberId};
 
 use crate::config::Config;
 use crate::mail::{Parts, compose};
@@ -26,6 +26,25 @@ pub const UNSUBSCRIBE: &str = "digest-unsubscribe";
 pub const CONFIRM_DAYS: i64 = 7;
 /// How long manage and unsubscribe links work.
 pub const LINK_DAYS: i64 = 365;
+
+/// The signed token of a `purpose` link for `subscriber`, issued at `now`:
+/// confirmation links last [`CONFIRM_DAYS`], the others [`LINK_DAYS`].
+///
+/// # Errors
+/// Signing fails (it cannot for a numeric subject).
+pub fn link_token(
+    secrets: &Secrets,
+    purpose: &str,
+    subscriber: SubscriberId,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let days = if purpose == CONFIRM {
+        CONFIRM_DAYS
+    } else {
+        LINK_DAYS
+    };
+    secrets.issue_token(purpose, &subscriber.to_string(), now + Duration::days(days))
+}
 
 /// The signed links of one subscriber.
 #[derive(Debug, Clone)]
@@ -52,17 +71,11 @@ impl Links {
         now: DateTime<Utc>,
     ) -> Result<Links> {
         let hub = hub.trim_end_matches('/').to_owned();
-        let subject = subscriber.id.to_string();
-        let token = |purpose: &str, days: i64| {
-            secrets.issue_token(purpose, &subject, now + Duration::days(days))
-        };
+        let token = |purpose| link_token(secrets, purpose, subscriber.id, now);
         Ok(Links {
-            confirm: format!("{hub}/email/confirm?t={}", token(CONFIRM, CONFIRM_DAYS)?),
-            manage: format!("{hub}/email/manage?t={}", token(MANAGE, LINK_DAYS)?),
-            unsubscribe: format!(
-                "{hub}/email/unsubscribe?t={}",
-                token(UNSUBSCRIBE, LINK_DAYS)?
-            ),
+            confirm: format!("{hub}/email/confirm?t={}", token(CONFIRM)?),
+            manage: format!("{hub}/email/manage?t={}", token(MANAGE)?),
+            unsubscribe: format!("{hub}/email/unsubscribe?t={}", token(UNSUBSCRIBE)?),
             hub,
         })
     }

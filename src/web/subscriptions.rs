@@ -233,7 +233,11 @@ pub async fn confirm(
     {
         return e.into_response();
     }
-    match manage_form(&app, &subscriber, &manage_token(&app, &subscriber)).await {
+    let token = match mails::link_token(&app.secrets, MANAGE, subscriber.id, Utc::now()) {
+        Ok(t) => t,
+        Err(e) => return AppError::internal(e).into_response(),
+    };
+    match manage_form(&app, &subscriber, &token).await {
         Ok(form) => {
             let mut p = page(
                 &viewer,
@@ -248,16 +252,6 @@ pub async fn confirm(
         }
         Err(e) => e.into_response(),
     }
-}
-
-fn manage_token(app: &AppState, subscriber: &Subscriber) -> String {
-    app.secrets
-        .issue_token(
-            MANAGE,
-            &subscriber.id.to_string(),
-            Utc::now() + chrono::Duration::days(mails::LINK_DAYS),
-        )
-        .unwrap_or_default()
 }
 
 async fn manage_form(
@@ -277,13 +271,7 @@ async fn manage_form(
     };
     Ok(PrefsForm {
         token: token.to_owned(),
-        unsubscribe_token: app
-            .secrets
-            .issue_token(
-                UNSUBSCRIBE,
-                &subscriber.id.to_string(),
-                Utc::now() + chrono::Duration::days(mails::LINK_DAYS),
-            )
+        unsubscribe_token: mails::link_token(&app.secrets, UNSUBSCRIBE, subscriber.id, Utc::now())
             .map_err(AppError::internal)?,
         email: subscriber.email.clone(),
         frequency: subscriber.frequency.as_str().to_owned(),
@@ -422,29 +410,28 @@ pub async fn save_manage(
         Err(page) => return page,
     };
     let parsed = parse_preferences(&form);
-    let id = subscriber.id;
-    let saved = match &parsed {
+    let current = match &parsed {
         Ok((frequency, top_n, interests)) => {
-            let (frequency, top_n, interests) = (*frequency, *top_n, interests.clone());
-            app.db
+            let (id, frequency, top_n, interests) =
+                (subscriber.id, *frequency, *top_n, interests.clone());
+            let saved = app
+                .db
                 .run(move |s| {
                     s.set_preferences(id, frequency, top_n, &interests)?;
                     s.confirm_subscriber(id, Utc::now())
                 })
-                .await
-                .map(|_| ())
+                .await;
+            match saved {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    return AppError::not_found("This subscription no longer exists.")
+                        .into_response();
+                }
+                Err(e) => return e.into_response(),
+            }
         }
-        Err(_) => Ok(()),
-    };
-    if let Err(e) = saved {
-        return e.into_response();
-    }
-    let current = match app.db.run(move |s| s.subscriber(id)).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return AppError::not_found("This subscription no longer exists.").into_response();
-        }
-        Err(e) => return e.into_response(),
+        // Nothing was saved; show the stored preferences with the error.
+        Err(_) => subscriber,
     };
     match manage_form(&app, &current, &form.t).await {
         Ok(mut prefs) => {
