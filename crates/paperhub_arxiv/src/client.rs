@@ -3,8 +3,9 @@
 //! arXiv asks harvesters for one request at a time, at least 3 seconds apart,
 //! to honour `503 Retry-After`, and to name themselves with a contact address
 //! (<https://info.arxiv.org/help/api/tou.html>). [`PoliteClient`] does all of
-//! it: requests go through one lock, the spacing is measured from the start of
-//! the previous request and can only be raised above 3 s (for every host, so a
+//! it: requests go through one lock, the spacing is measured from the end of
+//! the previous exchange (so arXiv, which sees arrivals, never sees two closer
+//! than 3 s, however long a request took to connect) and can only be raised above 3 s (for every host, so a
 //! mirror or a local replay sees the same behaviour as arXiv), 429, 5xx,
 //! timeouts and dropped connections are retried with capped exponential
 //! backoff, and `Retry-After` wins when the server sends it. Time comes from a
@@ -44,7 +45,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// How the client behaves.
 #[derive(Debug, Clone)]
 pub struct Politeness {
-    /// Time between the starts of two requests.
+    /// Time from the end of one exchange to the start of the next.
     pub min_interval: Duration,
     /// Time before a request is abandoned.
     pub timeout: Duration,
@@ -113,7 +114,7 @@ pub struct PoliteClient {
     agent: ureq::Agent,
     policy: Politeness,
     clock: Arc<dyn Clock>,
-    last_start: Mutex<Option<Instant>>,
+    last_end: Mutex<Option<Instant>>,
 }
 
 /// What one attempt produced.
@@ -143,7 +144,7 @@ impl PoliteClient {
             agent,
             policy,
             clock,
-            last_start: Mutex::new(None),
+            last_end: Mutex::new(None),
         }
     }
 
@@ -159,22 +160,23 @@ impl PoliteClient {
     /// over an hour.
     pub fn get(&self, url: &str) -> Result<Fetched, FetchError> {
         // One request at a time: the lock is held across the whole exchange.
-        let mut last_start = self
-            .last_start
+        let mut last_end = self
+            .last_end
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let interval = self.interval();
         let mut last_error = String::new();
         for attempt in 0..=self.policy.max_retries {
-            if let Some(previous) = *last_start {
+            if let Some(previous) = *last_end {
                 let next = previous + interval;
                 let now = self.clock.now();
                 if next > now {
                     self.clock.sleep(next - now);
                 }
             }
-            *last_start = Some(self.clock.now());
-            match self.attempt(url)? {
+            let outcome = self.attempt(url)?;
+            *last_end = Some(self.clock.now());
+            match outcome {
                 Attempt::Done(status, body) => {
                     return Ok(Fetched {
                         status,
