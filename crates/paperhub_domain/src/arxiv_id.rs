@@ -148,10 +148,13 @@ impl FromStr for ArxivId {
         for host in ["www.arxiv.org/", "export.arxiv.org/", "arxiv.org/"] {
             if let Some(rest) = strip_prefix_ignore_case(s, host) {
                 s = rest;
-                for path in ["abs/", "pdf/", "html/", "format/"] {
-                    if let Some(rest) = s.strip_prefix(path) {
-                        s = rest;
-                    }
+                // One path segment only: in `abs/html/0001000` the `html`
+                // is the old-style archive, not a second path segment.
+                if let Some(rest) = ["abs/", "pdf/", "html/", "format/"]
+                    .iter()
+                    .find_map(|path| s.strip_prefix(path))
+                {
+                    s = rest;
                 }
                 s = s.split(['?', '#']).next().unwrap_or(s);
                 s = s.trim_end_matches('/');
@@ -326,6 +329,9 @@ mod tests {
             "  https://www.arxiv.org/abs/2503.11731?context=cs  ",
             "2503.11731",
         );
+        // Found by fuzzing: an archive named like a URL path segment.
+        ok("https://arxiv.org/abs/html/0001000", "html/0001000");
+        ok("https://arxiv.org/pdf/abs/0001000v2", "abs/0001000v2");
     }
 
     #[test]

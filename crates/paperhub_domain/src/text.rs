@@ -18,13 +18,17 @@ pub fn normalize_whitespace(s: &str) -> String {
     if !s.is_ascii() {
         return normalize_unicode(s);
     }
-    let trimmed = s.trim_ascii();
-    let mut bytes = trimmed.as_bytes().to_vec();
+    let mut bytes = s.as_bytes().to_vec();
     // Branch-free so the compiler vectorises it: \t \n \v \f \r are 9..=13.
     for b in &mut bytes {
         let mask = 0u8.wrapping_sub(u8::from(b.wrapping_sub(b'\t') < 5));
         *b = (*b & !mask) | (b' ' & mask);
     }
+    // Trim after mapping: `trim_ascii` keeps \v, which is Unicode whitespace.
+    let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    bytes.truncate(end);
+    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(0);
+    bytes.drain(..start);
     if memchr::memmem::find(&bytes, b"  ").is_some() {
         let mut previous_space = false;
         bytes.retain(|&b| {
@@ -207,6 +211,9 @@ mod tests {
             "a\u{a0}b",
             "\u{2003}x\u{3000}y\u{85}",
             "é \t\u{b}ü",
+            // Found by fuzzing: ASCII \v at the ends was kept as a space.
+            "\u{b}",
+            "\u{b}a b\u{b}\u{c}",
             "",
             "  ",
             "plain",

@@ -1,0 +1,148 @@
+//! The time-boxed property-test loop every fuzz target shares.
+//!
+//! cargo-fuzz needs a nightly compiler, which Paperhub does not use, so its
+//! fuzz targets are proptest strategies driven by [`fuzz_for`]: it runs
+//! batches of cases with fresh random seeds until `PAPERHUB_FUZZ_SECS`
+//! (default [`DEFAULT_SECS`], enough for CI to keep a short run of every
+//! target) have passed, then prints one summary line that `scripts/fuzz`
+//! collects. A failure is shrunk by proptest and reported with its minimal
+//! input, and its seed is saved next to the test file
+//! (`*.proptest-regressions`) so the next run replays it first.
+//!
+//! A stack overflow aborts the whole process and cannot be caught, so a
+//! [`Target::trace`] target writes each input to
+//! `$CARGO_TARGET_TMPDIR/fuzz-<name>.last` before running it; after an abort
+//! that file holds the input that killed the process.
+//!
+//! This file lives in the app crate's `tests/fuzz/` and the library crates'
+//! fuzz tests include it with `#[path]`, so every target behaves the same.
+
+use std::cell::Cell;
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, TestCaseError, TestCaseResult, TestError, TestRunner,
+};
+
+/// Seconds each target runs when `PAPERHUB_FUZZ_SECS` is not set.
+pub const DEFAULT_SECS: f64 = 2.0;
+
+/// Cases per proptest run; each run starts from a fresh random seed.
+const BATCH: u32 = 32;
+
+/// How much of a failing input the report prints.
+const MAX_REPORT_CHARS: usize = 4000;
+
+/// One fuzz target: its name and how it is checked.
+pub struct Target {
+    /// The name the summary line and `scripts/fuzz` use.
+    pub name: &'static str,
+    /// `file!()` of the test, where proptest keeps the regressions file.
+    pub source: &'static str,
+    /// Every case must finish within this time, or the case fails.
+    pub time_limit: Option<Duration>,
+    /// Write each input to a file first, to name the input after an abort.
+    pub trace: bool,
+}
+
+/// How long each target runs: `PAPERHUB_FUZZ_SECS`, else [`DEFAULT_SECS`].
+pub fn budget() -> Duration {
+    let secs = std::env::var("PAPERHUB_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(DEFAULT_SECS);
+    Duration::from_secs_f64(secs)
+}
+
+/// The file a traced target writes each input to before running it.
+pub fn trace_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fuzz-{name}.last"))
+}
+
+/// Runs `property` on inputs from `strategy` until the budget is spent.
+///
+/// # Panics
+/// When a case fails or panics, with the minimal failing input; this is how
+/// the calling `#[test]` fails.
+pub fn fuzz_for<S>(target: Target, strategy: S, property: impl Fn(S::Value) -> TestCaseResult)
+where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let budget = budget();
+    let started = Instant::now();
+    let cases = Cell::new(0u64);
+    let slowest = Cell::new(Duration::ZERO);
+    let trace = target.trace.then(|| trace_path(target.name));
+    let check = |value: S::Value| {
+        if let Some(path) = &trace {
+            // Best effort: a failed write only loses the crash report.
+            let _ = std::fs::write(path, format!("{value:#?}"));
+        }
+        cases.set(cases.get() + 1);
+        let start = Instant::now();
+        let result = property(value);
+        let took = start.elapsed();
+        slowest.set(slowest.get().max(took));
+        match target.time_limit {
+            Some(limit) if took > limit && result.is_ok() => Err(TestCaseError::fail(format!(
+                "the case took {} ms, over the {} ms limit",
+                took.as_millis(),
+                limit.as_millis()
+            ))),
+            _ => result,
+        }
+    };
+    loop {
+        let config = Config {
+            cases: BATCH,
+            source_file: Some(target.source),
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+                "proptest-regressions",
+            ))),
+            max_global_rejects: BATCH * 64,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        match runner.run(&strategy, &check) {
+            Ok(()) => {}
+            Err(TestError::Abort(reason)) => {
+                panic!("fuzz target {}: aborted: {reason}", target.name)
+            }
+            Err(TestError::Fail(reason, value)) => {
+                let mut shown = format!("{value:#?}");
+                if shown.len() > MAX_REPORT_CHARS {
+                    let total = shown.len();
+                    let mut cut = MAX_REPORT_CHARS;
+                    while !shown.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    shown.truncate(cut);
+                    shown.push_str(&format!("... ({total} chars in all)"));
+                }
+                panic!(
+                    "fuzz target {}: FAILED after {} cases: {reason}\nminimal input: {shown}",
+                    target.name,
+                    cases.get()
+                );
+            }
+        }
+        if started.elapsed() >= budget {
+            break;
+        }
+    }
+    if let Some(path) = &trace {
+        let _ = std::fs::remove_file(path);
+    }
+    println!(
+        "fuzz target {}: {} cases in {:.1} s, 0 failures (slowest case {} ms)",
+        target.name,
+        cases.get(),
+        started.elapsed().as_secs_f64(),
+        slowest.get().as_millis()
+    );
+}
