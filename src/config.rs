@@ -106,6 +106,10 @@ pub struct WebConfig {
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_forwarded_for: bool,
+    /// Proxies of yours in front of the hub, each appending to
+    /// `X-Forwarded-For`: the client is that many entries from the right
+    /// (entries further left are written by the client and never trusted).
+    pub trusted_proxy_hops: u32,
     /// Papers per page in lists and search results.
     pub page_size: u32,
     /// Log-in attempts allowed per client address per minute.
@@ -116,6 +120,22 @@ pub struct WebConfig {
     pub signups_per_ip_per_hour: u32,
     /// Days a log-in session lasts.
     pub session_days: u32,
+    /// Papers one account may submit per day.
+    pub submissions_per_user_per_day: u32,
+    /// Submissions waiting to fetch an unknown paper from arXiv at most; more
+    /// are told to try again later.
+    pub submission_queue: u32,
+    /// Connections open at most; the server stops accepting at the cap.
+    pub max_connections: u32,
+    /// Connections one client address may hold open; more are closed.
+    pub max_connections_per_ip: u32,
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    pub header_read_timeout_secs: u32,
+    /// Seconds a request may take before it is answered with a 503.
+    pub request_timeout_secs: u32,
+    /// Megabytes of rendered pages the page cache keeps at most.
+    pub page_cache_mb: u32,
 }
 
 impl Default for WebConfig {
@@ -129,6 +149,14 @@ impl Default for WebConfig {
             login_per_account_per_hour: 20,
             signups_per_ip_per_hour: 10,
             session_days: 30,
+            trusted_proxy_hops: 1,
+            submissions_per_user_per_day: 50,
+            submission_queue: 8,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 120,
+            page_cache_mb: 64,
         }
     }
 }
@@ -412,6 +440,17 @@ impl Config {
                 "web.page_size must be between 1 and 200, not {}",
                 w.page_size
             );
+        }
+        for (name, value) in [
+            ("web.trusted_proxy_hops", w.trusted_proxy_hops),
+            ("web.max_connections", w.max_connections),
+            ("web.max_connections_per_ip", w.max_connections_per_ip),
+            ("web.header_read_timeout_secs", w.header_read_timeout_secs),
+            ("web.request_timeout_secs", w.request_timeout_secs),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
         }
         Ok(())
     }

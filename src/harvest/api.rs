@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use chrono::Utc;
 use paperhub_arxiv::{AtomReader, PoliteClient, ReadError};
 use paperhub_db::CatalogStore;
-use paperhub_domain::ArxivId;
+use paperhub_domain::{ArxivId, Paper};
 
 use super::{HarvestObserver, HarvestReport, with_query};
 
@@ -82,6 +82,27 @@ pub fn harvest(
     Ok(report)
 }
 
+/// Fetches papers by id without a store: for callers that must not hold a
+/// store connection while arXiv is asked (a submission waits seconds on
+/// the polite client; see #13). Ids arXiv does not know are left out.
+///
+/// # Errors
+/// Network failure after retries, or an API error feed.
+pub fn fetch_ids(client: &PoliteClient, base_url: &str, ids: &[ArxivId]) -> Result<Vec<Paper>> {
+    let mut report = HarvestReport::default();
+    let mut papers = Vec::new();
+    for chunk in ids.chunks(BATCH) {
+        let list: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        let max = chunk.len().to_string();
+        let url = with_query(
+            base_url,
+            &[("id_list", &list.join(",")), ("max_results", &max)],
+        );
+        papers.extend(read_page(client, &url, &mut report, &mut super::Silent)?.0);
+    }
+    Ok(papers)
+}
+
 /// Fetches one feed page; returns entries read and `totalResults`.
 fn fetch_page(
     store: &mut dyn CatalogStore,
@@ -90,6 +111,21 @@ fn fetch_page(
     report: &mut HarvestReport,
     observer: &mut dyn HarvestObserver,
 ) -> Result<(u64, Option<u64>)> {
+    let (papers, total) = read_page(client, url, report, observer)?;
+    report.pages += 1;
+    report.records += papers.len() as u64;
+    report.add(store.upsert_papers(&papers, Utc::now())?);
+    observer.page(report);
+    Ok((papers.len() as u64, total))
+}
+
+/// Fetches and parses one feed page; skipped records are counted in `report`.
+fn read_page(
+    client: &PoliteClient,
+    url: &str,
+    report: &mut HarvestReport,
+    observer: &mut dyn HarvestObserver,
+) -> Result<(Vec<Paper>, Option<u64>)> {
     let fetched = client.get(url)?;
     let mut reader = AtomReader::new(&fetched.body[..]);
     let mut papers = Vec::new();
@@ -107,9 +143,5 @@ fn fetch_page(
         bail!("{url}: HTTP {} from the arXiv API", fetched.status);
     }
     let total = reader.envelope().and_then(|e| e.total_results);
-    report.pages += 1;
-    report.records += papers.len() as u64;
-    report.add(store.upsert_papers(&papers, Utc::now())?);
-    observer.page(report);
-    Ok((papers.len() as u64, total))
+    Ok((papers, total))
 }

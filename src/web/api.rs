@@ -161,22 +161,25 @@ pub async fn daily_papers(
         user,
     )
     .await?;
-    let mut papers: Vec<PaperView> = if page == 0 {
-        listing.community.iter().map(PaperView::new).collect()
-    } else {
-        Vec::new()
-    };
-    papers.extend(listing.announced.iter().map(PaperView::new));
+    // One sequence, the community part first, paged as a whole: `limit`
+    // holds however many papers were submitted (see #13).
+    let papers: Vec<PaperView> = listing
+        .community
+        .iter()
+        .chain(&listing.announced)
+        .map(PaperView::new)
+        .collect();
     let shown = u64::from((page + 1) * limit);
+    let all = listing.community_total + listing.announced_total;
     let (from, to) = period.range();
     Ok(Json(json!({
         "papers": papers,
         "meta": {
             "from": from.to_string(),
             "to": to.to_string(),
-            "community": listing.community.len(),
-            "total": listing.announced_total,
-            "next_page": (shown < listing.announced_total).then(|| format!("?p={}&limit={limit}", page + 1)),
+            "community": listing.community_total,
+            "total": all,
+            "next_page": (shown < all).then(|| format!("?p={}&limit={limit}", page + 1)),
         }
     }))
     .into_response())

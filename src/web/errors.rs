@@ -75,6 +75,13 @@ impl AppError {
         }
     }
 
+    /// The same error with another message for the user.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> AppError {
+        self.detail = detail.into();
+        self
+    }
+
     /// 502: arXiv could not be reached.
     pub fn upstream(detail: impl Into<String>) -> AppError {
         AppError::new(StatusCode::BAD_GATEWAY, detail)
@@ -119,6 +126,13 @@ impl From<DbError> for AppError {
 
 impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> AppError {
+        // A refused query shape is the user's to fix, wherever it surfaced.
+        if let Some(paperhub_search::SearchError::Query(q)) = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<paperhub_search::SearchError>())
+        {
+            return AppError::bad_request(format!("This search cannot run: {q}."));
+        }
         AppError::internal(format!("{e:#}"))
     }
 }

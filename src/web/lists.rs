@@ -27,6 +27,27 @@ pub enum Period {
     Month(NaiveDate),
 }
 
+/// Years a list can be asked for. arXiv began in 1991; the bounds also keep
+/// every neighbour and range computation far from chrono's limits (a week of
+/// year 262143 overflowed, see #13).
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+fn check_year(year: i32) -> Result<(), AppError> {
+    if YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(AppError::not_found(format!(
+            "There are no lists for the year {year}; try one between {} and {}.",
+            YEARS.start(),
+            YEARS.end()
+        )))
+    }
+}
+
+fn in_range(d: NaiveDate) -> Result<NaiveDate, AppError> {
+    check_year(d.year()).map(|()| d)
+}
+
 impl Period {
     /// Parses `YYYY-MM-DD`.
     ///
@@ -34,8 +55,9 @@ impl Period {
     /// Not a date; the message says the expected form.
     pub fn day(s: &str) -> Result<Period, AppError> {
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(Period::Day)
             .map_err(|_| AppError::bad_request(format!("{s:?} is not a date like 2025-11-20.")))
+            .and_then(in_range)
+            .map(Period::Day)
     }
 
     /// Parses `YYYY-Www`.
@@ -49,9 +71,11 @@ impl Period {
             y.parse::<i32>().map_err(|_| bad())?,
             w.parse::<u32>().map_err(|_| bad())?,
         );
+        check_year(y)?;
         NaiveDate::from_isoywd_opt(y, w, Weekday::Mon)
-            .map(Period::Week)
             .ok_or_else(bad)
+            .and_then(in_range)
+            .map(Period::Week)
     }
 
     /// Parses `YYYY-MM`.
@@ -62,8 +86,9 @@ impl Period {
         NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
             .ok()
             .filter(|_| s.len() == 7)
-            .map(Period::Month)
             .ok_or_else(|| AppError::bad_request(format!("{s:?} is not a month like 2025-11.")))
+            .and_then(in_range)
+            .map(Period::Month)
     }
 
     /// First and last day, inclusive.
@@ -335,6 +360,32 @@ pub async fn trending(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn far_away_years_are_refused_not_overflowed() {
+        // See: #13 (these panicked with a date overflow).
+        for (parse, s) in [
+            (
+                Period::day as fn(&str) -> Result<Period, AppError>,
+                "-262143-01-01",
+            ),
+            (Period::week, "262143-W01"),
+            (Period::week, "-262143-W02"),
+            (Period::month, "+99999-01"),
+            (Period::day, "0000-01-01"),
+        ] {
+            let e = parse(s).unwrap_err();
+            assert!(e.status.is_client_error(), "{s}: {e:?}");
+        }
+        for p in [
+            Period::day("9999-12-31"),
+            Period::week("9999-W52"),
+            Period::month("1900-01"),
+        ] {
+            let p = p.unwrap();
+            let _ = (p.range(), p.path(), p.label(), p.containing());
+        }
+    }
 
     #[test]
     fn periods_parse_and_round_trip_to_paths() {

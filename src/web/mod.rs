@@ -20,6 +20,7 @@ pub mod paper;
 pub mod search;
 pub mod searcher;
 pub mod security;
+pub mod server;
 pub mod session;
 pub mod submit;
 pub mod subscriptions;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub pages: page_cache::PageCache,
     /// The arXiv API client for submissions; none without a contact email.
     pub arxiv: Option<Arc<PoliteClient>>,
+    /// Submissions waiting to fetch a paper from arXiv.
+    pub fetches: submit::FetchQueue,
     /// Wakes the mail thread when a mail is queued.
     pub mailer: crate::mail::worker::Mailer,
     /// The address the server is listening on, once bound.
@@ -81,8 +84,9 @@ impl AppState {
             searcher: searcher::Searcher::open(data_dir, config)?,
             secrets: Secrets::load_or_create(data_dir.path())?,
             limiter: limits::RateLimiter::default(),
-            pages: page_cache::PageCache::default(),
+            pages: page_cache::PageCache::new(config.web.page_cache_mb as usize * 1024 * 1024),
             arxiv,
+            fetches: submit::FetchQueue::new(config.web.submission_queue as usize),
             mailer: crate::mail::worker::Mailer::default(),
             bound: std::sync::OnceLock::new(),
         }))
@@ -129,7 +133,10 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/settings/tokens", post(users::create_token))
         .route("/settings/tokens/{id}/delete", post(users::delete_token))
         .route("/subscribe", post(subscriptions::subscribe))
-        .route("/email/confirm", get(subscriptions::confirm))
+        .route(
+            "/email/confirm",
+            get(subscriptions::confirm_page).post(subscriptions::confirm),
+        )
         .route(
             "/email/manage",
             get(subscriptions::manage).post(subscriptions::save_manage),
@@ -148,6 +155,11 @@ pub fn router(app: Arc<AppState>) -> Router {
             session::resolve_viewer,
         ))
         .layer(from_fn_with_state(Arc::clone(&app), security::headers))
+        .layer(axum::middleware::from_fn(server::catch_panic))
+        .layer(from_fn_with_state(
+            std::time::Duration::from_secs(u64::from(app.config.web.request_timeout_secs.max(1))),
+            server::time_limit,
+        ))
         .with_state(app)
 }
 
@@ -173,6 +185,17 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Every minute: forget expired rate-limit windows and cached pages, so
+/// memory goes back down after a burst of hostile requests.
+async fn housekeeping(app: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        app.limiter.sweep();
+        app.pages.sweep();
+    }
+}
+
 /// Serves `app` on `addr` until Ctrl-C or SIGTERM, then finishes in-flight
 /// requests and closes the store. `on_ready` gets the bound address.
 ///
@@ -191,13 +214,15 @@ pub fn run(app: Arc<AppState>, addr: &str, on_ready: impl FnOnce(SocketAddr)) ->
         let local = listener.local_addr()?;
         let _ = app.bound.set(local);
         on_ready(local);
-        axum::serve(
+        let housekeeping = tokio::spawn(housekeeping(Arc::clone(&app)));
+        server::serve(
             listener,
-            router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>(),
+            router(Arc::clone(&app)),
+            &app.config.web,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+        .await;
+        housekeeping.abort();
         tracing::info!("shut down: in-flight requests finished");
         app.searcher.stop_indexer();
         app.db.close();

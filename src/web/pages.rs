@@ -12,7 +12,6 @@ use serde::Deserialize;
 use super::AppState;
 use super::errors::AppError;
 use super::lists::{self, ListParams, Period, Window};
-use super::page_cache::CSRF_PLACEHOLDER;
 use super::session::Viewer;
 use super::views::{Card, Chrome, Link, chrome_for};
 
@@ -41,22 +40,28 @@ pub fn render_string(t: &impl Template) -> Result<String, AppError> {
 /// Serves a page anonymous visitors share from the page cache (see
 /// [`super::page_cache`]); `build` renders it for the viewer it is given.
 ///
+/// `key` names what the page shows, from the parameters `build` uses (the
+/// period, category and page; never the raw query string, which a visitor
+/// can fill with junk). The request path is added to it because the page
+/// frame shows it.
+///
 /// # Errors
 /// What `build` returns.
 pub async fn cached_page<F, Fut>(
     app: &Arc<AppState>,
     viewer: &Viewer,
     uri: &OriginalUri,
+    key: &str,
     build: F,
 ) -> Result<Response, AppError>
 where
     F: FnOnce(Viewer) -> Fut,
     Fut: std::future::Future<Output = Result<String, AppError>>,
 {
-    if viewer.user.is_some() {
+    let key = format!("{key}\n{}", uri.0.path());
+    if viewer.user.is_some() || key.len() > super::page_cache::MAX_KEY {
         return Ok(Html(build(viewer.clone()).await?).into_response());
     }
-    let key = uri.0.to_string();
     let extra = app.searcher.generation();
     if let Some(html) = app.pages.get(&key, extra, &viewer.csrf) {
         return Ok(Html(html).into_response());
@@ -68,10 +73,10 @@ where
         return Ok(Html(html).into_response());
     }
     let mut anonymous = viewer.clone();
-    anonymous.csrf = CSRF_PLACEHOLDER.to_owned();
+    anonymous.csrf = app.pages.placeholder().to_owned();
     let html = build(anonymous).await?;
     app.pages.put(&key, extra, &html);
-    Ok(Html(html.replace(CSRF_PLACEHOLDER, &viewer.csrf)).into_response())
+    Ok(Html(app.pages.personalise(&html, &viewer.csrf)).into_response())
 }
 
 #[derive(Template)]
@@ -86,6 +91,7 @@ struct ListPage {
     community: Vec<Card>,
     announced: Vec<Card>,
     total: u64,
+    all: u64,
     shown_from: u64,
     shown_to: u64,
     page_prev: Option<Link>,
@@ -116,7 +122,13 @@ async fn list_page(
     params: ListParams,
 ) -> Result<Response, AppError> {
     let (a, u) = (Arc::clone(&app), uri.clone());
-    cached_page(&app, &viewer, &uri, move |viewer| {
+    let key = format!(
+        "list {} {} {}",
+        period.path(),
+        params.category().ok().flatten().unwrap_or_default(),
+        params.page()
+    );
+    cached_page(&app, &viewer, &uri, &key, move |viewer| {
         build_list_page(a, viewer, u, period, params)
     })
     .await
@@ -160,12 +172,13 @@ async fn build_list_page(
         Link::new(with_params(&path, Some(c), 1), c.clone())
             .current_if(category.as_deref() == Some(c.as_str()))
     }));
+    // The list pages as one sequence, the community part first.
+    let all = listing.community_total + listing.announced_total;
     let total = listing.announced_total;
     let shown_from = u64::from((page - 1) * limit) + 1;
-    let shown_to = (shown_from + listing.announced.len() as u64).saturating_sub(1);
-    let empty_catalog = listing.announced_total == 0
-        && listing.community.is_empty()
-        && app.db.run(|s| s.latest_day()).await?.is_none();
+    let shown_to =
+        (shown_from + (listing.community.len() + listing.announced.len()) as u64).saturating_sub(1);
+    let empty_catalog = all == 0 && app.db.run(|s| s.latest_day()).await?.is_none();
     let title = period.label();
     let page = ListPage {
         chrome: chrome(&viewer, format!("Papers: {title}"), &uri),
@@ -185,6 +198,7 @@ async fn build_list_page(
             .map(|e| Card::new(e, &[]))
             .collect(),
         total,
+        all,
         shown_from,
         shown_to,
         page_prev: (page > 1).then(|| {
@@ -193,7 +207,7 @@ async fn build_list_page(
                 "← Previous page",
             )
         }),
-        page_next: (shown_to < total).then(|| {
+        page_next: (shown_to < all).then(|| {
             Link::new(
                 with_params(&path, category.as_deref(), page + 1),
                 "Next page →",
@@ -304,7 +318,8 @@ pub async fn trending(
     let window = Window::parse(params.window.as_deref())?;
     let a = Arc::clone(&app);
     let u = uri.clone();
-    cached_page(&app, &viewer, &uri, move |viewer| async move {
+    let key = format!("trending {}", window.name());
+    cached_page(&app, &viewer, &uri, &key, move |viewer| async move {
         let entries = lists::trending(
             &a,
             window,

@@ -151,7 +151,8 @@ pub async fn show(
     }
     let id = parse_id(id)?;
     let (a, u) = (Arc::clone(&app), uri.clone());
-    cached_page(&app, &viewer, &uri, move |viewer| async move {
+    let key = format!("paper {id}");
+    cached_page(&app, &viewer, &uri, &key, move |viewer| async move {
         let (app, uri) = (a, u);
         let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
         let user = viewer.user.as_ref().map(|u| u.id);
@@ -239,9 +240,26 @@ pub struct ActionForm {
 /// A local path to return to, never another site.
 pub fn local_next(next: Option<&str>, default: &str) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => default.to_owned(),
     }
+}
+
+/// Longest `next` path kept; a longer one falls back to the default.
+const MAX_NEXT: usize = 2048;
+
+/// Whether `n` is a path on this site that every browser reads the same way.
+///
+/// Browsers strip tabs and newlines from a `Location` and read `\` as `/`, so
+/// `/\t/evil.example` becomes `//evil.example`, another site (see #13); and a
+/// newline cannot go into a header at all. Only printable, space-free paths
+/// that start with one `/` pass.
+fn is_local_path(n: &str) -> bool {
+    n.len() <= MAX_NEXT
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && !n.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -335,5 +353,20 @@ mod tests {
         assert_eq!(local_next(Some("https://evil.example"), "/"), "/");
         assert_eq!(local_next(Some("/\\evil"), "/"), "/");
         assert_eq!(local_next(None, "/x"), "/x");
+        // See: #13. Browsers strip the tab and go to //evil.example.
+        for bad in [
+            "/\t/evil.example",
+            "/\n/x",
+            "/\r\nSet-Cookie:x",
+            "/ /x",
+            "/\u{0}",
+        ] {
+            assert_eq!(local_next(Some(bad), "/"), "/", "{bad:?}");
+        }
+        assert_eq!(
+            local_next(Some(&format!("/{}", "a".repeat(3000))), "/"),
+            "/"
+        );
+        assert_eq!(local_next(Some("/search?q=a%20b"), "/"), "/search?q=a%20b");
     }
 }

@@ -78,20 +78,35 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> S
     )
 }
 
-fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for
-        && let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return ip.to_string();
+/// The client's address: the connection's peer, or, behind the operator's
+/// own proxies, the `X-Forwarded-For` entry the outermost of them appended.
+///
+/// Every proxy appends the address it saw, so the entries a client wrote
+/// itself are on the left and only the last `hops` are trustworthy; taking
+/// the leftmost let anyone pick their address (see #13). A request with
+/// fewer entries than `hops` did not come through the proxies and is
+/// keyed on its peer.
+fn client_ip(req: &Request, web: &crate::config::WebConfig) -> String {
+    let peer = || {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+    };
+    if !web.trust_forwarded_for {
+        return peer();
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+    forwarded_client(req.headers(), web.trusted_proxy_hops as usize).unwrap_or_else(peer)
+}
+
+/// The entry `hops` from the right of every `X-Forwarded-For` header, in order.
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<String> {
+    let mut entries: Vec<&str> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        entries.extend(v.to_str().ok()?.split(',').map(str::trim));
+    }
+    let index = entries.len().checked_sub(hops.max(1))?;
+    let ip = entries.get(index)?.parse::<IpAddr>().ok()?;
+    Some(ip.to_string())
 }
 
 fn is_api(path: &str) -> bool {
@@ -113,7 +128,7 @@ pub async fn resolve_viewer(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
-    let ip = client_ip(&req, app.config.web.trust_forwarded_for);
+    let ip = client_ip(&req, &app.config.web);
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -238,6 +253,21 @@ async fn presented_csrf(req: Request) -> Result<(Option<String>, Request), AppEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_what_our_own_proxies_saw() {
+        // See: #13 (the leftmost entry is written by the client).
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 10.0.0.7".parse().unwrap());
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("10.0.0.7"));
+        assert_eq!(forwarded_client(&h, 2).as_deref(), Some("6.6.6.6"));
+        assert_eq!(forwarded_client(&h, 3), None, "fewer entries than hops");
+        h.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("192.0.2.1"));
+        let mut junk = HeaderMap::new();
+        junk.append("x-forwarded-for", "1.2.3.4, not-an-ip".parse().unwrap());
+        assert_eq!(forwarded_client(&junk, 1), None);
+    }
 
     #[test]
     fn cookies_are_found_and_junk_is_ignored() {

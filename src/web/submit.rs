@@ -5,6 +5,12 @@
 //! with the usual merge rules, and handed to the indexer. A submission joins
 //! the current daily list: the latest announcement day in the catalog. A
 //! second submission of the same paper is a friendly no-op.
+//!
+//! Submissions must never starve the rest of the hub (see #13): an account
+//! has a daily quota (`web.submissions_per_user_per_day`, curators exempt),
+//! arXiv is asked without holding a store connection, and fetches wait in a
+//! bounded [`FetchQueue`]; when it is full the submission is told to come
+//! back later instead of queueing without end.
 
 use std::sync::Arc;
 
@@ -13,7 +19,7 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use paperhub_db::{CommunityStore, Entry, Submission, User};
+use paperhub_db::{CatalogStore, CommunityStore, Entry, Submission, User};
 use paperhub_domain::ArxivId;
 use serde::Deserialize;
 
@@ -22,7 +28,67 @@ use super::errors::AppError;
 use super::pages::{chrome, render};
 use super::session::Viewer;
 use super::views::Chrome;
-use crate::harvest::{self, Silent};
+use crate::harvest;
+
+/// Fetches of unknown papers: one runs at a time (the polite client spaces
+/// requests anyway), at most `capacity` wait, and the rest are refused.
+pub struct FetchQueue {
+    running: Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    capacity: usize,
+}
+
+/// A place in the [`FetchQueue`]; leaving it frees the place.
+pub struct Place<'a>(&'a FetchQueue);
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl FetchQueue {
+    /// A queue where at most `capacity` fetches wait or run.
+    pub fn new(capacity: usize) -> FetchQueue {
+        FetchQueue {
+            running: Arc::new(tokio::sync::Semaphore::new(1)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Joins the queue.
+    ///
+    /// # Errors
+    /// 503 when the queue is full.
+    pub fn join(&self) -> Result<Place<'_>, AppError> {
+        let before = self
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let place = Place(self);
+        if before >= self.capacity {
+            return Err(AppError {
+                retry_after: Some(60),
+                ..AppError::unavailable(
+                    "Many papers are being fetched from arXiv right now; try again in a minute.",
+                )
+            });
+        }
+        Ok(place)
+    }
+
+    /// Fetches or submissions in the queue now.
+    pub fn len(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the queue is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// What a submission did, with the paper.
 #[derive(Debug, Clone)]
@@ -65,7 +131,23 @@ pub async fn submit_paper(
     id: ArxivId,
 ) -> Result<Submitted, AppError> {
     let lookup = id.clone();
-    let known = app.db.run(move |s| s.entry(&lookup, None)).await?.is_some();
+    let quota = app.config.web.submissions_per_user_per_day;
+    let (user_id, is_admin) = (user.id, user.is_admin);
+    let since = Utc::now() - chrono::Duration::days(1);
+    let (known, today) = app
+        .db
+        .run(move |s| {
+            Ok((
+                s.entry(&lookup, None)?.is_some(),
+                s.submissions_since(user_id, since)?,
+            ))
+        })
+        .await?;
+    if !is_admin && today >= quota {
+        return Err(AppError::too_many(3600).with_detail(format!(
+            "You have submitted {today} papers in the last 24 hours, this hub's daily limit; try again tomorrow."
+        )));
+    }
     let mut fetched = false;
     if !known {
         let Some(client) = app.arxiv.clone() else {
@@ -76,25 +158,32 @@ pub async fn submit_paper(
         };
         let base_url = app.config.harvest.api_base_url.clone();
         let want = id.clone();
-        let report = app
-            .db
-            .run(move |s| {
-                Ok(harvest::api::harvest(
-                    s,
-                    &client,
-                    &base_url,
-                    &harvest::api::ApiQuery::Ids(vec![want]),
-                    &mut Silent,
-                ))
-            })
+        let _place = app.fetches.join()?;
+        let turn = Arc::clone(&app.fetches.running)
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)?;
+        // The fetch runs on a blocking thread that keeps the turn until it
+        // ends, even when this request gives up waiting.
+        let papers = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            harvest::api::fetch_ids(&client, &base_url, &[want])
+        })
+        .await
+        .map_err(AppError::internal)?;
+        let papers = match papers {
+            Ok(papers) => papers,
+            Err(e) => {
+                tracing::warn!(arxiv.id = %id.base(), "fetching {} from the arXiv API failed: {e:#}", id.base());
+                return Err(AppError::upstream(format!(
+                    "arXiv could not be asked about {} just now; try again in a minute.",
+                    id.base()
+                )));
+            }
+        };
+        app.db
+            .run(move |s| s.upsert_papers(&papers, Utc::now()))
             .await?;
-        if let Err(e) = report {
-            tracing::warn!(arxiv.id = %id.base(), "fetching {} from the arXiv API failed: {e:#}", id.base());
-            return Err(AppError::upstream(format!(
-                "arXiv could not be asked about {} just now; try again in a minute.",
-                id.base()
-            )));
-        }
         fetched = true;
     }
     let user_id = user.id;

@@ -64,6 +64,7 @@ struct SubscriptionPage {
     paragraphs: Vec<String>,
     error: Option<String>,
     unsubscribe_token: Option<String>,
+    confirm_token: Option<String>,
     form: Option<PrefsForm>,
 }
 
@@ -79,6 +80,7 @@ fn page(
         paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
         error: None,
         unsubscribe_token: None,
+        confirm_token: None,
         form: None,
     }
 }
@@ -214,12 +216,36 @@ async fn subscriber_for(
     }
 }
 
-/// `GET /email/confirm?t=`: double opt-in.
-pub async fn confirm(
+/// `GET /email/confirm?t=`: the page the confirmation link opens.
+///
+/// It changes nothing: mail scanners and link previews fetch every link in
+/// a mail (GET and HEAD), and must not confirm on the reader's behalf (see
+/// #13). The page holds a button that POSTs the token.
+pub async fn confirm_page(
     State(app): State<Arc<AppState>>,
     Extension(viewer): Extension<Viewer>,
     uri: OriginalUri,
     Query(q): Query<TokenParam>,
+) -> Response {
+    if let Err(page) = subscriber_for(&app, &viewer, &uri, CONFIRM, &q.t).await {
+        return page;
+    }
+    let mut p = page(
+        &viewer,
+        &uri,
+        "Confirm your subscription",
+        &["One click and the digest starts arriving after each arXiv announcement."],
+    );
+    p.confirm_token = Some(q.t);
+    render(&p)
+}
+
+/// `POST /email/confirm` with `t`: double opt-in.
+pub async fn confirm(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(q): axum::Form<TokenParam>,
 ) -> Response {
     let subscriber = match subscriber_for(&app, &viewer, &uri, CONFIRM, &q.t).await {
         Ok(s) => s,

@@ -33,6 +33,9 @@ use crate::secrets;
 const MIN_PASSWORD: usize = 8;
 /// Longest password hashed (argon2 takes any length; this bounds the work).
 const MAX_PASSWORD: usize = 1024;
+/// The wait before each log-in attempt on an account that failed more than
+/// its hourly budget.
+const LOGIN_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Checks a username: 3 to 32 of `A-Z a-z 0-9 _ -`.
 ///
@@ -173,8 +176,15 @@ fn form_error(
     e: AppError,
 ) -> Response {
     let mut page = account_page(viewer, uri, signup, &local_next(form.next.as_deref(), ""));
-    page.username = form.username.clone();
-    page.email = form.email.clone().unwrap_or_default();
+    // What was typed comes back, cut to what a valid field can hold.
+    page.username = form.username.chars().take(64).collect();
+    page.email = form
+        .email
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .take(254)
+        .collect();
     let status = e.status;
     page.error = Some(e.detail);
     let mut response = (status, render(&page)).into_response();
@@ -285,19 +295,23 @@ pub async fn login(
     axum::Form(form): axum::Form<AccountForm>,
 ) -> Result<Response, AppError> {
     let limits = &app.config.web;
-    let username = form.username.trim().to_owned();
-    let checks = [
-        (
-            format!("login-ip:{}", viewer.ip),
-            limits.login_per_ip_per_minute,
-            Duration::from_secs(60),
-        ),
-        (
-            format!("login-user:{}", username.to_lowercase()),
+    let username = form.username.trim().to_lowercase();
+    // The account is part of the key only together with the address, so
+    // nobody can lock someone else out by failing on purpose (see #13);
+    // a name that cannot exist is refused before it becomes a key.
+    let valid_name = check_username(&username).is_ok();
+    let mut checks = vec![(
+        format!("login-ip:{}", viewer.ip),
+        limits.login_per_ip_per_minute,
+        Duration::from_secs(60),
+    )];
+    if valid_name {
+        checks.push((
+            format!("login:{username}:{}", viewer.ip),
             limits.login_per_account_per_hour,
             Duration::from_secs(3600),
-        ),
-    ];
+        ));
+    }
     for (key, max, window) in checks {
         if let Err(wait) = app.limiter.hit(&key, max, window) {
             tracing::warn!("log-in attempts over the limit ({key}); refused");
@@ -310,14 +324,20 @@ pub async fn login(
             ));
         }
     }
+    // Guessing one account from many addresses is slowed, not refused: past
+    // the hourly budget of failures every attempt on it waits a second.
+    let failures_key = format!("login-failed:{username}");
+    if valid_name && app.limiter.count(&failures_key) >= limits.login_per_account_per_hour {
+        tokio::time::sleep(LOGIN_BACKOFF).await;
+    }
     let name = username.clone();
     let found = app
         .db
         .run(move |s| {
-            if name.len() > 64 {
-                Ok(None)
-            } else {
+            if valid_name {
                 s.user_credentials(&name)
+            } else {
+                Ok(None)
             }
         })
         .await?;
@@ -332,6 +352,11 @@ pub async fn login(
     .await
     .map_err(AppError::internal)?;
     let Some(user) = user else {
+        if valid_name {
+            let _ = app
+                .limiter
+                .hit(&failures_key, u32::MAX, Duration::from_secs(3600));
+        }
         return Ok(form_error(
             &viewer,
             &uri,
@@ -483,7 +508,7 @@ pub async fn change_password(
 ) -> Result<Response, AppError> {
     let user = viewer.require()?.clone();
     if let Err(wait) = app.limiter.hit(
-        &format!("login-user:{}", user.username.to_lowercase()),
+        &format!("password:{}", user.id),
         app.config.web.login_per_account_per_hour,
         Duration::from_secs(3600),
     ) {
@@ -511,7 +536,9 @@ pub async fn change_password(
         .run(move |s| s.set_password(user.id, &hash, keep.as_ref().map(|k| k.as_slice())))
         .await?;
     tracing::info!(user.id = %user.id, "password of {} changed", user.id);
-    let message = "Password changed; every other session is logged out.".to_owned();
+    let message =
+        "Password changed; every other session is logged out and your API tokens are revoked."
+            .to_owned();
     settings_with(&app, &viewer, &uri, None, Some(message), None).await
 }
 
@@ -535,6 +562,35 @@ pub async fn settings(
 pub struct TokenForm {
     /// A label.
     pub name: Option<String>,
+    /// Days until it expires (30, 90 or 365), or `never`; 90 when absent.
+    pub expires: Option<String>,
+}
+
+/// Token lifetimes the settings page offers, in days.
+const TOKEN_DAYS: [i64; 3] = [30, 90, 365];
+
+/// When a token made now should expire, from the form's `expires` choice.
+///
+/// # Errors
+/// A choice the form does not offer.
+fn token_expiry(
+    choice: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<chrono::DateTime<Utc>>, AppError> {
+    match choice.map(str::trim) {
+        None | Some("") => Ok(Some(now + chrono::Duration::days(90))),
+        Some("never") => Ok(None),
+        Some(d) => d
+            .parse::<i64>()
+            .ok()
+            .filter(|d| TOKEN_DAYS.contains(d))
+            .map(|d| Some(now + chrono::Duration::days(d)))
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "Choose when the token expires: 30, 90 or 365 days, or never.",
+                )
+            }),
+    }
 }
 
 /// `POST /settings/tokens`: makes a token and shows it once.
@@ -557,10 +613,12 @@ pub async fn create_token(
         .chars()
         .take(64)
         .collect();
+    let now = Utc::now();
+    let expires = token_expiry(form.expires.as_deref(), now)?;
     let token = format!("ph_{}", secrets::new_token()?);
     let hash = secrets::token_hash(&token);
     app.db
-        .run(move |s| s.create_api_token(user.id, &name, &hash, Utc::now()))
+        .run(move |s| s.create_api_token(user.id, &name, &hash, now, expires))
         .await?;
     settings_page(&app, &viewer, &uri, Some(token)).await
 }
@@ -593,6 +651,23 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn token_expiry_choices() {
+        let now = Utc::now();
+        assert_eq!(
+            token_expiry(None, now).unwrap(),
+            Some(now + chrono::Duration::days(90))
+        );
+        assert_eq!(token_expiry(Some("never"), now).unwrap(), None);
+        assert_eq!(
+            token_expiry(Some("365"), now).unwrap(),
+            Some(now + chrono::Duration::days(365))
+        );
+        for bad in ["7", "-1", "99999999999999999999", "soon"] {
+            assert!(token_expiry(Some(bad), now).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -197,15 +197,16 @@ pub fn excerpt(text: &str, terms: &[String], max: usize) -> String {
         0
     };
     let end = (start + max).min(chars.len());
-    let mut s_byte = chars[start].0;
+    let e = chars.get(end).map_or(text.len(), |(b, _)| *b);
+    let mut s_byte = chars.get(start).map_or(0, |(b, _)| *b);
     if start > 0 {
-        // Begin at a word.
-        if let Some(sp) = text[s_byte..].find(' ') {
+        // Begin at a word, if one begins inside the window: a long token
+        // with no space must not move the start past the end (see #13).
+        if let Some(sp) = text[s_byte..e].find(' ') {
             s_byte += sp + 1;
         }
     }
     let e_byte = if end < chars.len() {
-        let e = chars[end].0;
         text[s_byte..e].rfind(' ').map_or(e, |sp| s_byte + sp)
     } else {
         text.len()
@@ -483,6 +484,27 @@ mod tests {
         assert!(e.contains("target word"), "{e}");
         assert!(e.chars().count() <= 122);
         let short = excerpt("short text", &[], 120);
+        // See: #13 ("begin > end (617 > 490)"): a long token without a space.
+        let token = format!(
+            "{}{}target{} b",
+            "a ".repeat(150),
+            "x".repeat(200),
+            "y".repeat(200)
+        );
+        let e = excerpt(&token, &["target".to_owned()], 120);
+        assert!(e.chars().count() <= 122, "{e}");
         assert_eq!(short, "short text");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn excerpt_takes_any_text(
+            text in "[a-z é]{0,600}",
+            term in "[a-zé]{1,6}",
+            max in 1usize..400,
+        ) {
+            let e = excerpt(&text, &[term], max);
+            proptest::prop_assert!(e.chars().count() <= max + 2);
+        }
     }
 }

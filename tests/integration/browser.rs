@@ -339,6 +339,10 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
         &format!("{base}/email/confirm?t="),
     );
     d.go(&confirm);
+    d.wait_for("the confirm button", |d| {
+        d.source().contains("Confirm my subscription")
+    });
+    d.click("#confirm");
     d.wait_for("the confirmation", |d| {
         d.source().contains("You are subscribed")
     });

@@ -6,6 +6,7 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
+mod abuse;
 mod bad_input;
 mod browser;
 mod commands;

@@ -98,7 +98,26 @@ async fn subscribe_confirm_manage_and_unsubscribe_with_one_click() {
         SubscriberStatus::Pending
     );
 
+    // Opening the link (as mail scanners do, with GET and HEAD) changes
+    // nothing; the page's button confirms. See: #13.
     let r = c.get(&confirm).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Confirm my subscription"), "{}", r.body);
+    let head = c
+        .send(
+            axum::http::Request::head(confirm.as_str())
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(
+        store().subscriber(sub.id).unwrap().unwrap().status,
+        SubscriberStatus::Pending,
+        "GET and HEAD do not confirm"
+    );
+    let token = confirm.split("t=").nth(1).unwrap().to_owned();
+    let r = c.post("/email/confirm", &[("t", &token)]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("You are subscribed"));
     assert_eq!(

@@ -55,6 +55,8 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     /// When it last authenticated a request.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working; never when `None`.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A paper as the hub shows it: the catalog record plus community state.
@@ -96,6 +98,10 @@ pub enum Submission {
 }
 
 /// Which papers a list shows.
+///
+/// A list is one sequence, the community part first, then the
+/// announcement; `offset` and `limit` page through it as a whole, so no
+/// number of submissions can make a page longer than `limit` (see #13).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// First day, inclusive.
@@ -104,9 +110,9 @@ pub struct ListQuery {
     pub to: NaiveDate,
     /// Announced papers in any of these categories; empty means all.
     pub categories: Vec<String>,
-    /// Announced papers to skip (paging).
+    /// Papers of the whole list to skip (paging).
     pub offset: u32,
-    /// Announced papers to return at most.
+    /// Papers to return at most, both parts together.
     pub limit: u32,
     /// Include hidden papers (curators' view).
     pub include_hidden: bool,
@@ -124,14 +130,17 @@ pub enum ListOrder {
     Newest,
 }
 
-/// A day's, week's or month's papers.
+/// One page of a day's, week's or month's papers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Listing {
-    /// Submitted or featured papers of the period, by votes then recency.
+    /// This page's submitted or featured papers of the period, by votes
+    /// then recency.
     pub community: Vec<Entry>,
-    /// The page of the announcement (excluding the community part), by
-    /// votes then recency (newest id first).
+    /// This page's part of the announcement (excluding the community part),
+    /// by votes then recency (newest id first).
     pub announced: Vec<Entry>,
+    /// Community papers of the period, all pages.
+    pub community_total: u64,
     /// Announced papers in the period matching the categories, all pages.
     pub announced_total: u64,
 }
@@ -173,7 +182,8 @@ pub trait CommunityStore: Send {
     /// A storage error.
     fn user_by_name(&self, username: &str) -> Result<Option<User>, DbError>;
 
-    /// Replaces a user's password hash and ends their other sessions.
+    /// Replaces a user's password hash, ends their other sessions and
+    /// revokes their API tokens, in one transaction.
     ///
     /// # Errors
     /// A storage error.
@@ -224,6 +234,7 @@ pub trait CommunityStore: Send {
         name: &str,
         token_hash: &[u8],
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<ApiToken, DbError>;
 
     /// A user's tokens, newest first.
@@ -259,6 +270,12 @@ pub trait CommunityStore: Send {
         up: bool,
         now: DateTime<Utc>,
     ) -> Result<u32, DbError>;
+
+    /// Papers `user` submitted at or after `since` (for the submission quota).
+    ///
+    /// # Errors
+    /// A storage error.
+    fn submissions_since(&self, user: UserId, since: DateTime<Utc>) -> Result<u32, DbError>;
 
     /// Adds a catalog paper to the list of `list_date`, once.
     ///
@@ -376,6 +393,10 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
         created_at: parse_ts(&row.get::<_, String>(2)?).unwrap_or_default(),
         last_used_at: row
             .get::<_, Option<String>>(3)?
+            .as_deref()
+            .and_then(parse_ts),
+        expires_at: row
+            .get::<_, Option<String>>(4)?
             .as_deref()
             .and_then(parse_ts),
     })
@@ -551,6 +572,9 @@ impl CommunityStore for SqliteStore {
             "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
             params![user.0, keep_session],
         )?;
+        // A changed password means the old one may have leaked: tokens made
+        // with it go too (#13).
+        tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [user.0])?;
         tx.commit()?;
         Ok(())
     }
@@ -602,17 +626,20 @@ impl CommunityStore for SqliteStore {
         name: &str,
         token_hash: &[u8],
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<ApiToken, DbError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![user.0, name, token_hash, ts(now)],
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user.0, name, token_hash, ts(now), expires_at.map(ts)],
         )?;
         Ok(ApiToken {
             id: conn.last_insert_rowid(),
             name: name.to_owned(),
             created_at: now,
             last_used_at: None,
+            expires_at,
         })
     }
 
@@ -620,7 +647,7 @@ impl CommunityStore for SqliteStore {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT id, name, created_at, last_used_at FROM api_tokens \
+                "SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens \
                  WHERE user_id = ?1 ORDER BY id DESC",
             )?
             .query_map([user.0], token_from_row)?
@@ -642,10 +669,11 @@ impl CommunityStore for SqliteStore {
         let conn = self.conn();
         let user = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
+                "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
                 *USER_COLUMNS_U
             ))?
-            .query_row([token_hash], user_from_row)
+            .query_row(params![token_hash, ts(now)], user_from_row)
             .optional()?;
         if user.is_some() {
             conn.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1")?
@@ -796,24 +824,42 @@ impl CommunityStore for SqliteStore {
         };
         // The community part: submitted to a list in the period, or featured
         // and announced in it. Ids first, each side through its own index
-        // (one query with an OR scans every paper), then whole rows.
-        let community_ids: Vec<String> = conn
-            .prepare_cached(
-                "SELECT arxiv_id FROM paper_community WHERE list_date BETWEEN ?1 AND ?2 \
-                 UNION \
-                 SELECT c.arxiv_id FROM paper_community c JOIN papers p ON p.arxiv_id = c.arxiv_id \
-                 WHERE c.featured = 1 AND p.announced BETWEEN ?1 AND ?2",
-            )?
-            .query_map(params![from, to], |r| r.get(0))?
+        // (one query with an OR scans every paper), then whole rows of
+        // this page only.
+        let community_hidden = if query.include_hidden {
+            ""
+        } else {
+            "AND coalesce(hidden, 0) = 0"
+        };
+        let community_ids = format!(
+            "FROM paper_community WHERE arxiv_id IN ( \
+               SELECT arxiv_id FROM paper_community WHERE list_date BETWEEN ?1 AND ?2 \
+               UNION \
+               SELECT c.arxiv_id FROM paper_community c JOIN papers p ON p.arxiv_id = c.arxiv_id \
+               WHERE c.featured = 1 AND p.announced BETWEEN ?1 AND ?2) \
+             AND EXISTS (SELECT 1 FROM papers p WHERE p.arxiv_id = paper_community.arxiv_id) \
+             {community_hidden}"
+        );
+        let community_total: u64 = conn
+            .prepare_cached(&format!("SELECT count(*) {community_ids}"))?
+            .query_row(params![from, to], |r| r.get(0))?;
+        let page_ids: Vec<String> = conn
+            .prepare_cached(&format!(
+                "SELECT arxiv_id {community_ids} \
+                 ORDER BY votes DESC, submitted_at DESC, arxiv_id DESC LIMIT ?3 OFFSET ?4"
+            ))?
+            .query_map(params![from, to, query.limit, query.offset], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut community = self.entries(&community_ids, viewer)?;
-        community.retain(|e| query.include_hidden || !e.hidden);
+        let mut community = self.entries(&page_ids, viewer)?;
         community.sort_by(|a, b| {
             b.votes
                 .cmp(&a.votes)
                 .then_with(|| b.submitted_at.cmp(&a.submitted_at))
                 .then_with(|| b.paper.id.base().cmp(a.paper.id.base()))
         });
+        // The announcement continues the sequence where the community part ends.
+        let announced_offset = u64::from(query.offset).saturating_sub(community_total);
+        let announced_limit = query.limit.saturating_sub(community.len() as u32);
         // The announcement: ids first (a narrow sort), then whole rows.
         let mut params = vec![Value::Text(from), Value::Text(to)];
         let mut categories = String::new();
@@ -838,8 +884,10 @@ impl CommunityStore for SqliteStore {
             .prepare_cached(&format!("SELECT count(*) {filter}"))?
             .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
         let n = params.len();
-        params.push(Value::Integer(i64::from(query.limit)));
-        params.push(Value::Integer(i64::from(query.offset)));
+        params.push(Value::Integer(i64::from(announced_limit)));
+        params.push(Value::Integer(
+            i64::try_from(announced_offset).unwrap_or(i64::MAX),
+        ));
         let ids: Vec<String> = conn
             .prepare_cached(&format!(
                 "SELECT p.arxiv_id {filter} ORDER BY {} \
@@ -857,8 +905,18 @@ impl CommunityStore for SqliteStore {
         Ok(Listing {
             community,
             announced,
+            community_total,
             announced_total,
         })
+    }
+
+    fn submissions_since(&self, user: UserId, since: DateTime<Utc>) -> Result<u32, DbError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT count(*) FROM paper_community WHERE submitted_by = ?1 AND submitted_at >= ?2",
+            )?
+            .query_row(params![user.0, ts(since)], |r| r.get(0))?)
     }
 
     fn latest_day(&self) -> Result<Option<NaiveDate>, DbError> {
@@ -1045,6 +1103,41 @@ mod tests {
     }
 
     #[test]
+    fn listing_pages_both_parts_as_one_sequence() {
+        // See: #13 (455 submissions made `limit=1` return 428 papers).
+        let (_d, mut s) = store();
+        seed(&mut s);
+        let a = s.create_user("ada", None, "h", now()).unwrap();
+        for p in ["2511.00001", "2511.00005"] {
+            s.submit(a.id, &id(p), day("2025-11-20"), now()).unwrap();
+        }
+        let page = |offset: u32| {
+            let l = s
+                .listing(
+                    &ListQuery {
+                        from: day("2025-11-20"),
+                        to: day("2025-11-20"),
+                        categories: vec![],
+                        offset,
+                        limit: 1,
+                        include_hidden: false,
+                        order: ListOrder::Votes,
+                    },
+                    None,
+                )
+                .unwrap();
+            assert_eq!(l.community.len() + l.announced.len(), 1, "offset {offset}");
+            assert_eq!(l.community_total, 2);
+            (l.community.len(), l.announced_total)
+        };
+        assert_eq!(page(0).0, 1);
+        assert_eq!(page(1).0, 1);
+        let (community, announced_total) = page(2);
+        assert_eq!(community, 0, "the announcement follows");
+        assert!(announced_total >= 1);
+    }
+
+    #[test]
     fn listing_splits_community_and_announcement_and_filters() {
         let (_d, mut s) = store();
         seed(&mut s);
@@ -1110,10 +1203,33 @@ mod tests {
     fn api_tokens_are_found_by_hash_and_revocable() {
         let (_d, mut s) = store();
         let a = s.create_user("ada", None, "h", now()).unwrap();
-        let t = s.create_api_token(a.id, "laptop", b"hash", now()).unwrap();
+        let t = s
+            .create_api_token(a.id, "laptop", b"hash", now(), None)
+            .unwrap();
         assert_eq!(s.api_token_user(b"hash", now()).unwrap().unwrap().id, a.id);
         assert!(s.api_tokens(a.id).unwrap()[0].last_used_at.is_some());
         assert!(s.delete_api_token(a.id, t.id).unwrap());
         assert!(s.api_token_user(b"hash", now()).unwrap().is_none());
+    }
+
+    #[test]
+    fn api_tokens_expire_and_die_with_a_password_change() {
+        // See: #13.
+        let (_d, mut s) = store();
+        let a = s.create_user("ada", None, "h", now()).unwrap();
+        let soon = now() + Duration::days(1);
+        s.create_api_token(a.id, "ci", b"short", now(), Some(soon))
+            .unwrap();
+        s.create_api_token(a.id, "laptop", b"long", now(), None)
+            .unwrap();
+        assert!(s.api_token_user(b"short", now()).unwrap().is_some());
+        assert!(
+            s.api_token_user(b"short", soon).unwrap().is_none(),
+            "expired"
+        );
+        assert_eq!(s.api_tokens(a.id).unwrap()[1].expires_at, Some(soon));
+        s.set_password(a.id, "h2", None).unwrap();
+        assert!(s.api_token_user(b"long", now()).unwrap().is_none());
+        assert!(s.api_tokens(a.id).unwrap().is_empty());
     }
 }

@@ -15,6 +15,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_modified_index.sql"),
     include_str!("../migrations/0004_community.sql"),
     include_str!("../migrations/0005_digests.sql"),
+    include_str!("../migrations/0006_change_seq_and_leases.sql"),
+    include_str!("../migrations/0007_token_expiry.sql"),
 ];
 
 /// The schema version this build writes.

@@ -23,7 +23,7 @@ use tantivy::{
 };
 
 use crate::SearchError;
-use crate::query::{expand_prefixes, plain_text};
+use crate::query::{check_query, expand_prefixes, plain_text};
 
 /// The schema's fields.
 #[derive(Clone, Copy)]
@@ -210,19 +210,22 @@ impl LexicalIndex {
         self.reader.searcher().num_docs()
     }
 
-    fn query_text(request: &SearchRequest) -> String {
+    /// The text tantivy's parser gets; refused shapes never reach it.
+    fn query_text(request: &SearchRequest) -> Result<String, SearchError> {
         if request.plain {
-            plain_text(&request.query)
+            Ok(plain_text(&request.query))
         } else {
-            expand_prefixes(&request.query)
+            check_query(&request.query)?;
+            Ok(expand_prefixes(&request.query))
         }
     }
 
-    fn user_query(&self, request: &SearchRequest) -> Box<dyn Query> {
+    fn user_query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, SearchError> {
         // Lenient: a stray quote or bracket degrades the query, never fails it.
-        self.user_parser
-            .parse_query_lenient(&Self::query_text(request))
-            .0
+        Ok(self
+            .user_parser
+            .parse_query_lenient(&Self::query_text(request)?)
+            .0)
     }
 
     /// Runs `request`.
@@ -231,7 +234,7 @@ impl LexicalIndex {
     /// The index cannot be read.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, self.user_query(request))];
+            vec![(Occur::Must, self.user_query(request)?)];
         clauses.extend(self.filter_clauses(request));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
@@ -361,7 +364,7 @@ impl LexicalIndex {
             // Matches are scored on `all`; highlight the same words in the abstract.
             let terms = self
                 .snippet_parser
-                .parse_query_lenient(&Self::query_text(request))
+                .parse_query_lenient(&Self::query_text(request)?)
                 .0;
             let mut generator = SnippetGenerator::create(searcher, &*terms, f.abstract_text)?;
             generator.set_max_num_chars(300);

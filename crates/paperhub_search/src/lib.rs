@@ -24,6 +24,9 @@ pub enum SearchError {
     /// tantivy failed (IO, corrupt index, lock held by another writer).
     #[error("search index error: {0}")]
     Index(#[from] tantivy::TantivyError),
+    /// The query has a shape that is refused; the message is for the user.
+    #[error("{0}")]
+    Query(#[from] query::QueryError),
     /// The index directory cannot be used.
     #[error("search index directory {path}: {reason}")]
     Directory {

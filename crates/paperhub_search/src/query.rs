@@ -3,7 +3,11 @@
 //! Users type `ti:diffusion au:"Ho" -survey cat:cs.LG`. The short prefixes
 //! are rewritten to schema field names before tantivy's own parser sees the
 //! text, and tantivy's lenient mode turns a stray quote or bracket into a
-//! best-effort query instead of an error, so no input is ever a failure.
+//! best-effort query instead of an error. Two shapes are refused before the
+//! parser sees them, by [`check_query`]: brackets nested deeper than
+//! [`MAX_NESTING`] (tantivy's parser and query tree recurse once per level,
+//! and 800 levels overflowed the web thread's stack, see #13) and `field:*`
+//! (tantivy reads it as "field exists", which only fast fields answer).
 
 use std::sync::LazyLock;
 
@@ -20,6 +24,65 @@ pub const PREFIXES: &[(&str, &str)] = &[
 
 static PREFIX: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(^|[\s(+\-])(ti|au|abs|cat|id):").ok());
+
+/// Deepest bracket nesting a query may have. Real queries use two or three
+/// levels; each level costs parser and query-tree stack frames.
+pub const MAX_NESTING: usize = 8;
+
+/// A query shape that is refused before parsing; the message tells the
+/// user what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Brackets nested deeper than [`MAX_NESTING`].
+    #[error(
+        "the query nests brackets {depth} levels deep; at most {MAX_NESTING} are allowed, so remove some brackets"
+    )]
+    TooDeep {
+        /// The deepest nesting found.
+        depth: usize,
+    },
+    /// `field:*`, which has no word to search for.
+    #[error("`{field}:*` has no word after the field; type one, as in {field}:diffusion")]
+    BareWildcard {
+        /// The field as typed.
+        field: String,
+    },
+}
+
+static BARE_WILDCARD: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?:^|[\s(+\-])([^\s():\x22]+):\*").ok());
+
+/// Checks the shapes the parser must not see; runs in one pass over the text.
+///
+/// # Errors
+/// [`QueryError`] saying what to change.
+pub fn check_query(query: &str) -> Result<(), QueryError> {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut quoted = false;
+    for c in query.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' | '[' | '{' if !quoted => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Err(QueryError::TooDeep { depth: deepest });
+    }
+    if let Some(re) = BARE_WILDCARD.as_ref()
+        && let Some(field) = re.captures(query).and_then(|c| c.get(1))
+    {
+        return Err(QueryError::BareWildcard {
+            field: field.as_str().to_owned(),
+        });
+    }
+    Ok(())
+}
 
 /// Rewrites `ti:` `au:` `abs:` `cat:` `id:` to the schema's field names.
 pub fn expand_prefixes(query: &str) -> String {
@@ -80,6 +143,26 @@ pub fn semantic_text(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_and_bare_wildcards_are_refused() {
+        // See: #13 (800 brackets overflowed the stack).
+        let deep = format!("{}a", "(".repeat(800));
+        assert_eq!(check_query(&deep), Err(QueryError::TooDeep { depth: 800 }));
+        let nine = format!("{}a{}", "(".repeat(9), ")".repeat(9));
+        assert!(check_query(&nine).is_err());
+        let eight = format!("{}a{}", "(".repeat(8), ")".repeat(8));
+        assert_eq!(check_query(&eight), Ok(()));
+        // Brackets inside a phrase are words, not nesting.
+        let phrase = format!("\"{}\"", "(".repeat(50));
+        assert_eq!(check_query(&phrase), Ok(()));
+        assert_eq!(
+            check_query("ti:*"),
+            Err(QueryError::BareWildcard { field: "ti".into() })
+        );
+        assert!(check_query("diffusion (au:*)").is_err());
+        assert_eq!(check_query("ti:diff* 3:1 a*"), Ok(()));
+    }
 
     proptest::proptest! {
         #[test]
