@@ -61,7 +61,7 @@ impl<R: BufRead> Iterator for AbsReader<R> {
         let mut start_line = 0;
         let mut header: Vec<String> = Vec::new();
         let mut abstract_lines: Vec<String> = Vec::new();
-        let mut abstract_bytes = 0usize;
+        let mut record_bytes = 0usize;
         let mut last_separator = None;
         let mut oversized = None;
         loop {
@@ -93,7 +93,12 @@ impl<R: BufRead> Iterator for AbsReader<R> {
                 Part::Before => {}
                 Part::Header if is_separator => part = Part::Abstract,
                 Part::Header => {
-                    if line.starts_with([' ', '\t']) && !header.is_empty() {
+                    // The header counts towards the record limit too: without
+                    // it, a header of many short lines grew without bound.
+                    record_bytes += line.len() + 1;
+                    if record_bytes > MAX_RECORD_BYTES {
+                        oversized = Some(record_bytes as u64);
+                    } else if line.starts_with([' ', '\t']) && !header.is_empty() {
                         if let Some(last) = header.last_mut() {
                             last.push(' ');
                             last.push_str(line.trim());
@@ -106,9 +111,9 @@ impl<R: BufRead> Iterator for AbsReader<R> {
                     if is_separator {
                         last_separator = Some(abstract_lines.len());
                     }
-                    abstract_bytes += line.len() + 1;
-                    if abstract_bytes > MAX_RECORD_BYTES {
-                        oversized = Some(abstract_bytes as u64);
+                    record_bytes += line.len() + 1;
+                    if record_bytes > MAX_RECORD_BYTES {
+                        oversized = Some(record_bytes as u64);
                     } else {
                         abstract_lines.push(line);
                     }
@@ -290,6 +295,19 @@ operators is given.
         bytes.splice(pos..pos + 2, [0xe9]);
         let p = AbsReader::new(&bytes[..]).next().unwrap().unwrap();
         assert_eq!(p.authors[0].name, "José Turbiner");
+    }
+
+    #[test]
+    fn a_header_over_the_record_limit_is_refused() {
+        // Found by fuzzing: only the abstract counted towards the limit.
+        let mut text = String::from("\\\\\narXiv:2101.00001\nTitle: T\n");
+        let line = format!("Comments: {}\n", "x".repeat(1000));
+        while text.len() <= MAX_RECORD_BYTES {
+            text.push_str(&line);
+        }
+        text.push_str("\\\\\n  Abstract.\n\\\\\n");
+        let err = AbsReader::new(text.as_bytes()).next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("over the"), "{err}");
     }
 
     #[test]

@@ -313,10 +313,16 @@ fn local_name(qname: &str) -> String {
     }
 }
 
+/// How deep elements may nest. Real records are about five levels deep; the
+/// limit keeps the recursive [`Element::find`] and the drop of the tree off
+/// the end of the stack (a record of 400,000 nested `<a>` overflowed it).
+const MAX_DEPTH: usize = 100;
+
 /// Parses one self-contained XML fragment into its root element.
 ///
 /// # Errors
-/// A message describing the first XML error, with its byte offset.
+/// A message describing the first XML error, with its byte offset, or
+/// elements nested deeper than [`MAX_DEPTH`].
 pub(crate) fn parse_element(xml: &str) -> Result<Element, String> {
     let mut reader = quick_xml::Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
@@ -329,6 +335,12 @@ pub(crate) fn parse_element(xml: &str) -> Result<Element, String> {
         let is_empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "elements nested more than {MAX_DEPTH} deep at byte {}",
+                        reader.buffer_position()
+                    ));
+                }
                 let mut el = Element {
                     name: local_name(start.name().as_ref()),
                     ..Element::default()
@@ -445,6 +457,21 @@ mod tests {
         assert!(parse_element(std::str::from_utf8(&cut.result.unwrap()).unwrap()).is_err());
         assert!(c.next_chunk().unwrap().is_none());
         assert!(c.next_chunk().unwrap().is_none());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // Found by fuzzing (import_atom): 387,657 nested elements in an entry.
+        let depth = 400_000;
+        let xml = format!(
+            "<entry>{}x{}</entry>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        );
+        let err = parse_element(&xml).unwrap_err();
+        assert!(err.contains("nested more than 100 deep"), "{err}");
+        let shallow = format!("<entry>{}x{}</entry>", "<a>".repeat(98), "</a>".repeat(98));
+        assert!(parse_element(&shallow).unwrap().find("a").is_some());
     }
 
     #[test]

@@ -195,6 +195,15 @@ impl Paper {
             }
         }
         self.categories = seen;
+        // A primary category from a damaged record ("cond-mat x", found by
+        // fuzzing the Atom reader) would break the space-separated store.
+        if self
+            .primary_category
+            .as_deref()
+            .is_some_and(|p| !is_category(p))
+        {
+            self.primary_category = None;
+        }
         match &self.primary_category {
             Some(p) => {
                 if let Some(pos) = self.categories.iter().position(|c| c == p) {
@@ -413,6 +422,16 @@ mod tests {
         ] {
             assert!(!is_category(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn finalize_drops_a_primary_that_is_no_category() {
+        let mut p = paper(None, "T");
+        p.categories = vec!["cs.AI".into()];
+        p.primary_category = Some("cond-Abstract: arXiv:{mat.str-el".into());
+        p.finalize();
+        assert_eq!(p.categories, ["cs.AI"]);
+        assert_eq!(p.primary_category.as_deref(), Some("cs.AI"));
     }
 
     #[test]
