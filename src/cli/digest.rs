@@ -150,6 +150,12 @@ fn print_send(report: &SendReport, json: bool) -> Result<()> {
             "sent {}, deferred {} (will retry), failed {}, addresses disabled {}",
             report.sent, report.deferred, report.failed, report.disabled
         );
+        if report.lost > 0 {
+            println!(
+                "{} mails were taken over by another sender during delivery; see the log",
+                report.lost
+            );
+        }
     }
     Ok(())
 }

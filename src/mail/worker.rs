@@ -188,6 +188,7 @@ fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) 
                 deferred = r.deferred,
                 failed = r.failed,
                 disabled = r.disabled,
+                lost = r.lost,
                 "outbox drained"
             ),
             Ok(_) => {}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paperhub_db::{Frequency, MailStore, SubscriberId, SubscriberStatus};
+use paperhub_db::{Frequency, MailStore, NewSubscriber, SubscriberId, SubscriberStatus};
 use serde_json::Value;
 
 use crate::util::TestDir;
@@ -354,15 +354,28 @@ fn killing_the_sender_between_mails_loses_and_duplicates_nothing() {
     sender.wait().unwrap();
     assert_eq!(sink.messages().len(), K);
 
-    let out = cmd(&t, &sink)
-        .args(["digest", "send", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // The killed sender held mail K+1 (the server stalled its delivery), so
+    // the next sender leaves it alone until that lease expires...
+    run_ok(cmd(&t, &sink).args(["digest", "send", "--json"]));
+    assert_eq!(sink.wait_for(N - 1).len(), N - 1);
+    let s = status(&t);
+    assert_eq!(
+        (s["counts"]["sent"].as_u64(), s["counts"]["queued"].as_u64()),
+        (Some(N as u64 - 1), Some(1))
     );
+    // ...and sends it once it has: move the expiry into the past instead of
+    // waiting out the killed sender's lease (over an hour at its timeout).
+    let conn = rusqlite::Connection::open(t.data_dir().join("paperhub.sqlite3")).unwrap();
+    let expired = conn
+        .execute(
+            "UPDATE outbox SET lease_until = '2000-01-01T00:00:00.000Z' \
+             WHERE status = 'queued' AND lease_owner IS NOT NULL",
+            [],
+        )
+        .unwrap();
+    assert_eq!(expired, 1, "one mail was held by the killed sender");
+    drop(conn);
+    run_ok(cmd(&t, &sink).args(["digest", "send", "--json"]));
     let mails = sink.wait_for(N);
     assert_eq!(mails.len(), N);
     let ids: BTreeSet<&str> = mails.iter().map(|m| header(m, "Message-ID")).collect();
@@ -371,6 +384,73 @@ fn killing_the_sender_between_mails_loses_and_duplicates_nothing() {
         .map(|m| m["rcpt_tos"][0].as_str().unwrap())
         .collect();
     assert_eq!((ids.len(), to.len()), (N, N), "every mail once");
+    let s = status(&t);
+    assert_eq!(
+        (s["counts"]["sent"].as_u64(), s["counts"]["queued"].as_u64()),
+        (Some(N as u64), Some(0))
+    );
+}
+
+/// Two `paperhub digest send` processes drain one outbox at the same time
+/// (say, a cron job beside `paperhub serve`): each mail is claimed by one of
+/// them, so every mail arrives exactly once. See: #13
+#[test]
+fn two_senders_draining_one_outbox_send_every_mail_once() {
+    const N: usize = 40;
+    let t = seeded_dir();
+    let subscribers: Vec<NewSubscriber> = (0..N)
+        .map(|i| NewSubscriber {
+            email: format!("pair{i}@example.org"),
+            frequency: Frequency::Daily,
+            top_n: 2,
+            interests: Vec::new(),
+        })
+        .collect();
+    t.store()
+        .add_confirmed_subscribers(&subscribers, chrono::Utc::now())
+        .unwrap();
+    let queued = run_ok(t.cmd().args(["digest", "run", "--no-send", "--json"]));
+    let report: Value = serde_json::from_slice(&queued.stdout).unwrap();
+    assert_eq!(report["queued"], N);
+
+    let sink = Sink::start(&t.file("sink"), &[]);
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_paperhub"))
+            .arg("--data-dir")
+            .arg(t.data_dir())
+            .args(["digest", "send", "--json"])
+            .envs(sink.env())
+            // 10 ms apart: the two drains overlap for the whole run.
+            .env("PAPERHUB__MAIL__RATE_PER_MINUTE", "6000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let senders = [spawn(), spawn()];
+    let mut sent = Vec::new();
+    for sender in senders {
+        let out = sender.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        sent.push(report["sent"].as_u64().unwrap());
+    }
+    let mails = sink.messages();
+    let ids: BTreeSet<&str> = mails.iter().map(|m| header(m, "Message-ID")).collect();
+    let to: BTreeSet<&str> = mails
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (mails.len(), ids.len(), to.len()),
+        (N, N, N),
+        "every mail exactly once (senders reported {sent:?})"
+    );
+    assert_eq!(sent.iter().sum::<u64>(), N as u64, "{sent:?}");
     let s = status(&t);
     assert_eq!(
         (s["counts"]["sent"].as_u64(), s["counts"]["queued"].as_u64()),

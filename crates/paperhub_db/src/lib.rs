@@ -26,7 +26,7 @@ pub use community::{
 pub use error::DbError;
 pub use mailing::{
     Frequency, Interest, InterestKind, MailStore, NewMail, NewSubscriber, OutboxCounts,
-    OutboxEntry, QueuedMail, Subscriber, SubscriberId, SubscriberStatus,
+    OutboxEntry, QueuedMail, Settled, Subscriber, SubscriberId, SubscriberStatus,
 };
 pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
@@ -118,14 +118,16 @@ pub struct CatalogStats {
     pub last_import: Option<ImportRun>,
 }
 
-/// A position in the change order of papers: `(modified_at, row id)`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct ChangePosition {
-    /// When the paper last changed, RFC 3339.
-    pub modified_at: String,
-    /// Its row id.
-    pub row: i64,
-}
+/// A position in the catalog's change feed: the change number of the last
+/// paper seen.
+///
+/// Every write of a paper gives it the next number of one counter, inside
+/// the write transaction, so numbers follow commit order: a reader that has
+/// seen every number up to `n` will find any later change above `n`. (A
+/// timestamp cursor cannot promise that: two writes in one second, or a
+/// writer that read the clock before another committed, fall behind it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ChangePosition(pub i64);
 
 /// Where one OAI-PMH harvest (source, set, metadata format) stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -221,17 +223,30 @@ pub trait CatalogStore: Send {
         now: DateTime<Utc>,
     ) -> Result<(), DbError>;
 
-    /// Papers changed at or after `since` (a `modified_at` watermark, RFC 3339),
-    /// in change order, after the `(modified_at, row id)` position `after`.
-    /// Returns each paper with its position, for resumable indexing.
+    /// Up to `limit` papers changed after position `after` (from the start
+    /// when `None`), in change order, each with its position, for
+    /// resumable indexing. A paper appears once, at its latest change.
     ///
     /// # Errors
     /// A storage error or a row that cannot be decoded.
     fn changed_papers(
         &self,
-        after: Option<&ChangePosition>,
+        after: Option<ChangePosition>,
         limit: u32,
     ) -> Result<Vec<(ChangePosition, Paper)>, DbError>;
+
+    /// Translates a cursor of the old `(modified_at, row id)` form, saved by
+    /// an index before schema version 6, into a [`ChangePosition`] that
+    /// covers the same papers, so an upgraded index resumes instead of
+    /// starting over. Papers changed since the upgrade lie after it.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn legacy_change_position(
+        &self,
+        modified_at: &str,
+        row: i64,
+    ) -> Result<ChangePosition, DbError>;
 
     /// The stored state of a harvest, if it ever ran.
     ///

@@ -7,9 +7,19 @@
 //! `dedupe_key` (one per subscriber and period) is already there, so running
 //! a digest twice, or again after a crash, never queues a mail twice. The
 //! sender marks each row sent right after the server accepted it.
+//!
+//! Several senders may drain one outbox (`paperhub serve` and a
+//! `paperhub digest send` beside it, or several hubs on one database). A
+//! sender therefore *claims* mails before sending them:
+//! [`MailStore::claim_due_mails`] writes the sender's id and a lease expiry
+//! onto due, unleased rows in one `UPDATE … RETURNING`, so no two senders
+//! ever hold the same mail. Recording the outcome requires the lease: a
+//! sender whose lease ran out and was taken over records nothing
+//! ([`Settled::LeaseLost`]). A crashed sender's mails fall due again once its
+//! lease expires.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::community::{is_unique_violation, parse_ts, ts};
@@ -224,6 +234,20 @@ pub struct OutboxEntry {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// What recording a delivery outcome did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The outcome is stored and the lease released.
+    Recorded,
+    /// Stored, and the subscriber was disabled after too many permanent
+    /// failures (only from [`MailStore::mark_failed`]).
+    Disabled,
+    /// Nothing was stored: the caller no longer holds the mail's lease. It
+    /// expired and another sender claimed the mail, or the mail was
+    /// cancelled meanwhile (its subscriber left or was disabled).
+    LeaseLost,
+}
+
 /// Outbox totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
@@ -330,44 +354,81 @@ pub trait MailStore: Send {
     /// A storage error; nothing is queued then.
     fn enqueue_mails(&mut self, mails: &[NewMail], now: DateTime<Utc>) -> Result<u64, DbError>;
 
-    /// Queued mails due at `now`, oldest first.
+    /// Queued mails due at `now`, oldest first, whether or not a sender has
+    /// claimed them. A look only: a sender must use
+    /// [`MailStore::claim_due_mails`], or two senders send the same mail.
     ///
     /// # Errors
     /// A storage error.
     fn due_mails(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<QueuedMail>, DbError>;
 
-    /// When the next queued mail is due, if any is queued.
+    /// Claims up to `limit` mails due at `now` for sender `owner` until
+    /// `lease_until`, oldest first, and returns them.
+    ///
+    /// One statement: a mail is claimable when it is queued, due, and its
+    /// lease is free or expired, and it is claimed by exactly one caller
+    /// however many claim at once. The claim does not count as an attempt.
+    ///
+    /// # Errors
+    /// A storage error; nothing is claimed then.
+    fn claim_due_mails(
+        &mut self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, DbError>;
+
+    /// When the next queued mail can be claimed (due, and its lease free),
+    /// if any is queued.
     ///
     /// # Errors
     /// A storage error.
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, DbError>;
 
-    /// Records that the server accepted mail `id`, and clears its
-    /// subscriber's failure count.
+    /// Records that the server accepted mail `id`, which `owner` claimed,
+    /// and clears its subscriber's failure count.
+    ///
+    /// Returns [`Settled::LeaseLost`], storing nothing, when `owner` no
+    /// longer holds the mail.
     ///
     /// # Errors
     /// A storage error.
-    fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), DbError>;
+    fn mark_sent(&mut self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<Settled, DbError>;
 
-    /// Records a temporary failure; the mail is tried again at `retry_at`.
+    /// Records a temporary failure of mail `id`, which `owner` claimed,
+    /// and releases it: it is tried again at `retry_at`.
+    ///
+    /// Returns [`Settled::LeaseLost`], storing nothing, when `owner` no
+    /// longer holds the mail.
     ///
     /// # Errors
     /// A storage error.
-    fn mark_retry(&mut self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<(), DbError>;
+    fn mark_retry(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<Settled, DbError>;
 
-    /// Gives mail `id` up. When `permanent` (a 5xx answer) the subscriber's
-    /// failure count grows, and reaching `disable_after` disables it; returns
-    /// whether it was disabled now.
+    /// Gives mail `id`, which `owner` claimed, up. When `permanent` (a 5xx
+    /// answer) the subscriber's failure count grows, and reaching
+    /// `disable_after` disables it ([`Settled::Disabled`]).
+    ///
+    /// Returns [`Settled::LeaseLost`], storing nothing, when `owner` no
+    /// longer holds the mail.
     ///
     /// # Errors
     /// A storage error.
     fn mark_failed(
         &mut self,
         id: i64,
+        owner: &str,
         error: &str,
         permanent: bool,
         disable_after: u32,
-    ) -> Result<bool, DbError>;
+    ) -> Result<Settled, DbError>;
 
     /// Outbox and subscriber totals.
     ///
@@ -399,6 +460,18 @@ fn subscriber_from_row(row: &Row<'_>) -> rusqlite::Result<Subscriber> {
         hard_failures: row.get(5)?,
         created_at: parse_ts(&created).unwrap_or_default(),
         confirmed_at: confirmed.as_deref().and_then(parse_ts),
+    })
+}
+
+/// Reads the first six columns of a claim or a look at the outbox.
+fn queued_mail_from_row(r: &Row<'_>) -> rusqlite::Result<QueuedMail> {
+    Ok(QueuedMail {
+        id: r.get(0)?,
+        subscriber: r.get::<_, Option<i64>>(1)?.map(SubscriberId),
+        message_id: r.get(2)?,
+        recipient: r.get(3)?,
+        message: r.get(4)?,
+        attempts: r.get(5)?,
     })
 }
 
@@ -644,67 +717,115 @@ impl MailStore for SqliteStore {
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![ts(now), limit], |r| {
-                Ok(QueuedMail {
-                    id: r.get(0)?,
-                    subscriber: r.get::<_, Option<i64>>(1)?.map(SubscriberId),
-                    message_id: r.get(2)?,
-                    recipient: r.get(3)?,
-                    message: r.get(4)?,
-                    attempts: r.get(5)?,
-                })
-            })?
+            .query_map(params![ts(now), limit], queued_mail_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
+    fn claim_due_mails(
+        &mut self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, DbError> {
+        // IMMEDIATE: the write lock is held from the start, so the rows the
+        // subquery picks are still unclaimed when they are written.
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut claimed = {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET lease_owner = ?1, lease_until = ?3
+                 WHERE id IN (
+                     SELECT id FROM outbox
+                     WHERE status = 'queued' AND next_attempt_at <= ?2
+                       AND (lease_until IS NULL OR lease_until <= ?2)
+                     ORDER BY next_attempt_at, id LIMIT ?4)
+                 RETURNING id, subscriber_id, message_id, recipient, message, attempts,
+                     next_attempt_at",
+            )?;
+            stmt.query_map(params![owner, ts(now), ts(lease_until), limit], |r| {
+                Ok((r.get::<_, String>(6)?, queued_mail_from_row(r)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        tx.commit()?;
+        // RETURNING gives rows in no promised order.
+        claimed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+        Ok(claimed.into_iter().map(|(_, mail)| mail).collect())
+    }
+
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, DbError> {
+        // A claimed mail can be claimed again only when its lease runs out.
         let next: Option<String> = self.conn().query_row(
-            "SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'",
+            "SELECT min(CASE WHEN lease_until > next_attempt_at THEN lease_until
+                             ELSE next_attempt_at END)
+             FROM outbox WHERE status = 'queued'",
             [],
             |r| r.get(0),
         )?;
         Ok(next.as_deref().and_then(parse_ts))
     }
 
-    fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), DbError> {
+    fn mark_sent(&mut self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<Settled, DbError> {
         let tx = self.conn_mut().transaction()?;
-        tx.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1,
-                 last_error = NULL WHERE id = ?1",
-            params![id, ts(now)],
+        let updated = tx.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?3, attempts = attempts + 1,
+                 last_error = NULL, lease_owner = NULL, lease_until = NULL
+             WHERE id = ?1 AND lease_owner = ?2 AND status = 'queued'",
+            params![id, owner, ts(now)],
         )?;
+        if updated == 0 {
+            return Ok(Settled::LeaseLost);
+        }
         tx.execute(
             "UPDATE subscribers SET hard_failures = 0
              WHERE id = (SELECT subscriber_id FROM outbox WHERE id = ?1)",
             [id],
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(Settled::Recorded)
     }
 
-    fn mark_retry(&mut self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<(), DbError> {
-        self.conn().execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
-             WHERE id = ?1",
-            params![id, error, ts(retry_at)],
+    fn mark_retry(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<Settled, DbError> {
+        let updated = self.conn().execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
+                 lease_owner = NULL, lease_until = NULL
+             WHERE id = ?1 AND lease_owner = ?2 AND status = 'queued'",
+            params![id, owner, error, ts(retry_at)],
         )?;
-        Ok(())
+        Ok(if updated == 0 {
+            Settled::LeaseLost
+        } else {
+            Settled::Recorded
+        })
     }
 
     fn mark_failed(
         &mut self,
         id: i64,
+        owner: &str,
         error: &str,
         permanent: bool,
         disable_after: u32,
-    ) -> Result<bool, DbError> {
+    ) -> Result<Settled, DbError> {
         let tx = self.conn_mut().transaction()?;
-        tx.execute(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2
-             WHERE id = ?1",
-            params![id, error],
+        let updated = tx.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?3,
+                 lease_owner = NULL, lease_until = NULL
+             WHERE id = ?1 AND lease_owner = ?2 AND status = 'queued'",
+            params![id, owner, error],
         )?;
+        if updated == 0 {
+            return Ok(Settled::LeaseLost);
+        }
         let mut disabled = false;
         if permanent {
             let subscriber: Option<i64> = tx
@@ -735,7 +856,11 @@ impl MailStore for SqliteStore {
             }
         }
         tx.commit()?;
-        Ok(disabled)
+        Ok(if disabled {
+            Settled::Disabled
+        } else {
+            Settled::Recorded
+        })
     }
 
     fn outbox_counts(&self) -> Result<OutboxCounts, DbError> {
@@ -846,17 +971,156 @@ mod tests {
         assert_eq!(s.enqueue_mails(&batch, now).unwrap(), 0, "same keys");
         assert_eq!(s.outbox_keys("digest:daily:").unwrap().len(), 2);
         assert_eq!(s.outbox_keys("digest:weekly:").unwrap().len(), 0);
-        let due = s.due_mails(now, 10).unwrap();
+        let lease = now + chrono::Duration::minutes(5);
+        let due = s.claim_due_mails("me", now, lease, 10).unwrap();
         assert_eq!(due.len(), 2);
-        s.mark_retry(due[0].id, "451", now + chrono::Duration::hours(1))
-            .unwrap();
+        assert_eq!(
+            s.mark_retry(due[0].id, "me", "451", now + chrono::Duration::hours(1))
+                .unwrap(),
+            Settled::Recorded
+        );
         assert_eq!(s.due_mails(now, 10).unwrap().len(), 1);
-        assert!(!s.mark_failed(due[1].id, "550", true, 2).unwrap());
-        assert!(s.mark_failed(due[0].id, "550", true, 2).unwrap());
+        assert_eq!(
+            s.mark_failed(due[1].id, "me", "550", true, 2).unwrap(),
+            Settled::Recorded
+        );
+        let later = now + chrono::Duration::hours(2);
+        let retried = s.claim_due_mails("me", later, later, 10).unwrap();
+        assert_eq!(retried.len(), 1);
+        assert_eq!(retried[0].attempts, 1);
+        assert_eq!(
+            s.mark_failed(due[0].id, "me", "550", true, 2).unwrap(),
+            Settled::Disabled
+        );
         let sub_row = s.subscriber(sub).unwrap().unwrap();
         assert_eq!(sub_row.status, SubscriberStatus::Disabled);
         let c = s.outbox_counts().unwrap();
         assert_eq!((c.queued, c.sent, c.failed), (0, 0, 2));
+    }
+
+    /// A store on `path` with `n` queued mails to one active subscriber.
+    fn outbox_of(path: &std::path::Path, n: usize, now: DateTime<Utc>) -> SqliteStore {
+        let mut s = SqliteStore::open(path).unwrap();
+        let sub = s.subscribe("q@example.org", now).unwrap().id;
+        s.confirm_subscriber(sub, now).unwrap();
+        let mails: Vec<NewMail> = (0..n).map(|i| mail(&format!("k{i}"), sub)).collect();
+        assert_eq!(s.enqueue_mails(&mails, now).unwrap(), n as u64);
+        s
+    }
+
+    /// Two connections drain one outbox at once, as `paperhub serve` and
+    /// `paperhub digest send` do: no mail is claimed twice, none is left.
+    /// See: #13
+    #[test]
+    fn two_connections_claiming_at_once_never_share_a_mail() {
+        const N: usize = 300;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let now = Utc::now();
+        drop(outbox_of(&path, N, now));
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let senders: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|owner| {
+                let path = path.clone();
+                let start = std::sync::Arc::clone(&start);
+                std::thread::spawn(move || {
+                    let mut s = SqliteStore::open(&path).unwrap();
+                    let lease = now + chrono::Duration::minutes(5);
+                    let mut mine = Vec::new();
+                    start.wait();
+                    loop {
+                        let claimed = s.claim_due_mails(owner, now, lease, 3).unwrap();
+                        if claimed.is_empty() {
+                            return mine;
+                        }
+                        for m in claimed {
+                            // Delivery takes a while, outside any lock.
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                            assert_eq!(s.mark_sent(m.id, owner, now).unwrap(), Settled::Recorded);
+                            mine.push(m.id);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let claims: Vec<Vec<i64>> = senders.into_iter().map(|t| t.join().unwrap()).collect();
+        let all: std::collections::BTreeSet<i64> = claims.iter().flatten().copied().collect();
+        assert_eq!(all.len(), N, "every mail once");
+        assert_eq!(claims[0].len() + claims[1].len(), N, "no mail twice");
+        assert!(
+            claims.iter().all(|c| !c.is_empty()),
+            "both senders took part: {} and {}",
+            claims[0].len(),
+            claims[1].len()
+        );
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.outbox_counts().unwrap().sent, N as u64);
+    }
+
+    #[test]
+    fn an_expired_lease_is_claimed_again_and_its_old_owner_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let mut s = outbox_of(&dir.path().join("t.sqlite"), 1, now);
+        let minute = chrono::Duration::minutes(1);
+        let held = s.claim_due_mails("crashed", now, now + minute, 10).unwrap();
+        assert_eq!(held.len(), 1);
+        assert!(
+            s.claim_due_mails("other", now, now + minute, 10)
+                .unwrap()
+                .is_empty(),
+            "a held lease is not claimable"
+        );
+        assert_eq!(
+            s.next_due().unwrap().map(|d| ts(d)),
+            Some(ts(now + minute)),
+            "next due when the lease runs out"
+        );
+        let later = now + minute + chrono::Duration::seconds(1);
+        let taken = s
+            .claim_due_mails("other", later, later + minute, 10)
+            .unwrap();
+        assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [held[0].id]);
+        for settle in [
+            s.mark_sent(held[0].id, "crashed", later).unwrap(),
+            s.mark_retry(held[0].id, "crashed", "451", later).unwrap(),
+            s.mark_failed(held[0].id, "crashed", "550", true, 1)
+                .unwrap(),
+        ] {
+            assert_eq!(settle, Settled::LeaseLost);
+        }
+        assert_eq!(
+            s.subscriber(SubscriberId(1))
+                .unwrap()
+                .unwrap()
+                .hard_failures,
+            0,
+            "a lost lease changes nothing"
+        );
+        assert_eq!(
+            s.mark_sent(held[0].id, "other", later).unwrap(),
+            Settled::Recorded
+        );
+        let c = s.outbox_counts().unwrap();
+        assert_eq!((c.queued, c.sent), (0, 1));
+        assert_eq!(s.outbox_recent(1).unwrap()[0].attempts, 1);
+    }
+
+    #[test]
+    fn unsubscribing_cancels_a_claimed_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let mut s = outbox_of(&dir.path().join("t.sqlite"), 1, now);
+        let held = s
+            .claim_due_mails("me", now, now + chrono::Duration::minutes(1), 1)
+            .unwrap();
+        assert!(s.unsubscribe(SubscriberId(1), now).unwrap());
+        assert_eq!(
+            s.mark_sent(held[0].id, "me", now).unwrap(),
+            Settled::LeaseLost
+        );
+        assert_eq!(s.outbox_recent(1).unwrap()[0].status, "failed");
     }
 
     #[test]

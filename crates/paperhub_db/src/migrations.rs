@@ -47,3 +47,65 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CatalogStore, ChangePosition, SqliteStore};
+
+    /// A catalog at schema 5 with rows whose (modified_at, id) order differs
+    /// from their id order, opened by this build.
+    #[test]
+    fn change_numbers_are_backfilled_in_the_old_cursor_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                    .unwrap();
+            }
+            // Ids 1..=4 changed at 12:00:03, :01, :01, :02.
+            for (id, modified) in [
+                ("2501.00001", "2025-03-21T12:00:03Z"),
+                ("2501.00002", "2025-03-21T12:00:01Z"),
+                ("2501.00003", "2025-03-21T12:00:01Z"),
+                ("2501.00004", "2025-03-21T12:00:02Z"),
+            ] {
+                conn.execute(
+                    "INSERT INTO papers (arxiv_id, title, abstract, authors, categories, \
+                     versions, created_at, modified_at) \
+                     VALUES (?1, 'T', 'A', '[]', 'cs.LG', '[]', ?2, ?2)",
+                    [id, modified],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let order: Vec<(i64, String)> = store
+            .changed_papers(None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(at, p)| (at.0, p.id.to_string()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (1, "2501.00002".to_owned()),
+                (2, "2501.00003".to_owned()),
+                (3, "2501.00004".to_owned()),
+                (4, "2501.00001".to_owned()),
+            ]
+        );
+        // An index that had reached (12:00:02, row 4) resumes after paper 4.
+        let at = store
+            .legacy_change_position("2025-03-21T12:00:02Z", 4)
+            .unwrap();
+        assert_eq!(at, ChangePosition(3));
+        assert_eq!(
+            store.legacy_change_position("", 0).unwrap(),
+            ChangePosition(0)
+        );
+    }
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use paperhub_domain::{ArxivId, MergeOutcome, Paper};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::DbError;
 use crate::migrations::migrate;
@@ -133,6 +133,11 @@ impl SqliteStore {
 
     /// Merges `papers` and runs `also` in one transaction, then nudges the
     /// checkpointer. Every write of papers goes through here.
+    ///
+    /// The transaction is `IMMEDIATE`: it holds the write lock from its
+    /// first statement, so the change numbers it reads from
+    /// `change_counter` cannot be taken by another writer before it commits,
+    /// and they follow commit order (see [`CatalogStore::changed_papers`]).
     fn write_batch(
         &mut self,
         papers: &[Paper],
@@ -140,7 +145,9 @@ impl SqliteStore {
         also: impl FnOnce(&Connection, &str) -> Result<(), DbError>,
     ) -> Result<UpsertCounts, DbError> {
         let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let counts = upsert_in(&tx, papers, &now)?;
         also(&tx, &now)?;
         tx.commit()?;
@@ -285,8 +292,15 @@ enum Write {
     Update,
 }
 
-/// Writes `paper`; returns false only when `InsertIfAbsent` found the id present.
-fn write_paper(conn: &Connection, mode: Write, paper: &Paper, now: &str) -> Result<bool, DbError> {
+/// Writes `paper` with change number `seq`; returns false only when
+/// `InsertIfAbsent` found the id present (and `seq` was not used).
+fn write_paper(
+    conn: &Connection,
+    mode: Write,
+    paper: &Paper,
+    now: &str,
+    seq: i64,
+) -> Result<bool, DbError> {
     let authors = json(&paper.authors, &paper.id)?;
     let versions = json(&paper.versions, &paper.id)?;
     let categories = paper.categories.join(" ");
@@ -313,12 +327,13 @@ fn write_paper(conn: &Connection, mode: Write, paper: &Paper, now: &str) -> Resu
         versions,
         paper.code_url,
         now,
+        seq,
     ];
     match mode {
         Write::InsertIfAbsent => {
             let mut stmt = conn.prepare_cached(&format!(
-                "INSERT INTO papers ({PAPER_COLUMNS}, created_at, modified_at) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21) \
+                "INSERT INTO papers ({PAPER_COLUMNS}, created_at, modified_at, change_seq) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?22) \
                  ON CONFLICT (arxiv_id) DO NOTHING"
             ))?;
             Ok(stmt.execute(values)? == 1)
@@ -329,7 +344,7 @@ fn write_paper(conn: &Connection, mode: Write, paper: &Paper, now: &str) -> Resu
                  primary_category = ?6, categories = ?7, submitted = ?8, updated = ?9, \
                  announced = ?10, comments = ?11, journal_ref = ?12, doi = ?13, report_no = ?14, \
                  license = ?15, msc_class = ?16, acm_class = ?17, submitter = ?18, versions = ?19, \
-                 code_url = ?20, modified_at = ?21 WHERE arxiv_id = ?1",
+                 code_url = ?20, modified_at = ?21, change_seq = ?22 WHERE arxiv_id = ?1",
             )?;
             stmt.execute(values)?;
             Ok(true)
@@ -370,28 +385,40 @@ impl CatalogStore for SqliteStore {
 
     fn changed_papers(
         &self,
-        after: Option<&ChangePosition>,
+        after: Option<ChangePosition>,
         limit: u32,
     ) -> Result<Vec<(ChangePosition, Paper)>, DbError> {
-        let (since, row) = after.map_or(("", 0), |p| (p.modified_at.as_str(), p.row));
+        let after = after.map_or(0, |p| p.0);
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT id, {PAPER_COLUMNS}, modified_at FROM papers \
-             WHERE (modified_at, id) > (?1, ?2) ORDER BY modified_at, id LIMIT ?3"
+            "SELECT id, {PAPER_COLUMNS}, change_seq FROM papers \
+             WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2"
         ))?;
         let rows = stmt
-            .query_map(params![since, row, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(21)?,
-                    RawPaper::from_row(r)?,
-                ))
+            .query_map(params![after, limit], |r| {
+                Ok((r.get::<_, i64>(21)?, RawPaper::from_row(r)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(row, modified_at, raw)| {
-                Ok((ChangePosition { modified_at, row }, raw.into_paper()?))
-            })
+            .map(|(seq, raw)| Ok((ChangePosition(seq), raw.into_paper()?)))
             .collect()
+    }
+
+    fn legacy_change_position(
+        &self,
+        modified_at: &str,
+        row: i64,
+    ) -> Result<ChangePosition, DbError> {
+        // Rows the backfill numbered kept their (modified_at, id) order, so
+        // the old cursor covers a prefix of them. A row changed since then
+        // has a number above `legacy_seq` and is indexed again anyway.
+        let seq = self.conn.query_row(
+            "SELECT coalesce(max(change_seq), 0) FROM papers \
+             WHERE change_seq <= (SELECT legacy_seq FROM change_counter) \
+               AND (modified_at, id) <= (?1, ?2)",
+            params![modified_at, row],
+            |r| r.get(0),
+        )?;
+        Ok(ChangePosition(seq))
     }
 
     fn harvest_state(
@@ -541,13 +568,20 @@ impl CatalogStore for SqliteStore {
     }
 }
 
-/// Merges `papers` inside an open transaction.
+/// Merges `papers` inside an open write transaction, giving every row it
+/// writes the next change number.
 fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCounts, DbError> {
     let mut counts = UpsertCounts::default();
+    // Read once and written back once: the caller holds the write lock.
+    let first: i64 = tx
+        .prepare_cached("SELECT last_seq FROM change_counter WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let mut last = first;
     for incoming in papers {
         // Bulk imports are mostly new papers: try the insert first and
         // only read the stored row when the id is already there.
-        if write_paper(tx, Write::InsertIfAbsent, incoming, now)? {
+        if write_paper(tx, Write::InsertIfAbsent, incoming, now, last + 1)? {
+            last += 1;
             counts.new += 1;
             continue;
         }
@@ -559,10 +593,15 @@ fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCount
         match stored.merge(incoming) {
             MergeOutcome::Unchanged => counts.unchanged += 1,
             MergeOutcome::Updated(merged) => {
-                write_paper(tx, Write::Update, &merged, now)?;
+                write_paper(tx, Write::Update, &merged, now, last + 1)?;
+                last += 1;
                 counts.updated += 1;
             }
         }
+    }
+    if last != first {
+        tx.prepare_cached("UPDATE change_counter SET last_seq = ?1 WHERE id = 1")?
+            .execute([last])?;
     }
     Ok(counts)
 }
@@ -687,6 +726,136 @@ mod tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.count_papers().unwrap(), 1);
+    }
+
+    fn changed_ids(store: &SqliteStore, after: Option<ChangePosition>) -> Vec<String> {
+        store
+            .changed_papers(after, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p.id.to_string())
+            .collect()
+    }
+
+    /// The indexer's cursor must not step over a paper written after it
+    /// read: neither one changed in the same second as a row with a higher
+    /// id, nor one whose writer took its timestamp before waiting for the
+    /// write lock. See: #13
+    #[test]
+    fn the_change_feed_skips_no_paper_written_after_a_read() {
+        let (_dir, mut store) = store();
+        let t = Utc.with_ymd_and_hms(2025, 3, 21, 12, 0, 0).unwrap();
+        store
+            .upsert_papers(
+                &[paper("2501.00001", 1, "A"), paper("2501.00002", 1, "B")],
+                t,
+            )
+            .unwrap();
+        let page = store.changed_papers(None, 100).unwrap();
+        let cursor = page.last().unwrap().0;
+        assert_eq!(changed_ids(&store, Some(cursor)), Vec::<String>::new());
+
+        // Same second, lower row id.
+        store
+            .upsert_papers(
+                &[paper("2501.00001", 2, "A, revised")],
+                t + chrono::Duration::milliseconds(400),
+            )
+            .unwrap();
+        assert_eq!(changed_ids(&store, Some(cursor)), ["2501.00001"]);
+        let cursor = store.changed_papers(Some(cursor), 100).unwrap()[0].0;
+
+        // A writer that read the clock before a later writer committed.
+        store
+            .upsert_papers(
+                &[paper("2502.00003", 1, "C")],
+                t + chrono::Duration::seconds(5),
+            )
+            .unwrap();
+        let cursor = store.changed_papers(Some(cursor), 100).unwrap()[0].0;
+        store
+            .upsert_papers(
+                &[paper("2501.00002", 2, "B, revised")],
+                t + chrono::Duration::seconds(2),
+            )
+            .unwrap();
+        assert_eq!(changed_ids(&store, Some(cursor)), ["2501.00002"]);
+    }
+
+    /// Writers on several connections, each stamping a clock reading taken
+    /// "before the lock" (so timestamps go backwards between commits), while
+    /// a reader follows the feed: when all is done, the reader has seen
+    /// every paper at its final version. See: #13
+    #[test]
+    fn a_reader_following_the_feed_sees_every_concurrent_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        drop(SqliteStore::open(&path).unwrap());
+        let t = Utc.with_ymd_and_hms(2025, 3, 21, 12, 0, 0).unwrap();
+        let writers: Vec<_> = (0..3u32)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = SqliteStore::open(&path).unwrap();
+                    for round in 1..=20u32 {
+                        let papers: Vec<Paper> = (0..5)
+                            .map(|i| {
+                                let id = format!("2501.{:05}", (w * 7 + i + round) % 30 + 1);
+                                paper(&id, round, &format!("w{w} r{round}"))
+                            })
+                            .collect();
+                        let stamp = t - chrono::Duration::seconds(i64::from(round % 4));
+                        store.upsert_papers(&papers, stamp).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let reader = SqliteStore::open(&path).unwrap();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut cursor = None;
+        let mut follow = |cursor: &mut Option<ChangePosition>| {
+            for (at, p) in reader.changed_papers(*cursor, 7).unwrap() {
+                assert!(Some(at) > *cursor, "positions only grow");
+                *cursor = Some(at);
+                seen.insert(p.id.to_string(), p.title);
+            }
+        };
+        while writers.iter().any(|w| !w.is_finished()) {
+            follow(&mut cursor);
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        follow(&mut cursor);
+        follow(&mut cursor);
+        let store = SqliteStore::open(&path).unwrap();
+        let all = store.changed_papers(None, 1000).unwrap();
+        assert_eq!(seen.len(), all.len());
+        for (_, p) in all {
+            assert_eq!(seen.get(&p.id.to_string()), Some(&p.title), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn a_paper_write_that_skips_the_change_number_is_refused() {
+        let (_dir, mut store) = store();
+        store
+            .upsert_papers(&[paper("2501.00001", 1, "A")], Utc::now())
+            .unwrap();
+        let err = store
+            .conn()
+            .execute("UPDATE papers SET title = 'sneaky'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("change_seq"), "{err}");
+        let err = store
+            .conn()
+            .execute(
+                "INSERT INTO papers (arxiv_id, title, abstract, authors, categories, versions, \
+                 created_at, modified_at) VALUES ('2501.00002', 'T', 'A', '[]', '', '[]', '', '')",
+                [],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("change_seq"), "{err}");
     }
 
     #[test]
