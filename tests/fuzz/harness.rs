@@ -30,7 +30,8 @@ use proptest::test_runner::{
 /// Seconds each target runs when `PAPERHUB_FUZZ_SECS` is not set.
 pub const DEFAULT_SECS: f64 = 2.0;
 
-/// Cases per proptest run; each run starts from a fresh random seed.
+/// Most cases per proptest run; each run starts from a fresh random seed.
+/// Slow targets get smaller runs, so a short budget is not overrun.
 const BATCH: u32 = 32;
 
 /// How much of a failing input the report prints.
@@ -98,8 +99,16 @@ where
         }
     };
     loop {
+        let spent = started.elapsed();
+        let per_case = spent.as_secs_f64() / cases.get().max(1) as f64;
+        let left = budget.saturating_sub(spent).as_secs_f64();
+        let batch = if cases.get() == 0 {
+            1
+        } else {
+            (left / per_case.max(1e-6)).clamp(1.0, f64::from(BATCH)) as u32
+        };
         let config = Config {
-            cases: BATCH,
+            cases: batch,
             source_file: Some(target.source),
             failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
                 "proptest-regressions",

@@ -59,8 +59,10 @@ impl<R: BufRead> Iterator for AbsReader<R> {
         }
         let mut part = Part::Before;
         let mut start_line = 0;
-        let mut header: Vec<String> = Vec::new();
-        let mut abstract_lines: Vec<String> = Vec::new();
+        // One string each, not a string per line: a record of a million
+        // short lines would otherwise take several times its size in memory.
+        let mut header = String::new();
+        let mut abstract_text = String::new();
         let mut record_bytes = 0usize;
         let mut last_separator = None;
         let mut oversized = None;
@@ -99,23 +101,25 @@ impl<R: BufRead> Iterator for AbsReader<R> {
                     if record_bytes > MAX_RECORD_BYTES {
                         oversized = Some(record_bytes as u64);
                     } else if line.starts_with([' ', '\t']) && !header.is_empty() {
-                        if let Some(last) = header.last_mut() {
-                            last.push(' ');
-                            last.push_str(line.trim());
-                        }
+                        header.push(' ');
+                        header.push_str(line.trim());
                     } else if !line.trim().is_empty() {
-                        header.push(line.trim_end().to_owned());
+                        if !header.is_empty() {
+                            header.push('\n');
+                        }
+                        header.push_str(line.trim_end());
                     }
                 }
                 Part::Abstract => {
                     if is_separator {
-                        last_separator = Some(abstract_lines.len());
+                        last_separator = Some(abstract_text.len());
                     }
                     record_bytes += line.len() + 1;
                     if record_bytes > MAX_RECORD_BYTES {
                         oversized = Some(record_bytes as u64);
                     } else {
-                        abstract_lines.push(line);
+                        abstract_text.push_str(&line);
+                        abstract_text.push('\n');
                     }
                 }
             }
@@ -124,7 +128,10 @@ impl<R: BufRead> Iterator for AbsReader<R> {
             return None;
         }
         if let Some(end) = last_separator {
-            abstract_lines.truncate(end);
+            abstract_text.truncate(end);
+        }
+        if abstract_text.ends_with('\n') {
+            abstract_text.pop();
         }
         self.records += 1;
         let location = Location {
@@ -136,17 +143,38 @@ impl<R: BufRead> Iterator for AbsReader<R> {
                 size,
                 limit: MAX_RECORD_BYTES as u64,
             }),
-            None => record_to_paper(&header, &abstract_lines.join("\n")),
+            None => record_to_paper(&header, &abstract_text),
         };
         Some(result.map_err(|kind| RecordError { location, kind }.into()))
     }
 }
 
-fn record_to_paper(header: &[String], abstract_text: &str) -> Result<Paper, RecordErrorKind> {
+/// The header fields read; only the first of each is kept.
+const FIELDS: &[&str] = &[
+    "Title",
+    "Authors",
+    "Categories",
+    "Comments",
+    "Journal-ref",
+    "DOI",
+    "Report-no",
+    "License",
+    "MSC-class",
+    "ACM-class",
+    "From",
+];
+
+/// More `Date` lines than any real paper has versions are ignored, so a
+/// header of a million of them does not become a million versions.
+const MAX_VERSIONS: usize = 1000;
+
+/// Builds the paper from the header (one field per line, continuations
+/// joined) and the abstract.
+fn record_to_paper(header: &str, abstract_text: &str) -> Result<Paper, RecordErrorKind> {
     let mut id = None;
     let mut fields: Vec<(&str, &str)> = Vec::new();
     let mut versions = Vec::new();
-    for line in header {
+    for line in header.split('\n') {
         if let Some(rest) = line
             .strip_prefix("arXiv:")
             .or_else(|| line.strip_prefix("Paper:"))
@@ -158,6 +186,9 @@ fn record_to_paper(header: &[String], abstract_text: &str) -> Result<Paper, Reco
             continue;
         };
         let value = value.trim();
+        if key.starts_with("Date") && versions.len() >= MAX_VERSIONS {
+            continue;
+        }
         if key == "Date" {
             versions.push(Version {
                 version: 1,
@@ -176,7 +207,9 @@ fn record_to_paper(header: &[String], abstract_text: &str) -> Result<Paper, Reco
                 date: parse_date(value),
                 size: size_of(value),
             });
-        } else {
+        } else if FIELDS.iter().any(|f| f.eq_ignore_ascii_case(key))
+            && !fields.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
             fields.push((key, value));
         }
     }
