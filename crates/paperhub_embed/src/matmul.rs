@@ -21,8 +21,9 @@ impl<'a> View<'a> {
     /// `data[r * row_stride + c * col_stride]`.
     ///
     /// # Panics
-    /// When the last element lies outside `data`: a bug in the caller's shape
-    /// arithmetic, never a property of input text.
+    /// When the last element lies outside `data`, or its index overflows
+    /// `usize`: a bug in the caller's shape arithmetic, never a property of
+    /// input text.
     pub(crate) fn new(
         data: &'a [f32],
         rows: usize,
@@ -31,7 +32,7 @@ impl<'a> View<'a> {
         col_stride: usize,
     ) -> Self {
         assert!(
-            reach(rows, cols, row_stride, col_stride) <= data.len(),
+            reach(rows, cols, row_stride, col_stride).is_some_and(|r| r <= data.len()),
             "matrix view {rows}x{cols} (strides {row_stride}, {col_stride}) exceeds its slice of {}",
             data.len()
         );
@@ -50,13 +51,20 @@ impl<'a> View<'a> {
     }
 }
 
-/// Number of elements a strided matrix spans from its first element.
-fn reach(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> usize {
+/// Number of elements a strided matrix spans from its first element, or
+/// `None` when that number overflows `usize`.
+///
+/// Checked arithmetic is what makes the bounds checks sound: in a release
+/// build a plain product wraps, and a huge shape could then come out
+/// "smaller" than its slice and reach far past it.
+fn reach(rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * row_stride + (cols - 1) * col_stride + 1
+        return Some(0);
     }
+    (rows - 1)
+        .checked_mul(row_stride)?
+        .checked_add((cols - 1).checked_mul(col_stride)?)?
+        .checked_add(1)
 }
 
 /// `dst = scale · lhs · rhs`, or `dst += scale · lhs · rhs` with `accumulate`.
@@ -76,7 +84,7 @@ pub(crate) fn gemm(
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(k, rhs.rows, "inner dimensions differ");
     assert!(
-        reach(m, n, dst_row_stride, 1) <= dst.len(),
+        reach(m, n, dst_row_stride, 1).is_some_and(|r| r <= dst.len()),
         "destination {m}x{n} (row stride {dst_row_stride}) exceeds its slice of {}",
         dst.len()
     );
@@ -168,5 +176,44 @@ mod tests {
     fn out_of_bounds_views_are_refused() {
         let data = [0.0f32; 10];
         let _ = View::rows(&data, 3, 4, 4);
+    }
+
+    #[test]
+    fn reach_refuses_a_span_that_overflows() {
+        assert_eq!(reach(3, 4, 4, 1), Some(12));
+        assert_eq!(reach(0, usize::MAX, usize::MAX, usize::MAX), Some(0));
+        // Unchecked, (2^63 + 1 - 1) · 2 + 0 + 1 wraps to 1 in a release
+        // build: a "one element" view of an enormous matrix.
+        let half = 1usize << (usize::BITS - 1);
+        assert_eq!(reach(half + 1, 1, 2, 1), None);
+        assert_eq!(reach(2, half + 1, 1, 2), None);
+        assert_eq!(reach(2, 2, usize::MAX, 1), None, "the sum overflows");
+    }
+
+    /// In a debug build the old unchecked product panicked with "attempt to
+    /// multiply with overflow"; in release it wrapped and passed. See: #13
+    #[test]
+    #[should_panic(expected = "exceeds")]
+    fn a_view_whose_span_wraps_is_refused() {
+        let data = [0.0f32; 1];
+        let half = 1usize << (usize::BITS - 1);
+        let _ = View::rows(&data, half + 1, 1, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds")]
+    fn a_destination_whose_span_wraps_is_refused() {
+        let a = [1.0f32; 4];
+        let mut dst = [0.0f32; 1];
+        // Three rows 2^63 apart: 2 · 2^63 wraps to 0, so an unchecked span is 1.
+        let half = 1usize << (usize::BITS - 1);
+        gemm(
+            &mut dst,
+            half,
+            View::rows(&a, 3, 1, 1),
+            View::rows(&a, 1, 1, 1),
+            1.0,
+            false,
+        );
     }
 }
