@@ -76,6 +76,9 @@ pub enum BenchCommand {
     /// personal interests (on a scratch copy of the store), against matching
     /// them one by one.
     Digest(crate::bench_digest::DigestBenchArgs),
+    /// Page latency while submissions wait on a slow arXiv, against the
+    /// same hub idle (adds one bench account to the data dir).
+    Starvation(crate::bench_starvation::StarvationBenchArgs),
     /// One measurement in a fresh process; used by `bench import`.
     #[command(hide = true)]
     Worker {
@@ -250,6 +253,9 @@ pub fn run(
         }
         BenchCommand::Web(args) => crate::bench_web::web(data_dir, config, args)?,
         BenchCommand::Digest(args) => crate::bench_digest::digest(data_dir, config, args)?,
+        BenchCommand::Starvation(args) => {
+            crate::bench_starvation::starvation(data_dir, config, args)?;
+        }
         BenchCommand::Worker {
             phase,
             path,

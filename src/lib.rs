@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod bench_digest;
 pub mod bench_search;
+pub mod bench_starvation;
 pub mod bench_web;
 pub mod cli;
 pub mod config;

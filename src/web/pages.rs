@@ -122,10 +122,11 @@ async fn list_page(
     params: ListParams,
 ) -> Result<Response, AppError> {
     let (a, u) = (Arc::clone(&app), uri.clone());
+    // A bad category is refused before the cache could answer for it.
     let key = format!(
         "list {} {} {}",
         period.path(),
-        params.category().ok().flatten().unwrap_or_default(),
+        params.category()?.unwrap_or_default(),
         params.page()
     );
     cached_page(&app, &viewer, &uri, &key, move |viewer| {

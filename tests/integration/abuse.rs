@@ -50,10 +50,8 @@ impl Live {
         let stderr = child.stderr.take().unwrap();
         let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
         let addr = loop {
-            let line = lines
-                .next()
-                .expect("paperhub serve exited before serving")
-                .unwrap();
+            // `None`: paperhub serve exited before serving.
+            let line = lines.next().unwrap().unwrap();
             if let Some(rest) = line.strip_prefix("Paperhub is serving on http://") {
                 break rest.split('/').next().unwrap().parse().unwrap();
             }
@@ -174,7 +172,7 @@ fn deeply_nested_queries_are_refused_not_a_crash() {
         format!("{}a", "+(".repeat(499)),
         "a AND ".repeat(166),
         "ti:a* ".repeat(166),
-        format!("{}", "[a TO b] ".repeat(111)),
+        "[a TO b] ".repeat(111),
         "x~2^3 ".repeat(166),
         "NOT ".repeat(250),
         "ti:*".to_owned(),
