@@ -66,6 +66,10 @@ pub fn trace_path(name: &str) -> PathBuf {
 
 /// Runs `property` on inputs from `strategy` until the budget is spent.
 ///
+/// With `PAPERHUB_FUZZ_KEEP_GOING=1` (what `scripts/fuzz` sets) a failure is
+/// reported and the run goes on with new seeds, so a long run finds every
+/// distinct bug, not just the first; otherwise the first failure ends it.
+///
 /// # Panics
 /// When a case fails or panics, with the minimal failing input; this is how
 /// the calling `#[test]` fails.
@@ -98,6 +102,12 @@ where
             _ => result,
         }
     };
+    let keep_going = std::env::var_os("PAPERHUB_FUZZ_KEEP_GOING").is_some_and(|v| v == "1");
+    if keep_going {
+        // Shrinking runs a failing case a hundred times; one report is enough.
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    let mut failures: Vec<(String, String)> = Vec::new();
     loop {
         let spent = started.elapsed();
         let per_case = spent.as_secs_f64() / cases.get().max(1) as f64;
@@ -107,12 +117,16 @@ where
         } else {
             (left / per_case.max(1e-6)).clamp(1.0, f64::from(BATCH)) as u32
         };
+        // Going on after a failure means not replaying the saved ones, which
+        // would fail every batch at once.
+        let persistence = (!keep_going).then(|| {
+            Box::new(FileFailurePersistence::WithSource("proptest-regressions"))
+                as Box<dyn proptest::test_runner::FailurePersistence>
+        });
         let config = Config {
             cases: batch,
             source_file: Some(target.source),
-            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-                "proptest-regressions",
-            ))),
+            failure_persistence: persistence,
             max_global_rejects: BATCH * 64,
             ..Config::default()
         };
@@ -120,32 +134,49 @@ where
         match runner.run(&strategy, &check) {
             Ok(()) => {}
             Err(TestError::Abort(reason)) => {
+                let _ = std::panic::take_hook();
                 panic!("fuzz target {}: aborted: {reason}", target.name)
             }
             Err(TestError::Fail(reason, value)) => {
-                let mut shown = format!("{value:#?}");
-                if shown.len() > MAX_REPORT_CHARS {
-                    let total = shown.len();
-                    let mut cut = MAX_REPORT_CHARS;
-                    while !shown.is_char_boundary(cut) {
-                        cut -= 1;
+                let reason = reason.to_string();
+                // The same bug with other numbers in its message counts once.
+                let kind: String = reason.chars().filter(|c| !c.is_ascii_digit()).collect();
+                if !failures.iter().any(|(k, _)| *k == kind) {
+                    let report = format!(
+                        "FAILED after {} cases: {reason}\nminimal input: {}",
+                        cases.get(),
+                        shorten(format!("{value:#?}"))
+                    );
+                    if keep_going {
+                        println!("fuzz target {}: {report}", target.name);
                     }
-                    shown.truncate(cut);
-                    shown.push_str(&format!("... ({total} chars in all)"));
+                    failures.push((kind, report));
                 }
-                panic!(
-                    "fuzz target {}: FAILED after {} cases: {reason}\nminimal input: {shown}",
-                    target.name,
-                    cases.get()
-                );
+                if !keep_going {
+                    break;
+                }
             }
         }
         if started.elapsed() >= budget {
             break;
         }
     }
+    if keep_going {
+        let _ = std::panic::take_hook();
+    }
     if let Some(path) = &trace {
         let _ = std::fs::remove_file(path);
+    }
+    if !failures.is_empty() {
+        let reports: Vec<&str> = failures.iter().map(|(_, r)| r.as_str()).collect();
+        panic!(
+            "fuzz target {}: {} cases in {:.1} s, {} failures\n{}",
+            target.name,
+            cases.get(),
+            started.elapsed().as_secs_f64(),
+            failures.len(),
+            reports.join("\n")
+        );
     }
     println!(
         "fuzz target {}: {} cases in {:.1} s, 0 failures (slowest case {} ms)",
@@ -154,4 +185,18 @@ where
         started.elapsed().as_secs_f64(),
         slowest.get().as_millis()
     );
+}
+
+/// A failing input's `Debug` text, cut to [`MAX_REPORT_CHARS`].
+fn shorten(mut shown: String) -> String {
+    if shown.len() > MAX_REPORT_CHARS {
+        let total = shown.len();
+        let mut cut = MAX_REPORT_CHARS;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shown.truncate(cut);
+        shown.push_str(&format!("... ({total} chars in all)"));
+    }
+    shown
 }
