@@ -19,6 +19,86 @@ pub struct HnswParams {
     pub ef_construction: usize,
 }
 
+impl HnswParams {
+    /// Links a node keeps on `layer`.
+    fn max_links(&self, layer: usize) -> usize {
+        if layer == 0 { self.m * 2 } else { self.m }
+    }
+}
+
+/// The highest layer a row can get (see `Hnsw::layer_of`).
+const MAX_LAYER: usize = 16;
+/// Bounds that [`Hnsw::from_bytes`] accepts for the parameters: far above
+/// any useful setting, and low enough that no buffer sized by them is large.
+const MAX_M: usize = 1024;
+const MAX_EF_CONSTRUCTION: usize = 1 << 16;
+
+/// Why [`Hnsw::from_bytes`] refused its input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("corrupt HNSW graph at byte {offset}: {reason}")]
+pub struct CorruptGraph {
+    /// Where in the input the problem showed.
+    pub offset: usize,
+    /// What was wrong.
+    pub reason: &'static str,
+}
+
+/// Little-endian `u32`s read from the front of a byte slice.
+struct Words<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Words<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self, CorruptGraph> {
+        if !bytes.len().is_multiple_of(4) {
+            return Err(CorruptGraph {
+                offset: bytes.len(),
+                reason: "the length is not a whole number of words",
+            });
+        }
+        Ok(Words { bytes, at: 0 })
+    }
+
+    /// Words left.
+    fn remaining(&self) -> usize {
+        (self.bytes.len() - self.at) / 4
+    }
+
+    fn corrupt(&self, reason: &'static str) -> CorruptGraph {
+        CorruptGraph {
+            offset: self.at,
+            reason,
+        }
+    }
+
+    fn next(&mut self, what: &'static str) -> Result<u32, CorruptGraph> {
+        let word = self
+            .bytes
+            .get(self.at..self.at + 4)
+            .ok_or_else(|| self.corrupt(what))?;
+        self.at += 4;
+        Ok(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+    }
+
+    /// The next word, which must lie in `min..=max`.
+    fn bounded(
+        &mut self,
+        what: &'static str,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, CorruptGraph> {
+        let value = self.next(what)? as usize;
+        if value < min || value > max {
+            return Err(CorruptGraph {
+                offset: self.at - 4,
+                reason: what,
+            });
+        }
+        Ok(value)
+    }
+}
+
 impl Default for HnswParams {
     fn default() -> Self {
         HnswParams {
@@ -104,15 +184,11 @@ impl Hnsw {
         x ^= x >> 31;
         let uniform = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         let ml = 1.0 / (self.params.m as f64).ln();
-        ((-uniform.ln() * ml).floor() as usize).min(16)
+        ((-uniform.ln() * ml).floor() as usize).min(MAX_LAYER)
     }
 
     fn max_links(&self, layer: usize) -> usize {
-        if layer == 0 {
-            self.params.m * 2
-        } else {
-            self.params.m
-        }
+        self.params.max_links(layer)
     }
 
     /// Adds the next row (rows are added in order 0, 1, 2, ...).
@@ -290,47 +366,84 @@ impl Hnsw {
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 
-    /// Reads [`Hnsw::to_bytes`] output; `None` when it is truncated or
-    /// inconsistent (the caller then rebuilds the graph).
-    pub fn from_bytes(bytes: &[u8]) -> Option<Hnsw> {
-        if !bytes.len().is_multiple_of(4) {
-            return None;
+    /// Reads [`Hnsw::to_bytes`] output.
+    ///
+    /// The bytes come from disk and may be anything. Every count is checked
+    /// against what is left of the input before memory is reserved for it,
+    /// so the graph never takes more than about ten bytes of memory per byte
+    /// of input, and every link is checked to point at a row that has the
+    /// layer it is on, so searching and inserting on the result cannot go
+    /// out of bounds.
+    ///
+    /// # Errors
+    /// [`CorruptGraph`] when the bytes are truncated or inconsistent; the
+    /// caller then rebuilds the graph from the vectors.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Hnsw, CorruptGraph> {
+        let mut words = Words::new(bytes)?;
+        let m = words.bounded("m", 2, MAX_M)?;
+        let ef_construction = words.bounded("ef_construction", 1, MAX_EF_CONSTRUCTION)?;
+        let params = HnswParams { m, ef_construction };
+        let rows = words.next("row count")?;
+        let entry = words.next("entry row")?;
+        let max_layer = words.bounded("max layer", 0, MAX_LAYER)?;
+        // Every row takes at least two words (its layer count and one
+        // neighbour count): a larger count cannot be true.
+        if rows as usize > words.remaining() / 2 {
+            return Err(words.corrupt("more rows than the file can hold"));
         }
-        let mut words = bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-        let mut next = || words.next();
-        let m = next()? as usize;
-        let ef_construction = next()? as usize;
-        let rows = next()?;
-        let entry = next()?;
-        let max_layer = next()? as usize;
-        let mut links = Vec::with_capacity(rows as usize);
+        let mut links: Vec<Vec<Vec<u32>>> = Vec::with_capacity(rows as usize);
         for _ in 0..rows {
-            let layer_count = next()? as usize;
-            if layer_count == 0 || layer_count > 17 {
-                return None;
+            let layer_count = words.bounded("layer count", 1, max_layer + 1)?;
+            if layer_count > words.remaining() {
+                return Err(words.corrupt("more layers than the file can hold"));
             }
             let mut layers = Vec::with_capacity(layer_count);
-            for _ in 0..layer_count {
-                let count = next()? as usize;
-                let neighbours = (0..count).map(|_| next()).collect::<Option<Vec<u32>>>()?;
-                if neighbours.iter().any(|&n| n >= rows) {
-                    return None;
+            for layer in 0..layer_count {
+                let count = words.next("neighbour count")? as usize;
+                if count > words.remaining() || count > params.max_links(layer) {
+                    return Err(words.corrupt("too many neighbours"));
+                }
+                let mut neighbours = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let n = words.next("neighbour")?;
+                    if n >= rows {
+                        return Err(words.corrupt("a neighbour beyond the last row"));
+                    }
+                    neighbours.push(n);
                 }
                 layers.push(neighbours);
             }
             links.push(layers);
         }
-        if next().is_some() || m < 2 {
-            return None;
+        if words.remaining() > 0 {
+            return Err(words.corrupt("trailing bytes after the last row"));
         }
-        let entry = if entry == u32::MAX { None } else { Some(entry) };
-        if entry.is_some_and(|e| e >= rows || links[e as usize].len() != max_layer + 1) {
-            return None;
+        // A link on layer `l` must lead to a row that has layer `l`, or a
+        // search would index past that row's layers.
+        for (row, layers) in links.iter().enumerate() {
+            for (layer, neighbours) in layers.iter().enumerate() {
+                for &n in neighbours {
+                    if n as usize == row || links[n as usize].len() <= layer {
+                        return Err(CorruptGraph {
+                            offset: bytes.len(),
+                            reason: "a link to a row without that layer",
+                        });
+                    }
+                }
+            }
         }
-        Some(Hnsw {
-            params: HnswParams { m, ef_construction },
+        let entry = match (entry, rows) {
+            (u32::MAX, 0) => None,
+            (e, _) if e < rows && links[e as usize].len() == max_layer + 1 => Some(e),
+            _ => {
+                return Err(CorruptGraph {
+                    offset: 12,
+                    reason: "the entry row does not match the rows and the top layer",
+                });
+            }
+        };
+        Ok(Hnsw {
+            params,
             links,
             entry,
             max_layer,

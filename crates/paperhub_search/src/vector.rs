@@ -134,28 +134,47 @@ impl VectorIndex {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(err) => Err(io_error(path, &err)),
         };
+        let corrupt = |reason: String| SearchError::Directory {
+            path: self.dir.display().to_string(),
+            reason: format!(
+                "{reason}; delete the directory and run `paperhub index` to rebuild it"
+            ),
+        };
+        // `rows` comes from a file: it must fit the row numbers (u32) and
+        // its byte size must not overflow before it is compared with the
+        // files' lengths.
+        let vector_len = u32::try_from(rows)
+            .ok()
+            .and_then(|_| rows.checked_mul(dims)?.checked_mul(4))
+            .ok_or_else(|| corrupt(format!("meta.json promises an impossible {rows} rows")))?;
         let bytes = read(&vectors_path)?;
         let key_bytes = read(&keys_path)?;
-        let keys: Vec<String> = String::from_utf8_lossy(&key_bytes)
-            .lines()
-            .take(rows)
-            .map(str::to_owned)
-            .collect();
-        if bytes.len() < rows * dims * 4 || keys.len() < rows {
-            return Err(SearchError::Directory {
-                path: self.dir.display().to_string(),
-                reason: format!(
-                    "meta.json promises {rows} rows but the files hold fewer; delete the directory and run `paperhub index`"
-                ),
-            });
+        // Whole lines only (a last line without its newline is a torn
+        // append), read as bytes so the length cut below is exact.
+        let mut keys: Vec<String> = Vec::new();
+        let mut key_len = 0usize;
+        for line in key_bytes.split_inclusive(|&b| b == b'\n').take(rows) {
+            let Some(key) = line.strip_suffix(b"\n") else {
+                break;
+            };
+            let key = std::str::from_utf8(key)
+                .ok()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| corrupt(format!("keys.txt line {} is not a key", keys.len() + 1)))?;
+            keys.push(key.to_owned());
+            key_len += line.len();
         }
-        self.vectors = bytes[..rows * dims * 4]
+        if bytes.len() < vector_len || keys.len() < rows {
+            return Err(corrupt(format!(
+                "meta.json promises {rows} rows but the files hold fewer"
+            )));
+        }
+        self.vectors = bytes[..vector_len]
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         // Cut leftovers of a killed run so appends continue at `rows`.
-        truncate(&vectors_path, (rows * dims * 4) as u64)?;
-        let key_len: usize = keys.iter().map(|k| k.len() + 1).sum();
+        truncate(&vectors_path, vector_len as u64)?;
         truncate(&keys_path, key_len as u64)?;
         self.live = vec![true; keys.len()];
         for (row, key) in keys.iter().enumerate() {
@@ -164,8 +183,11 @@ impl VectorIndex {
             }
         }
         self.keys = keys;
+        // A graph that is missing, corrupt or from another commit is
+        // rebuilt from the vectors, which are the truth.
         self.graph = match std::fs::read(self.dir.join("hnsw.bin")) {
             Ok(bytes) => Hnsw::from_bytes(&bytes)
+                .ok()
                 .filter(|g| g.len() == rows)
                 .unwrap_or_else(|| self.rebuild_graph()),
             Err(_) => self.rebuild_graph(),
@@ -528,6 +550,62 @@ mod tests {
         // Another model's index is discarded, not mixed.
         let other = VectorIndex::open_or_create(dir.path(), 16, "m2").unwrap();
         assert!(other.is_empty());
+    }
+
+    /// Damaged files are refused with an error or repaired, never a panic
+    /// or an overflowing size. See: #13
+    #[test]
+    fn damaged_files_are_refused_or_rebuilt_without_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
+        for i in 0..40 {
+            index.upsert(&format!("p{i}"), &unit(i, 8)).unwrap();
+        }
+        index.commit(Some("c")).unwrap();
+        drop(index);
+        let meta_path = dir.path().join("meta.json");
+        let meta = std::fs::read_to_string(&meta_path).unwrap();
+        let hnsw = std::fs::read(dir.path().join("hnsw.bin")).unwrap();
+
+        // A graph file of garbage: rebuilt, and search still works.
+        let mut garbage = hnsw.clone();
+        garbage[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(dir.path().join("hnsw.bin"), &garbage).unwrap();
+        let index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
+        let hits = index.search(&unit(3, 8), 1, Strategy::Approximate, None);
+        assert_eq!(hits[0].key, "p3");
+        drop(index);
+
+        // Row counts whose byte size overflows, or that no u32 row holds.
+        for rows in [usize::MAX, usize::MAX / 4 + 1, 1 << 40] {
+            let huge = meta.replace("\"rows\": 40", &format!("\"rows\": {rows}"));
+            assert_ne!(huge, meta);
+            std::fs::write(&meta_path, huge).unwrap();
+            let err = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap_err();
+            assert!(err.to_string().contains("impossible"), "{err}");
+        }
+        let short = meta.replace("\"rows\": 40", &format!("\"rows\": {}", u32::MAX));
+        std::fs::write(&meta_path, short).unwrap();
+        let err = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap_err();
+        assert!(err.to_string().contains("hold fewer"), "{err}");
+        std::fs::write(&meta_path, &meta).unwrap();
+
+        // A key that is not UTF-8.
+        let keys_path = dir.path().join("keys.txt");
+        let keys = std::fs::read(&keys_path).unwrap();
+        let mut bad = keys.clone();
+        bad[1] = 0xff;
+        std::fs::write(&keys_path, &bad).unwrap();
+        let err = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap_err();
+        assert!(err.to_string().contains("keys.txt line 1"), "{err}");
+
+        // A torn last key and a torn row are cut back to the commit.
+        let mut torn = keys.clone();
+        torn.extend_from_slice(b"p4");
+        std::fs::write(&keys_path, &torn).unwrap();
+        let index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
+        assert_eq!(index.len(), 40);
+        assert_eq!(std::fs::read(&keys_path).unwrap(), keys);
     }
 
     #[test]
