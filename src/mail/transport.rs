@@ -7,6 +7,7 @@
 //! (5xx answers, an address that does not parse), which is all the sender
 //! needs to know.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ impl Transport {
             .with_context(|| format!("mail.from {:?} is not an address", config.from))?;
         match config.transport.as_str() {
             "file" => {
-                fs_err::create_dir_all(outbox_dir)?;
+                crate::data_dir::create_private_dir(outbox_dir)?;
                 Ok(Transport::Files(outbox_dir.to_owned()))
             }
             "smtp" => {
@@ -134,7 +135,8 @@ impl Transport {
 }
 
 /// Writes `<dir>/<id>.eml` through a temporary file, so a reader never sees
-/// half a mail and a repeated delivery replaces rather than duplicates.
+/// half a mail and a repeated delivery replaces rather than duplicates. The
+/// file is mode 0600 from its creation: it holds the recipient's address.
 fn write_eml(dir: &Path, message_id: &str, message: &[u8]) -> Result<()> {
     let name: String = message_id
         .chars()
@@ -148,7 +150,22 @@ fn write_eml(dir: &Path, message_id: &str, message: &[u8]) -> Result<()> {
         .collect();
     let path = dir.join(format!("{name}.eml"));
     let tmp = dir.join(format!(".{name}.eml.tmp"));
-    fs_err::write(&tmp, message)?;
+    // A leftover of a crash may have any mode; start afresh.
+    match fs_err::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut options = fs_err::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use fs_err::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(message)?;
+    drop(file);
     fs_err::rename(&tmp, &path)?;
     Ok(())
 }

@@ -104,3 +104,64 @@ fn data_dir_comes_from_the_environment_or_xdg() {
     assert!(out.status.success());
     assert!(xdg.join("paperhub/paperhub.sqlite3").exists());
 }
+
+/// The mode bits of `path` (permissions only).
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data directory and the catalog (with its `-wal` and `-shm`) are
+/// private to their owner whatever the umask; a directory and database
+/// left readable by others are tightened, with a warning. See: #13
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_catalog_are_private_to_their_owner() {
+    let t = TestDir::new();
+    // Under umask 000 anything left to the default comes out world-writable.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_paperhub"))
+        .arg("--data-dir")
+        .arg(t.data_dir())
+        .args(["import", "--json"])
+        .arg(fixture("snapshot/arxiv-metadata-oai-snapshot.json"))
+        .env_remove("PAPERHUB_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = t.data_dir().join("paperhub.sqlite3");
+    assert_eq!(mode(&t.data_dir()), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    // SQLite creates -wal and -shm while a connection is open (and removes
+    // them at the last close), with the database file's mode.
+    let store = t.store();
+    for suffix in ["-wal", "-shm"] {
+        let path = t.data_dir().join(format!("paperhub.sqlite3{suffix}"));
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    drop(store);
+
+    // What an older build left behind: readable by everyone.
+    use std::os::unix::fs::PermissionsExt;
+    let open = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    open(&t.data_dir(), 0o755);
+    open(&db, 0o644);
+    let out = t.cmd().args(["stats", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!((mode(&t.data_dir()), mode(&db)), (0o700, 0o600));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("readable by other users").count(),
+        2,
+        "one warning for the directory, one for the database: {stderr}"
+    );
+}

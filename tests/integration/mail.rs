@@ -589,6 +589,16 @@ fn the_file_transport_writes_eml_files_at_the_configured_rate() {
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     assert_eq!(files.len(), 4);
+    // The files hold addresses: owner only. See: #13
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&t.data_dir().join("outbox")), 0o700);
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+    }
     let first = std::fs::read_to_string(&files[0]).unwrap();
     assert!(first.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     // 200 a minute is one every 300 ms: four mails span at least 900 ms.
