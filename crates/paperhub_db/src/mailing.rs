@@ -1073,7 +1073,7 @@ mod tests {
             "a held lease is not claimable"
         );
         assert_eq!(
-            s.next_due().unwrap().map(|d| ts(d)),
+            s.next_due().unwrap().map(ts),
             Some(ts(now + minute)),
             "next due when the lease runs out"
         );

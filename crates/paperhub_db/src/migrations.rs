@@ -53,7 +53,7 @@ mod tests {
     use super::*;
     use crate::{CatalogStore, ChangePosition, SqliteStore};
 
-    /// A catalog at schema 5 with rows whose (modified_at, id) order differs
+    /// A catalog at schema 5 with rows whose `(modified_at, id)` order differs
     /// from their id order, opened by this build.
     #[test]
     fn change_numbers_are_backfilled_in_the_old_cursor_order() {
