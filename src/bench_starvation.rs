@@ -68,12 +68,12 @@ fn slow_upstream(delay: Duration) -> Result<String> {
 }
 
 /// Latency percentiles of `n` sequential requests, in milliseconds.
-fn time_gets(agent: &ureq::Agent, url: &str, token: Option<&str>, n: usize) -> Result<[f64; 3]> {
+fn time_gets(agent: &ureq::Agent, url: &str, session: Option<&str>, n: usize) -> Result<[f64; 3]> {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let mut request = agent.get(url);
-        if let Some(t) = token {
-            request = request.header("Authorization", &format!("Bearer {t}"));
+        if let Some(t) = session {
+            request = request.header("Cookie", &format!("ph_session={t}"));
         }
         let started = Instant::now();
         let response = request.call()?;
@@ -115,21 +115,37 @@ pub fn starvation(data_dir: &DataDir, config: &Config, args: &StarvationBenchArg
         config.harvest.contact_email = "bench@example.org".into();
     }
     config.schedule.enabled = false;
-    // A bench account that is not a curator (curators have no quota).
-    let token = format!("ph_{}", crate::secrets::new_token()?);
+    // Bench accounts that are not curators (curators have no quota), one
+    // per submission: the fetch queue holds one place per account.
+    let mut tokens = Vec::new();
+    let session = crate::secrets::new_token()?;
     {
         let mut store = data_dir.open_store()?;
-        let name = "bench-submitter";
-        let user = match store.user_by_name(name)? {
-            Some(u) => u,
-            None => store.create_user(name, None, "!", Utc::now())?,
-        };
-        store.create_api_token(
+        for i in 0..args.submissions.max(1) {
+            let name = format!("bench-submitter-{i}");
+            let user = match store.user_by_name(&name)? {
+                Some(u) => u,
+                None => store.create_user(&name, None, "!", Utc::now())?,
+            };
+            let token = format!("ph_{}", crate::secrets::new_token()?);
+            store.create_api_token(
+                user.id,
+                "bench starvation",
+                &crate::secrets::token_hash(&token),
+                Utc::now(),
+                Some(Utc::now() + chrono::Duration::hours(1)),
+            )?;
+            tokens.push(token);
+        }
+        // A signed-in visitor for fresh renders (pages take no API token).
+        let user = store
+            .user_by_name("bench-submitter-0")?
+            .context("the bench account was just made")?;
+        store.create_session(
+            &crate::secrets::token_hash(&session),
             user.id,
-            "bench starvation",
-            &crate::secrets::token_hash(&token),
             Utc::now(),
-            Some(Utc::now() + chrono::Duration::hours(1)),
+            Utc::now() + chrono::Duration::hours(1),
         )?;
     }
     let app = crate::web::AppState::open(data_dir, &config)?;
@@ -154,16 +170,16 @@ pub fn starvation(data_dir: &DataDir, config: &Config, args: &StarvationBenchArg
     println!("CPU: {}", cpu_features());
     // Warm the page cache and the store pool.
     time_gets(&agent, &format!("{base}/"), None, 5)?;
-    time_gets(&agent, &format!("{base}/"), Some(&token), 5)?;
+    time_gets(&agent, &format!("{base}/"), Some(&session), 5)?;
     let idle_anon = time_gets(&agent, &format!("{base}/"), None, args.requests)?;
-    let idle_user = time_gets(&agent, &format!("{base}/"), Some(&token), args.requests)?;
+    let idle_user = time_gets(&agent, &format!("{base}/"), Some(&session), args.requests)?;
 
     let started = Instant::now();
     let submissions: Vec<_> = (0..args.submissions)
         .map(|i| {
             let agent = agent.clone();
             let url = format!("{base}/api/v1/papers");
-            let token = token.clone();
+            let token = tokens[i].clone();
             std::thread::spawn(move || {
                 let body = format!("{{\"id\": \"2612.{:05}\"}}", 90_000 + i);
                 agent
@@ -177,7 +193,7 @@ pub fn starvation(data_dir: &DataDir, config: &Config, args: &StarvationBenchArg
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let loaded_anon = time_gets(&agent, &format!("{base}/"), None, args.requests)?;
-    let loaded_user = time_gets(&agent, &format!("{base}/"), Some(&token), args.requests)?;
+    let loaded_user = time_gets(&agent, &format!("{base}/"), Some(&session), args.requests)?;
     let measured_for = started.elapsed();
     let waiting = submissions.iter().filter(|s| !s.is_finished()).count();
     println!(

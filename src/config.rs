@@ -134,6 +134,9 @@ pub struct WebConfig {
     pub header_read_timeout_secs: u32,
     /// Seconds a request may take before it is answered with a 503.
     pub request_timeout_secs: u32,
+    /// Seconds a connection's reads or writes may make no progress before
+    /// it is closed (a client that stops reading an answer).
+    pub io_timeout_secs: u32,
     /// Megabytes of rendered pages the page cache keeps at most.
     pub page_cache_mb: u32,
 }
@@ -156,6 +159,7 @@ impl Default for WebConfig {
             max_connections_per_ip: 64,
             header_read_timeout_secs: 10,
             request_timeout_secs: 120,
+            io_timeout_secs: 30,
             page_cache_mb: 64,
         }
     }
@@ -447,6 +451,7 @@ impl Config {
             ("web.max_connections_per_ip", w.max_connections_per_ip),
             ("web.header_read_timeout_secs", w.header_read_timeout_secs),
             ("web.request_timeout_secs", w.request_timeout_secs),
+            ("web.io_timeout_secs", w.io_timeout_secs),
         ] {
             if value == 0 {
                 bail!("{name} must be at least 1");

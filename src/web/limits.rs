@@ -28,7 +28,15 @@ struct Window {
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     hasher: RandomState,
-    windows: Mutex<HashMap<u64, Window>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Debug, Default)]
+struct Windows {
+    map: HashMap<u64, Window>,
+    /// When the table was last swept for being full; full sweeps are at
+    /// most one a second, so a full table does not cost a scan per hit.
+    swept: Option<Instant>,
 }
 
 /// Keys kept at most before old windows are swept.
@@ -44,22 +52,27 @@ impl RateLimiter {
     pub fn count(&self, key: &str) -> u32 {
         let now = Instant::now();
         let h = self.hasher.hash_one(key);
-        self.windows.lock().map_or(0, |w| {
-            w.get(&h)
-                .filter(|w| now.duration_since(w.start) < w.length)
-                .map_or(0, |w| w.count)
-        })
+        self.lock()
+            .map
+            .get(&h)
+            .filter(|w| now.duration_since(w.start) < w.length)
+            .map_or(0, |w| w.count)
     }
 
     fn hit_at(&self, key: &str, max: u32, window: Duration, now: Instant) -> Result<(), u64> {
         let h = self.hasher.hash_one(key);
-        let Ok(mut windows) = self.windows.lock() else {
-            return Ok(());
-        };
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, w| now.duration_since(w.start) < w.length);
+        let mut windows = self.lock();
+        if windows.map.len() >= SWEEP_AT
+            && windows
+                .swept
+                .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            windows
+                .map
+                .retain(|_, w| now.duration_since(w.start) < w.length);
+            windows.swept = Some(now);
         }
-        let w = windows.entry(h).or_insert(Window {
+        let w = windows.map.entry(h).or_insert(Window {
             start: now,
             length: window,
             count: 0,
@@ -85,14 +98,22 @@ impl RateLimiter {
     }
 
     fn sweep_at(&self, now: Instant) {
-        if let Ok(mut windows) = self.windows.lock() {
-            windows.retain(|_, w| now.duration_since(w.start) < w.length);
-        }
+        self.lock()
+            .map
+            .retain(|_, w| now.duration_since(w.start) < w.length);
+    }
+
+    /// The table; a panic elsewhere while it was held leaves it usable,
+    /// never turns the limits off.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Keys held.
     pub fn len(&self) -> usize {
-        self.windows.lock().map_or(0, |w| w.len())
+        self.lock().map.len()
     }
 
     /// Whether no key is held.

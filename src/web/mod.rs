@@ -60,6 +60,10 @@ pub struct AppState {
     pub arxiv: Option<Arc<PoliteClient>>,
     /// Submissions waiting to fetch a paper from arXiv.
     pub fetches: submit::FetchQueue,
+    /// Password hashes computed at once (each takes 19 MiB and a core).
+    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Searches run at once (each takes a core).
+    pub searching: Arc<tokio::sync::Semaphore>,
     /// Wakes the mail thread when a mail is queued.
     pub mailer: crate::mail::worker::Mailer,
     /// The address the server is listening on, once bound.
@@ -87,6 +91,8 @@ impl AppState {
             pages: page_cache::PageCache::new(config.web.page_cache_mb as usize * 1024 * 1024),
             arxiv,
             fetches: submit::FetchQueue::new(config.web.submission_queue as usize),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores())),
+            searching: Arc::new(tokio::sync::Semaphore::new(2 * cores())),
             mailer: crate::mail::worker::Mailer::default(),
             bound: std::sync::OnceLock::new(),
         }))
@@ -105,6 +111,38 @@ impl AppState {
             _ => self.config.web.base_url(),
         }
     }
+}
+
+/// Cores available to this process.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+/// Runs CPU-heavy `f` on a blocking thread once one of `permits` is free,
+/// so a burst of log-ins or searches queues instead of taking every core
+/// (and, for argon2, 19 MiB each) at once (see #13). Waiting requests are
+/// bounded by the connection cap and the request time limit.
+///
+/// # Errors
+/// The task panicked.
+pub async fn run_limited<T, F>(
+    permits: &Arc<tokio::sync::Semaphore>,
+    f: F,
+) -> Result<T, errors::AppError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let permit = Arc::clone(permits)
+        .acquire_owned()
+        .await
+        .map_err(errors::AppError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(errors::AppError::internal)
 }
 
 /// Every route.
@@ -205,6 +243,9 @@ pub fn run(app: Arc<AppState>, addr: &str, on_ready: impl FnOnce(SocketAddr)) ->
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("web")
+        // Room beyond tokio's 2 MiB: a second layer under the query checks
+        // against recursion in parsers we do not own (see #13).
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {

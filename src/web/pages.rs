@@ -20,6 +20,12 @@ pub fn chrome(viewer: &Viewer, title: impl Into<String>, uri: &OriginalUri) -> C
     chrome_for(viewer.user.as_ref(), &viewer.csrf, title, uri.0.path())
 }
 
+/// `path` as the request URI a page frame is built from; `uri` if it does
+/// not parse (it always does for the paths pages build).
+pub fn canonical_uri(path: &str, uri: &OriginalUri) -> OriginalUri {
+    path.parse().map_or_else(|_| uri.clone(), OriginalUri)
+}
+
 /// Renders a template, or a 500 that says so in the log.
 pub fn render(t: &impl Template) -> Response {
     match render_string(t) {
@@ -41,16 +47,17 @@ pub fn render_string(t: &impl Template) -> Result<String, AppError> {
 /// [`super::page_cache`]); `build` renders it for the viewer it is given.
 ///
 /// `key` names what the page shows, from the parameters `build` uses (the
-/// period, category and page; never the raw query string, which a visitor
-/// can fill with junk). The request path is added to it because the page
-/// frame shows it.
+/// period, category and page; never the raw query string or path, which a
+/// visitor can fill with junk or spell many ways). `canonical` is the
+/// page's one spelling, which `build` must use for the page frame; it is
+/// part of the key.
 ///
 /// # Errors
 /// What `build` returns.
 pub async fn cached_page<F, Fut>(
     app: &Arc<AppState>,
     viewer: &Viewer,
-    uri: &OriginalUri,
+    canonical: &OriginalUri,
     key: &str,
     build: F,
 ) -> Result<Response, AppError>
@@ -58,7 +65,7 @@ where
     F: FnOnce(Viewer) -> Fut,
     Fut: std::future::Future<Output = Result<String, AppError>>,
 {
-    let key = format!("{key}\n{}", uri.0.path());
+    let key = format!("{key}\n{}", canonical.0.path());
     if viewer.user.is_some() || key.len() > super::page_cache::MAX_KEY {
         return Ok(Html(build(viewer.clone()).await?).into_response());
     }
@@ -121,7 +128,13 @@ async fn list_page(
     period: Period,
     params: ListParams,
 ) -> Result<Response, AppError> {
-    let (a, u) = (Arc::clone(&app), uri.clone());
+    // `/` and the period's own path; any other spelling of a date shares it.
+    let u = if uri.0.path() == "/" {
+        canonical_uri("/", &uri)
+    } else {
+        canonical_uri(&period.path(), &uri)
+    };
+    let a = Arc::clone(&app);
     // A bad category is refused before the cache could answer for it.
     let key = format!(
         "list {} {} {}",
@@ -129,7 +142,8 @@ async fn list_page(
         params.category()?.unwrap_or_default(),
         params.page()
     );
-    cached_page(&app, &viewer, &uri, &key, move |viewer| {
+    let canonical = u.clone();
+    cached_page(&app, &viewer, &canonical, &key, move |viewer| {
         build_list_page(a, viewer, u, period, params)
     })
     .await
@@ -318,9 +332,9 @@ pub async fn trending(
 ) -> Result<Response, AppError> {
     let window = Window::parse(params.window.as_deref())?;
     let a = Arc::clone(&app);
-    let u = uri.clone();
+    let u = canonical_uri("/trending", &uri);
     let key = format!("trending {}", window.name());
-    cached_page(&app, &viewer, &uri, &key, move |viewer| async move {
+    cached_page(&app, &viewer, &u.clone(), &key, move |viewer| async move {
         let entries = lists::trending(
             &a,
             window,

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::errors::AppError;
-use super::pages::{cached_page, chrome, render_string};
+use super::pages::{cached_page, canonical_uri, chrome, render_string};
 use super::session::Viewer;
 use super::views::{Card, Chrome, author_line, bibtex};
 
@@ -84,7 +84,7 @@ pub async fn similar_entries(
     let retriever = app.searcher.get();
     let id = entry.paper.id.base().to_owned();
     let title = entry.paper.title.clone();
-    let ids = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+    let ids = super::run_limited(&app.searching, move || -> anyhow::Result<Vec<String>> {
         if let Some(hits) = retriever.similar(&id, limit) {
             return Ok(hits.into_iter().map(|h| h.key).collect());
         }
@@ -103,8 +103,7 @@ pub async fn similar_entries(
             .take(limit)
             .collect())
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await??;
     let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
     Ok(entries.into_iter().filter(|e| !e.hidden).collect())
 }
@@ -150,9 +149,14 @@ pub async fn show(
         return Err(AppError::not_found("There is no page here."));
     }
     let id = parse_id(id)?;
-    let (a, u) = (Arc::clone(&app), uri.clone());
+    // One entry per paper however its id was spelled (`arXiv:`, a URL,
+    // padding): the key and the frame use the canonical id.
+    let (a, u) = (
+        Arc::clone(&app),
+        canonical_uri(&format!("/papers/{id}"), &uri),
+    );
     let key = format!("paper {id}");
-    cached_page(&app, &viewer, &uri, &key, move |viewer| async move {
+    cached_page(&app, &viewer, &u.clone(), &key, move |viewer| async move {
         let (app, uri) = (a, u);
         let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
         let user = viewer.user.as_ref().map(|u| u.id);

@@ -169,9 +169,8 @@ pub async fn run_search(
     };
     let retriever = app.searcher.get();
     let mode = search.mode;
-    let answer = tokio::task::spawn_blocking(move || retriever.search(&request, mode))
-        .await
-        .map_err(AppError::internal)??;
+    let answer =
+        super::run_limited(&app.searching, move || retriever.search(&request, mode)).await??;
     let ids: Vec<String> = answer.hits.iter().map(|h| h.id.clone()).collect();
     let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
     let mut by_id: std::collections::HashMap<String, Entry> = entries

@@ -9,15 +9,19 @@
 //!   keep-alive connections;
 //! - a request timeout ([`WebConfig::request_timeout_secs`]) around every
 //!   handler, so a slowly dribbled body or a stuck handler ends with a 503;
+//! - an IO timeout ([`WebConfig::io_timeout_secs`]): a connection whose
+//!   reads or writes make no progress for that long is closed, so a client
+//!   that stops reading a large answer cannot hold its slot;
 //! - a cap on open connections ([`WebConfig::max_connections`]; the loop
 //!   stops accepting at the cap, and the kernel's backlog holds the rest) and
-//!   on connections per client address
-//!   ([`WebConfig::max_connections_per_ip`]; more are closed at once);
+//!   on connections per client address (IPv6 by /64;
+//!   [`WebConfig::max_connections_per_ip`]; more are closed at once);
 //! - a catch-panic layer: a handler that panics answers a logged 500 and the
 //!   connection stays usable.
 //!
 //! [`WebConfig::header_read_timeout_secs`]: crate::config::WebConfig::header_read_timeout_secs
 //! [`WebConfig::request_timeout_secs`]: crate::config::WebConfig::request_timeout_secs
+//! [`WebConfig::io_timeout_secs`]: crate::config::WebConfig::io_timeout_secs
 //! [`WebConfig::max_connections`]: crate::config::WebConfig::max_connections
 //! [`WebConfig::max_connections_per_ip`]: crate::config::WebConfig::max_connections_per_ip
 
@@ -55,7 +59,11 @@ struct IpSlot {
 
 impl PerIp {
     fn take(table: &Arc<PerIp>, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let mut map = table.0.lock().ok()?;
+        let ip = super::session::client_key(ip);
+        let mut map = table
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = map.entry(ip).or_insert(0);
         if *n >= max {
             return None;
@@ -70,9 +78,12 @@ impl PerIp {
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.table.0.lock()
-            && let Some(n) = map.get_mut(&self.ip)
-        {
+        let mut map = self
+            .table
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 map.remove(&self.ip);
@@ -93,6 +104,7 @@ pub async fn serve(
     let per_ip = Arc::new(PerIp::default());
     let per_ip_max = config.max_connections_per_ip.max(1) as usize;
     let header_timeout = Duration::from_secs(u64::from(config.header_read_timeout_secs.max(1)));
+    let io_timeout = Duration::from_secs(u64::from(config.io_timeout_secs.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -130,8 +142,8 @@ pub async fn serve(
             req.extensions_mut().insert(ConnectInfo(peer));
             req
         });
-        let conn =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let io = TokioIo::new(IoTimeout::new(stream, io_timeout));
+        let conn = builder.serve_connection(io, TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _held = (permit, slot);
@@ -146,6 +158,96 @@ pub async fn serve(
         () = tokio::time::sleep(Duration::from_secs(30)) => {
             tracing::warn!("shut down with requests still running after 30 s");
         }
+    }
+}
+
+/// A stream whose reads and writes fail with `TimedOut` once one of them has
+/// been pending for `limit` without progress.
+struct IoTimeout<S> {
+    inner: S,
+    limit: Duration,
+    read_stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    write_stall: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> IoTimeout<S> {
+    fn new(inner: S, limit: Duration) -> IoTimeout<S> {
+        IoTimeout {
+            inner,
+            limit,
+            read_stall: None,
+            write_stall: None,
+        }
+    }
+}
+
+/// Polls `stall` for a pending operation: `Err` once it has been pending for
+/// `limit`; a ready operation clears it.
+fn check_stall<T>(
+    result: Poll<std::io::Result<T>>,
+    stall: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    limit: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<T>> {
+    if result.is_ready() {
+        *stall = None;
+        return result;
+    }
+    let sleep = stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+    match sleep.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no progress on the connection",
+        ))),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IoTimeout<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        check_stall(result, &mut this.read_stall, this.limit, cx)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IoTimeout<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        check_stall(result, &mut this.write_stall, this.limit, cx)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        check_stall(result, &mut this.write_stall, this.limit, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        check_stall(result, &mut this.write_stall, this.limit, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
@@ -228,6 +330,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_write_times_out() {
+        // A peer that never reads: the write side fills up and stalls.
+        let (client, server) = tokio::io::duplex(64);
+        let mut io = IoTimeout::new(server, Duration::from_millis(50));
+        let big = vec![0u8; 4096];
+        let result = tokio::io::AsyncWriteExt::write_all(&mut io, &big).await;
+        assert_eq!(
+            result.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::TimedOut)
+        );
+        drop(client);
     }
 
     #[tokio::test]

@@ -90,7 +90,10 @@ fn client_ip(req: &Request, web: &crate::config::WebConfig) -> String {
     let peer = || {
         req.extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+            .map_or_else(
+                || "unknown".to_owned(),
+                |c| client_key(c.0.ip()).to_string(),
+            )
     };
     if !web.trust_forwarded_for {
         return peer();
@@ -98,15 +101,38 @@ fn client_ip(req: &Request, web: &crate::config::WebConfig) -> String {
     forwarded_client(req.headers(), web.trusted_proxy_hops as usize).unwrap_or_else(peer)
 }
 
-/// The entry `hops` from the right of every `X-Forwarded-For` header, in order.
+/// The entry `hops` from the right of every `X-Forwarded-For` header, in
+/// order. Only that entry is parsed, as bytes: junk a client wrote further
+/// left cannot make the trusted entry unreadable. Ports and brackets
+/// (`1.2.3.4:80`, `[2001:db8::1]:443`) are dropped.
 fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<String> {
-    let mut entries: Vec<&str> = Vec::new();
+    let mut entries: Vec<&[u8]> = Vec::new();
     for v in headers.get_all("x-forwarded-for") {
-        entries.extend(v.to_str().ok()?.split(',').map(str::trim));
+        entries.extend(v.as_bytes().split(|b| *b == b','));
     }
     let index = entries.len().checked_sub(hops.max(1))?;
-    let ip = entries.get(index)?.parse::<IpAddr>().ok()?;
-    Some(ip.to_string())
+    let entry = std::str::from_utf8(entries.get(index)?).ok()?.trim();
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))?;
+    Some(client_key(ip).to_string())
+}
+
+/// The address limits are keyed on: IPv4 as is, IPv6 by its /64 prefix,
+/// since one host commonly holds a whole /64 and could otherwise be any
+/// number of clients.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 fn is_api(path: &str) -> bool {
@@ -129,9 +155,13 @@ pub async fn resolve_viewer(
 ) -> Response {
     let path = req.uri().path().to_owned();
     let ip = client_ip(&req, &app.config.web);
+    // Personal API tokens are credentials for the API only: on pages they
+    // could reach settings (and mint a token that never expires) without
+    // the session a browser holds (see #13).
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
+        .filter(|_| is_api(&path))
         .and_then(|v| v.to_str().ok())
         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned());
     let now = Utc::now();
@@ -267,6 +297,19 @@ mod tests {
         let mut junk = HeaderMap::new();
         junk.append("x-forwarded-for", "1.2.3.4, not-an-ip".parse().unwrap());
         assert_eq!(forwarded_client(&junk, 1), None);
+        // Junk on the client's side does not hide what the proxy wrote.
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9:4711").unwrap(),
+        );
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("203.0.113.9"));
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            "[2001:db8:1:2:3:4:5:6]:443".parse().unwrap(),
+        );
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("2001:db8:1:2::"));
     }
 
     #[test]

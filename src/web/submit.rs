@@ -7,10 +7,11 @@
 //! second submission of the same paper is a friendly no-op.
 //!
 //! Submissions must never starve the rest of the hub (see #13): an account
-//! has a daily quota (`web.submissions_per_user_per_day`, curators exempt),
-//! arXiv is asked without holding a store connection, and fetches wait in a
-//! bounded [`FetchQueue`]; when it is full the submission is told to come
-//! back later instead of queueing without end.
+//! has a daily quota (`web.submissions_per_user_per_day`, curators exempt,
+//! counting fetches that found nothing), arXiv is asked without holding a
+//! store connection, and fetches wait in a bounded [`FetchQueue`], one per
+//! account; when it is full the submission is told to come back later
+//! instead of queueing without end.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use paperhub_db::{CatalogStore, CommunityStore, Entry, Submission, User};
+use paperhub_db::{CatalogStore, CommunityStore, Entry, Submission, User, UserId};
 use paperhub_domain::ArxivId;
 use serde::Deserialize;
 
@@ -31,21 +32,27 @@ use super::views::Chrome;
 use crate::harvest;
 
 /// Fetches of unknown papers: one runs at a time (the polite client spaces
-/// requests anyway), at most `capacity` wait, and the rest are refused.
+/// requests anyway), at most `capacity` wait, one per account, and the rest
+/// are refused.
 pub struct FetchQueue {
     running: Arc<tokio::sync::Semaphore>,
-    waiting: std::sync::atomic::AtomicUsize,
+    waiting: std::sync::Mutex<std::collections::HashSet<UserId>>,
     capacity: usize,
 }
 
 /// A place in the [`FetchQueue`]; leaving it frees the place.
-pub struct Place<'a>(&'a FetchQueue);
+pub struct Place<'a> {
+    queue: &'a FetchQueue,
+    user: UserId,
+}
 
 impl Drop for Place<'_> {
     fn drop(&mut self) {
-        self.0
+        self.queue
             .waiting
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.user);
     }
 }
 
@@ -54,21 +61,26 @@ impl FetchQueue {
     pub fn new(capacity: usize) -> FetchQueue {
         FetchQueue {
             running: Arc::new(tokio::sync::Semaphore::new(1)),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
+            waiting: std::sync::Mutex::new(std::collections::HashSet::new()),
             capacity: capacity.max(1),
         }
     }
 
-    /// Joins the queue.
+    /// Joins the queue for `user`.
     ///
     /// # Errors
-    /// 503 when the queue is full.
-    pub fn join(&self) -> Result<Place<'_>, AppError> {
-        let before = self
+    /// 503 when the queue is full, 429 when `user` already has a place.
+    pub fn join(&self, user: UserId) -> Result<Place<'_>, AppError> {
+        let mut waiting = self
             .waiting
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let place = Place(self);
-        if before >= self.capacity {
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if waiting.contains(&user) {
+            return Err(AppError::too_many(60).with_detail(
+                "A paper you submitted is still being fetched from arXiv; wait for it, then submit the next.",
+            ));
+        }
+        if waiting.len() >= self.capacity {
             return Err(AppError {
                 retry_after: Some(60),
                 ..AppError::unavailable(
@@ -76,12 +88,16 @@ impl FetchQueue {
                 )
             });
         }
-        Ok(place)
+        waiting.insert(user);
+        Ok(Place { queue: self, user })
     }
 
-    /// Fetches or submissions in the queue now.
+    /// Fetches in the queue now, waiting or running.
     pub fn len(&self) -> usize {
-        self.waiting.load(std::sync::atomic::Ordering::Acquire)
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     /// Whether the queue is empty.
@@ -143,10 +159,25 @@ pub async fn submit_paper(
             ))
         })
         .await?;
-    if !is_admin && today >= quota {
-        return Err(AppError::too_many(3600).with_detail(format!(
-            "You have submitted {today} papers in the last 24 hours, this hub's daily limit; try again tomorrow."
-        )));
+    if !is_admin {
+        let over = || {
+            AppError::too_many(3600).with_detail(format!(
+                "You have submitted {quota} papers in the last 24 hours, this hub's daily limit; try again tomorrow."
+            ))
+        };
+        if today >= quota {
+            return Err(over());
+        }
+        // The store's count is shared by every node but read before the
+        // write; this node's attempt counter closes the race between
+        // parallel requests, and counts fetches that found nothing too.
+        app.limiter
+            .hit(
+                &format!("submit:{user_id}"),
+                quota,
+                std::time::Duration::from_secs(24 * 3600),
+            )
+            .map_err(|_| over())?;
     }
     let mut fetched = false;
     if !known {
@@ -158,7 +189,7 @@ pub async fn submit_paper(
         };
         let base_url = app.config.harvest.api_base_url.clone();
         let want = id.clone();
-        let _place = app.fetches.join()?;
+        let _place = app.fetches.join(user_id)?;
         let turn = Arc::clone(&app.fetches.running)
             .acquire_owned()
             .await

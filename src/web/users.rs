@@ -253,9 +253,7 @@ pub async fn signup(
         ));
     }
     let password = form.password.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(AppError::internal)??;
+    let hash = super::run_limited(&app.hashing, move || hash_password(&password)).await??;
     let name = username.clone();
     let created = app
         .db
@@ -342,15 +340,14 @@ pub async fn login(
         })
         .await?;
     let password = form.password.chars().take(MAX_PASSWORD).collect::<String>();
-    let user = tokio::task::spawn_blocking(move || match found {
+    let user = super::run_limited(&app.hashing, move || match found {
         Some((user, hash)) => verify_password(&password, &hash).then_some(user),
         None => {
             let _ = verify_password(&password, &DUMMY_HASH);
             None
         }
     })
-    .await
-    .map_err(AppError::internal)?;
+    .await?;
     let Some(user) = user else {
         if valid_name {
             let _ = app
@@ -521,12 +518,11 @@ pub async fn change_password(
     let name = user.username.clone();
     let stored = app.db.run(move |s| s.user_credentials(&name)).await?;
     let (current, new) = (form.current.clone(), form.new.clone());
-    let hash = tokio::task::spawn_blocking(move || {
+    let hash = super::run_limited(&app.hashing, move || {
         let ok = stored.is_some_and(|(_, h)| verify_password(&current, &h));
         ok.then(|| hash_password(&new)).transpose()
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await??;
     let Some(hash) = hash else {
         let error = "The current password is not right.".to_owned();
         return settings_with(&app, &viewer, &uri, None, None, Some(error)).await;

@@ -29,6 +29,10 @@ static PREFIX: LazyLock<Option<Regex>> =
 /// levels; each level costs parser and query-tree stack frames.
 pub const MAX_NESTING: usize = 8;
 
+/// Most `NOT` operators a query may hold: tantivy's parser recurses once per
+/// `NOT` of a chain (`NOT NOT NOT a`), brackets or not.
+pub const MAX_NOTS: usize = 16;
+
 /// A query shape that is refused before parsing; the message tells the
 /// user what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +45,12 @@ pub enum QueryError {
         /// The deepest nesting found.
         depth: usize,
     },
+    /// More than [`MAX_NOTS`] `NOT` operators.
+    #[error("the query has {count} NOT operators; at most {MAX_NOTS} are allowed")]
+    TooManyNots {
+        /// How many there are.
+        count: usize,
+    },
     /// `field:*`, which has no word to search for.
     #[error("`{field}:*` has no word after the field; type one, as in {field}:diffusion")]
     BareWildcard {
@@ -49,30 +59,41 @@ pub enum QueryError {
     },
 }
 
+/// `field:*`, with the spaces around the colon tantivy's grammar allows.
 static BARE_WILDCARD: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?:^|[\s(+\-])([^\s():\x22]+):\*").ok());
+    LazyLock::new(|| Regex::new(r"([^\s():\x22']+)\s*:\s*\*").ok());
 
 /// Checks the shapes the parser must not see; runs in one pass over the text.
+///
+/// Every bracket counts, inside quotes too: tantivy's lenient grammar reads
+/// a quote inside a word as part of the word, so counting only brackets
+/// outside "phrases" let `a" ((((…` through (see #13). Refusing a phrase
+/// that holds nine brackets is a fair price.
 ///
 /// # Errors
 /// [`QueryError`] saying what to change.
 pub fn check_query(query: &str) -> Result<(), QueryError> {
     let mut depth = 0usize;
     let mut deepest = 0usize;
-    let mut quoted = false;
     for c in query.chars() {
         match c {
-            '"' => quoted = !quoted,
-            '(' | '[' | '{' if !quoted => {
+            '(' | '[' | '{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            ')' | ']' | '}' if !quoted => depth = depth.saturating_sub(1),
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     if deepest > MAX_NESTING {
         return Err(QueryError::TooDeep { depth: deepest });
+    }
+    let nots = query
+        .split_whitespace()
+        .filter(|w| w.contains("NOT"))
+        .count();
+    if nots > MAX_NOTS {
+        return Err(QueryError::TooManyNots { count: nots });
     }
     if let Some(re) = BARE_WILDCARD.as_ref()
         && let Some(field) = re.captures(query).and_then(|c| c.get(1))
@@ -153,15 +174,21 @@ mod tests {
         assert!(check_query(&nine).is_err());
         let eight = format!("{}a{}", "(".repeat(8), ")".repeat(8));
         assert_eq!(check_query(&eight), Ok(()));
-        // Brackets inside a phrase are words, not nesting.
-        let phrase = format!("\"{}\"", "(".repeat(50));
-        assert_eq!(check_query(&phrase), Ok(()));
+        // Quotes do not hide brackets: tantivy reads `a"` as a word.
+        for sneaky in ["a\" ", "'\" ", "\"", "'"] {
+            let q = format!("{sneaky}{}a", "(".repeat(997));
+            assert!(check_query(&q).is_err(), "{sneaky}");
+        }
         assert_eq!(
             check_query("ti:*"),
             Err(QueryError::BareWildcard { field: "ti".into() })
         );
-        assert!(check_query("diffusion (au:*)").is_err());
-        assert_eq!(check_query("ti:diff* 3:1 a*"), Ok(()));
+        for spaced in ["ti: *", "title :*", "diffusion (au:*)", "x  abs : * y"] {
+            assert!(check_query(spaced).is_err(), "{spaced}");
+        }
+        assert!(check_query(&"NOT ".repeat(17)).is_err());
+        assert_eq!(check_query("a NOT b NOT c"), Ok(()));
+        assert_eq!(check_query("ti:diff* 3:1 a* \"(x)\""), Ok(()));
     }
 
     proptest::proptest! {
