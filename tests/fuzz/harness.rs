@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use proptest::strategy::Strategy;
 use proptest::test_runner::{
-    Config, FileFailurePersistence, TestCaseError, TestCaseResult, TestError, TestRunner,
+    Config, FailurePersistence, FileFailurePersistence, PersistedSeed, TestCaseError,
+    TestCaseResult, TestError, TestRunner,
 };
 
 /// Seconds each target runs when `PAPERHUB_FUZZ_SECS` is not set.
@@ -119,14 +120,16 @@ where
         };
         // Going on after a failure means not replaying the saved ones, which
         // would fail every batch at once.
-        let persistence = (!keep_going).then(|| {
-            Box::new(FileFailurePersistence::WithSource("proptest-regressions"))
-                as Box<dyn proptest::test_runner::FailurePersistence>
-        });
+        let file = FileFailurePersistence::WithSource("proptest-regressions");
+        let persistence: Box<dyn FailurePersistence> = if keep_going {
+            Box::new(SaveOnly(file))
+        } else {
+            Box::new(file)
+        };
         let config = Config {
             cases: batch,
             source_file: Some(target.source),
-            failure_persistence: persistence,
+            failure_persistence: Some(persistence),
             max_global_rejects: BATCH * 64,
             ..Config::default()
         };
@@ -199,4 +202,40 @@ fn shorten(mut shown: String) -> String {
         shown.push_str(&format!("... ({total} chars in all)"));
     }
     shown
+}
+
+/// Saves failures to the regressions file but does not replay them, for a
+/// run that goes on after a failure.
+#[derive(Debug, Clone, PartialEq)]
+struct SaveOnly(FileFailurePersistence);
+
+impl FailurePersistence for SaveOnly {
+    fn load_persisted_failures2(&self, _source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        Vec::new()
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn Debug,
+    ) {
+        self.0
+            .save_persisted_failure2(source_file, seed, shrunken_value);
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<SaveOnly>()
+            .is_some_and(|o| o == self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }

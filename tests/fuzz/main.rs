@@ -1,0 +1,10 @@
+//! Fuzz targets for the app crate's parsers of outside input: every route's
+//! path and query parameters through the real router, the config file, and
+//! the signed link tokens. The library crates keep their own targets
+//! (`crates/*/tests/fuzz_*.rs`); all of them share `harness.rs` and run
+//! for longer under `scripts/fuzz`. See docs/RELIABILITY.md.
+
+mod config_file;
+mod harness;
+mod link_tokens;
+mod web_routes;
