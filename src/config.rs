@@ -134,8 +134,8 @@ pub struct WebConfig {
     pub header_read_timeout_secs: u32,
     /// Seconds a request may take before it is answered with a 503.
     pub request_timeout_secs: u32,
-    /// Seconds a connection's reads or writes may make no progress before
-    /// it is closed (a client that stops reading an answer).
+    /// Seconds a connection's writes may make no progress before it is
+    /// closed (a client that stops reading an answer).
     pub io_timeout_secs: u32,
     /// Megabytes of rendered pages the page cache keeps at most.
     pub page_cache_mb: u32,

@@ -8,7 +8,7 @@
 //! Keys are kept as 64-bit keyed hashes, so a hostile key (a 60 KB username)
 //! costs the same few bytes as any other, and expired windows are swept by a
 //! timer the server runs ([`RateLimiter::sweep`]) as well as when the table
-//! grows past [`SWEEP_AT`]; memory stays bounded (see #13).
+//! grows past 100,000 keys; memory stays bounded (see #13).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
