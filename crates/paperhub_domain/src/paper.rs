@@ -187,6 +187,9 @@ impl Paper {
         if self.updated.is_none() {
             self.updated = self.submitted;
         }
+        // An empty name (`[["", "", ""]]` in a damaged snapshot line, found by
+        // fuzzing) is nobody; the web would show a stray comma for it.
+        self.authors.retain(|a| !a.name.is_empty());
         let mut seen = Vec::with_capacity(self.categories.len());
         for c in self.categories.drain(..) {
             // The store keeps categories space-separated; a category never has spaces.
@@ -422,6 +425,18 @@ mod tests {
         ] {
             assert!(!is_category(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn finalize_drops_authors_without_a_name() {
+        let mut p = paper(None, "T");
+        p.authors = vec![
+            Author::from_parts("", "", ""),
+            Author::from_display_name("Ada Lovelace"),
+        ];
+        p.finalize();
+        assert_eq!(p.authors.len(), 1);
+        assert_eq!(p.authors[0].name, "Ada Lovelace");
     }
 
     #[test]
