@@ -239,24 +239,22 @@ impl LexicalIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let limit = request.limit.max(1);
-        let addresses: Vec<(f32, DocAddress)> = match request.sort {
+        let addresses: Vec<(f32, DocAddress)> = Self::user_errors(match request.sort {
             SortOrder::Relevance => searcher.search(
                 &query,
                 &TopDocs::with_limit(limit)
                     .and_offset(request.offset)
                     .order_by_score(),
-            )?,
+            ),
             SortOrder::Date => searcher
                 .search(
                     &query,
                     &TopDocs::with_limit(limit)
                         .and_offset(request.offset)
                         .order_by_fast_field::<i64>("day", Order::Desc),
-                )?
-                .into_iter()
-                .map(|(_, a)| (0.0, a))
-                .collect(),
-        };
+                )
+                .map(|found| found.into_iter().map(|(_, a)| (0.0, a)).collect()),
+        })?;
         let mut hits = self.to_hits(&searcher, addresses, request)?;
         if request.sort == SortOrder::Relevance {
             // Equal scores come back in segment order, which depends on how
@@ -264,6 +262,23 @@ impl LexicalIndex {
             hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         }
         Ok(hits)
+    }
+
+    /// Turns the errors a user's query can cause when the search runs into
+    /// [`crate::query::QueryError::Unanswerable`]; IO and corruption stay
+    /// index errors. The lenient parser accepts `x:*` ("field exists") and
+    /// unknown field names in shapes no pattern check can list (found by
+    /// the hostile-input run, #13).
+    fn user_errors<T>(result: tantivy::Result<T>) -> Result<T, SearchError> {
+        use tantivy::TantivyError as E;
+        result.map_err(|e| match e {
+            E::FieldNotFound(_) | E::SchemaError(_) | E::InvalidArgument(_) => {
+                SearchError::Query(crate::query::QueryError::Unanswerable {
+                    reason: e.to_string().chars().take(200).collect(),
+                })
+            }
+            other => SearchError::Index(other),
+        })
     }
 
     /// The category and date clauses of `request`.
@@ -598,6 +613,41 @@ mod tests {
         ] {
             assert!(index.search(&q(query)).is_ok(), "{query:?}");
         }
+    }
+
+    #[test]
+    fn queries_the_index_cannot_answer_are_user_errors() {
+        // Found by the hostile-input run (#13): tantivy parses these and
+        // fails only when the search runs.
+        let dir = tempfile::tempdir().unwrap();
+        let index = LexicalIndex::open_or_create(dir.path()).unwrap();
+        let mut w = index.writer().unwrap();
+        w.upsert(&IndexDoc {
+            id: "1".into(),
+            title: "Diffusion".into(),
+            ..IndexDoc::default()
+        })
+        .unwrap();
+        w.commit().unwrap();
+        index.reload().unwrap();
+        let mut refused = 0;
+        for q in [
+            "NOTid:(^2*[ x",
+            "cat:(* ->= }<OR+cat: ti:/[(]{title:>=>=%AND~3NOT^2/TO",
+            &format!("(-{}", "x".repeat(300)),
+        ] {
+            let r = index.search(&SearchRequest {
+                query: q.to_owned(),
+                limit: 10,
+                ..SearchRequest::default()
+            });
+            assert!(
+                matches!(r, Ok(_) | Err(SearchError::Query(_))),
+                "{q}: {r:?}"
+            );
+            refused += usize::from(r.is_err());
+        }
+        assert!(refused > 0, "these shapes fail when the search runs");
     }
 
     proptest! {

@@ -57,6 +57,16 @@ pub enum QueryError {
         /// The field as typed.
         field: String,
     },
+    /// The parsed query asks the index for something it cannot answer (a
+    /// field that does not exist, "field exists" on a text field); tantivy
+    /// only finds out when the search runs.
+    #[error(
+        "the query asks for something the index cannot answer ({reason}); search words, or use the fields ti: au: abs: cat: id:"
+    )]
+    Unanswerable {
+        /// What tantivy said, cut to 200 characters.
+        reason: String,
+    },
 }
 
 /// `field:*`, with the spaces around the colon tantivy's grammar allows.
