@@ -134,7 +134,7 @@ where
             ..Config::default()
         };
         let mut runner = TestRunner::new(config);
-        match runner.run(&strategy, &check) {
+        match runner.run(&strategy, check) {
             Ok(()) => {}
             Err(TestError::Abort(reason)) => {
                 let _ = std::panic::take_hook();
