@@ -3,7 +3,9 @@
 //! listing, as `tests/integration/web.rs` sets up). Paths and query strings
 //! are built per route from what its parameters accept and what they must
 //! refuse: dates, weeks and months at and past chrono's limits, pages,
-//! limits, queries, sorts, categories, `next` URLs, tokens and ids.
+//! limits, queries, sorts, categories, `next` URLs, tokens and ids; POSTs send
+//! every form field the handlers read, mostly with a valid CSRF token so they
+//! get past the session layer.
 //! Properties: the status is never 5xx (a handler panic becomes a 500 in the
 //! catch-panic layer, or unwinds out of the request, and fails the case
 //! either way) and each request takes under two seconds.
@@ -19,6 +21,7 @@ use http_body_util::BodyExt;
 use paperhub::config::Config;
 use paperhub::data_dir::DataDir;
 use paperhub::indexing;
+use paperhub::secrets::Secrets;
 use paperhub::web::{self, AppState};
 use paperhub_arxiv::SourceHint;
 use paperhub_db::CatalogStore;
@@ -34,7 +37,12 @@ struct Hub {
     _dir: tempfile::TempDir,
     router: Router,
     runtime: tokio::runtime::Runtime,
+    /// The hub's key, to sign the CSRF token of form posts.
+    secrets: Secrets,
 }
+
+/// The anonymous CSRF cookie form posts carry (any hex string will do).
+const ANON: &str = "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12";
 
 /// Imports a real daily listing and indexes it, through the library.
 fn seed(data_dir: &DataDir) -> anyhow::Result<()> {
@@ -91,6 +99,7 @@ fn hub() -> &'static Hub {
                 .enable_all()
                 .build()?;
             Ok(Hub {
+                secrets: Secrets::load_or_create(data_dir.path())?,
                 _dir: dir,
                 router: web::router(app),
                 runtime,
@@ -243,6 +252,10 @@ struct Call {
     raw: String,
     /// A session cookie or bearer token, neither of them valid.
     credential: Option<(bool, String)>,
+    /// Form fields a POST sends, urlencoded; the raw `body` when empty.
+    form: Vec<(String, String)>,
+    /// Whether a POST carries a valid CSRF token, so it reaches the handler.
+    csrf: bool,
     body: String,
 }
 
@@ -391,6 +404,8 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                 "/logout",
                 "/submit",
                 "/settings/tokens",
+                "/settings/password",
+                "/settings/tokens/1/delete",
                 "/api/v1/papers"
             ][..]
         ))
@@ -399,7 +414,43 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
     ]
 }
 
+/// Every form field the hub's POST handlers read.
+const FORM_FIELDS: &[&str] = &[
+    "email",
+    "t",
+    "frequency",
+    "top_n",
+    "queries",
+    "categories",
+    "authors",
+    "username",
+    "password",
+    "next",
+    "current",
+    "new",
+    "name",
+    "expires",
+    "paper",
+    "up",
+    "action",
+];
+
 fn call() -> impl Strategy<Value = Call> {
+    (
+        plain_call(),
+        params(FORM_FIELDS, any_value()),
+        prop_oneof![3 => Just(true), 1 => Just(false)],
+    )
+        .prop_map(|(mut call, form, csrf)| {
+            if call.method != Method::GET {
+                call.form = form;
+                call.csrf = csrf;
+            }
+            call
+        })
+}
+
+fn plain_call() -> impl Strategy<Value = Call> {
     (
         route(),
         prop_oneof![4 => Just(String::new()), 1 => proptest::sample::select(&["&", "&&", "=", "q", "q=%", "q=%ZZ", "q=%FF%FE", "page=%00", "limit=1&limit=2", "q=a+b%2Bc", "%26=%3D"][..]).prop_map(str::to_owned)],
@@ -412,6 +463,8 @@ fn call() -> impl Strategy<Value = Call> {
             params,
             raw,
             credential,
+            form: Vec::new(),
+            csrf: false,
             body,
         })
 }
@@ -429,7 +482,7 @@ fn encode_path(path: &str) -> String {
     out
 }
 
-fn request(call: &Call) -> Option<Request<Body>> {
+fn request(call: &Call, secrets: &Secrets) -> Option<Request<Body>> {
     let mut uri = encode_path(&call.path);
     let mut query = serde_urlencoded::to_string(&call.params).ok()?;
     if !call.raw.is_empty() {
@@ -443,20 +496,32 @@ fn request(call: &Call) -> Option<Request<Body>> {
         uri.push_str(&query);
     }
     let mut builder = Request::builder().method(call.method.clone()).uri(uri);
+    let mut cookies = Vec::new();
     match &call.credential {
-        Some((true, v)) => builder = builder.header("cookie", format!("ph_session={v}")),
+        Some((true, v)) => cookies.push(format!("ph_session={v}")),
         Some((false, v)) => builder = builder.header("authorization", format!("Bearer {v}")),
         None => {}
     }
+    if call.csrf {
+        cookies.push(format!("ph_csrf={ANON}"));
+        builder = builder.header("x-csrf-token", secrets.sign("csrf", ANON));
+    }
+    if !cookies.is_empty() {
+        builder = builder.header("cookie", cookies.join("; "));
+    }
+    let mut body = call.body.clone();
     if call.method != Method::GET {
-        let kind = if call.body.starts_with('{') {
+        if !call.form.is_empty() {
+            body = serde_urlencoded::to_string(&call.form).ok()?;
+        }
+        let kind = if body.starts_with('{') {
             "application/json"
         } else {
             "application/x-www-form-urlencoded"
         };
         builder = builder.header("content-type", kind);
     }
-    builder.body(Body::from(call.body.clone())).ok()
+    builder.body(Body::from(body)).ok()
 }
 
 #[test]
@@ -468,9 +533,12 @@ fn fuzz_web_routes() {
         time_limit: Some(Duration::from_secs(2)),
         trace: true,
     };
+    // How often each (method, status) came back: a target whose requests
+    // all end in 404 or 403 tests nothing, and this shows it.
+    let statuses = std::sync::Mutex::new(std::collections::BTreeMap::<(String, u16), u64>::new());
     fuzz_for(target, call(), |call| {
         // A URI the HTTP layer would refuse never reaches the router.
-        let Some(req) = request(&call) else {
+        let Some(req) = request(&call, &hub.secrets) else {
             return Ok(());
         };
         let (status, body) = hub
@@ -492,6 +560,11 @@ fn fuzz_web_routes() {
             .map_err(|e| TestCaseError::fail(format!("the router failed: {e}")))?;
         let body =
             body.map_err(|e| TestCaseError::fail(format!("reading the body failed: {e}")))?;
+        if let Ok(mut counts) = statuses.lock() {
+            *counts
+                .entry((call.method.to_string(), status.as_u16()))
+                .or_default() += 1;
+        }
         // The page says only "Internal Server Error"; the cause is in the
         // log, which this binary prints (see `hub`).
         prop_assert!(
@@ -504,4 +577,7 @@ fn fuzz_web_routes() {
         );
         Ok(())
     });
+    if let Ok(counts) = statuses.lock() {
+        println!("web_routes statuses (method, status, count): {counts:?}");
+    }
 }
