@@ -654,3 +654,24 @@ async fn long_usernames_do_not_become_limiter_keys() {
     }
     assert_eq!(c.get("/").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn cached_pages_carry_only_the_visitors_own_token() {
+    // See: #13, finding 12: the placeholder was replaced anywhere in the
+    // page, so text quoting it showed each visitor's token. It is now
+    // random per process and replaced only in `csrf` fields.
+    let hub = Hub::new();
+    let mut a = hub.client();
+    let first = a.get("/").await;
+    let token_a = a.csrf.clone().unwrap();
+    let mut b = hub.client();
+    let second = b.get("/").await;
+    let token_b = b.csrf.clone().unwrap();
+    assert_ne!(token_a, token_b);
+    assert!(second.body.contains(&token_b));
+    assert!(!second.body.contains(&token_a), "another visitor's token");
+    for body in [&first.body, &second.body] {
+        assert!(!body.contains("csrf-placeholder"), "the placeholder leaked");
+    }
+    assert_eq!(a.get("/").await.status, StatusCode::OK);
+}
