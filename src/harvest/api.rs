@@ -48,13 +48,13 @@ pub fn harvest(
     match query {
         ApiQuery::Ids(ids) => {
             for chunk in ids.chunks(BATCH) {
-                let list: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-                let max = chunk.len().to_string();
-                let url = with_query(
-                    base_url,
-                    &[("id_list", &list.join(",")), ("max_results", &max)],
-                );
-                fetch_page(store, client, &url, &mut report, observer)?;
+                fetch_page(
+                    store,
+                    client,
+                    &ids_url(base_url, chunk),
+                    &mut report,
+                    observer,
+                )?;
             }
         }
         ApiQuery::Search { query, max } => {
@@ -92,15 +92,22 @@ pub fn fetch_ids(client: &PoliteClient, base_url: &str, ids: &[ArxivId]) -> Resu
     let mut report = HarvestReport::default();
     let mut papers = Vec::new();
     for chunk in ids.chunks(BATCH) {
-        let list: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-        let max = chunk.len().to_string();
-        let url = with_query(
-            base_url,
-            &[("id_list", &list.join(",")), ("max_results", &max)],
-        );
+        let url = ids_url(base_url, chunk);
         papers.extend(read_page(client, &url, &mut report, &mut super::Silent)?.0);
     }
     Ok(papers)
+}
+
+/// The API request for one batch of ids.
+fn ids_url(base_url: &str, ids: &[ArxivId]) -> String {
+    let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    with_query(
+        base_url,
+        &[
+            ("id_list", &list.join(",")),
+            ("max_results", &ids.len().to_string()),
+        ],
+    )
 }
 
 /// Fetches one feed page; returns entries read and `totalResults`.

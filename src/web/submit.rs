@@ -91,19 +91,6 @@ impl FetchQueue {
         waiting.insert(user);
         Ok(Place { queue: self, user })
     }
-
-    /// Fetches in the queue now, waiting or running.
-    pub fn len(&self) -> usize {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether the queue is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// What a submission did, with the paper.

@@ -358,6 +358,25 @@ fn junk_query_strings_do_not_grow_the_page_cache() {
     live.assert_alive();
 }
 
+/// POSTs a form as a client behind the hub's proxy at `forwarded_for`.
+async fn post_forwarded(
+    c: &mut crate::web::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+    forwarded_for: &str,
+) -> crate::web::Resp {
+    c.send(
+        axum::http::Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", forwarded_for)
+            .body(axum::body::Body::from(
+                serde_urlencoded::to_string(fields).unwrap(),
+            ))
+            .unwrap(),
+    )
+    .await
+}
+
 fn hub_with(config: impl FnOnce(&mut Config)) -> Hub {
     let mut c = Config::default();
     config(&mut c);
@@ -409,21 +428,19 @@ async fn forwarded_for_is_read_from_the_right() {
     for i in 0..15 {
         let mut c = hub.client();
         c.get("/signup").await;
-        let body = serde_urlencoded::to_string([
-            ("username", format!("user{i}")),
-            ("password", "correct horse battery".into()),
-            ("csrf", c.csrf.clone().unwrap()),
-        ])
-        .unwrap();
-        let r = c
-            .send(
-                axum::http::Request::post("/signup")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-forwarded-for", format!("10.9.{i}.1, 203.0.113.7"))
-                    .body(axum::body::Body::from(body))
-                    .unwrap(),
-            )
-            .await;
+        let (name, csrf) = (format!("user{i}"), c.csrf.clone().unwrap());
+        let fields = [
+            ("username", name.as_str()),
+            ("password", "correct horse battery"),
+            ("csrf", csrf.as_str()),
+        ];
+        let r = post_forwarded(
+            &mut c,
+            "/signup",
+            &fields,
+            &format!("10.9.{i}.1, 203.0.113.7"),
+        )
+        .await;
         statuses.push(r.status.as_u16());
     }
     assert_eq!(
@@ -453,21 +470,13 @@ async fn failed_log_ins_from_elsewhere_do_not_lock_the_owner_out() {
     let mut refused = 0;
     for _ in 0..25 {
         attacker.get("/login").await;
-        let body = serde_urlencoded::to_string([
+        let csrf = attacker.csrf.clone().unwrap();
+        let fields = [
             ("username", "victim"),
             ("password", "wrong password!"),
-            ("csrf", attacker.csrf.clone().unwrap().as_str()),
-        ])
-        .unwrap();
-        let r = attacker
-            .send(
-                axum::http::Request::post("/login")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-forwarded-for", "198.51.100.66")
-                    .body(axum::body::Body::from(body))
-                    .unwrap(),
-            )
-            .await;
+            ("csrf", csrf.as_str()),
+        ];
+        let r = post_forwarded(&mut attacker, "/login", &fields, "198.51.100.66").await;
         if r.status == StatusCode::TOO_MANY_REQUESTS {
             refused += 1;
         }
@@ -476,21 +485,13 @@ async fn failed_log_ins_from_elsewhere_do_not_lock_the_owner_out() {
     // The owner, from their own address, logs in and changes the password.
     owner.post("/logout", &[]).await;
     owner.get("/login").await;
-    let body = serde_urlencoded::to_string([
+    let csrf = owner.csrf.clone().unwrap();
+    let fields = [
         ("username", "victim"),
         ("password", "correct horse battery"),
-        ("csrf", owner.csrf.clone().unwrap().as_str()),
-    ])
-    .unwrap();
-    let r = owner
-        .send(
-            axum::http::Request::post("/login")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-forwarded-for", "192.0.2.10")
-                .body(axum::body::Body::from(body))
-                .unwrap(),
-        )
-        .await;
+        ("csrf", csrf.as_str()),
+    ];
+    let r = post_forwarded(&mut owner, "/login", &fields, "192.0.2.10").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     owner.get("/settings").await;
     let r = owner
