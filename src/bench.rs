@@ -183,10 +183,14 @@ fn worker(phase: &str, path: &Path, scratch: Option<&Path>) -> Result<PhaseResul
         }
         "import" => {
             let scratch = scratch.context("import phase needs --scratch")?;
-            let mut store = paperhub_db::SqliteStore::open(&scratch.join("bench.sqlite3"))?;
+            let store = crate::app::store::open_sqlite(&scratch.join("bench.sqlite3"))?;
             let inputs = import::input::expand(&[path.to_owned()])?;
-            let report =
-                import::run_import(&mut store, &inputs, &ImportOptions::default(), &mut Quiet)?;
+            let report = import::run_import(
+                store.as_ref(),
+                &inputs,
+                &ImportOptions::default(),
+                &mut Quiet,
+            )?;
             report.records
         }
         other => bail!("unknown phase {other}"),

@@ -16,10 +16,9 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
-use paperhub_db::{
-    CommunityStore, Frequency, Interest, InterestKind, MailStore, NewSubscriber, SqliteStore,
-};
+use paperhub_store::{Frequency, Interest, InterestKind, NewSubscriber};
 
+use crate::app::store::SharedStore;
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::digest::matching::{PeriodPapers, match_queries};
@@ -62,9 +61,9 @@ impl Rng {
 }
 
 /// Copies the catalog to `dir` and opens the copy.
-fn scratch_store(data_dir: &DataDir, dir: &std::path::Path) -> Result<SqliteStore> {
+fn scratch_store(data_dir: &DataDir, dir: &std::path::Path) -> Result<SharedStore> {
     // Opening and dropping the store checkpoints the WAL into the main file.
-    drop(data_dir.open_store()?);
+    drop(crate::app::store::open(data_dir)?);
     let from = data_dir.database_path();
     let to = dir.join("paperhub.sqlite3");
     std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
@@ -72,7 +71,7 @@ fn scratch_store(data_dir: &DataDir, dir: &std::path::Path) -> Result<SqliteStor
     if wal.exists() {
         std::fs::copy(&wal, to.with_extension("sqlite3-wal"))?;
     }
-    Ok(SqliteStore::open(&to)?)
+    crate::app::store::open_sqlite(&to)
 }
 
 /// The interest pools: title openings, categories and authors of the week.
@@ -108,7 +107,7 @@ fn pools(week: &PeriodPapers, queries: usize) -> (Vec<String>, Vec<String>, Vec<
 /// No catalog, indexes or model; a storage or template error.
 pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Result<()> {
     let scratch = tempfile::tempdir()?;
-    let mut store = scratch_store(data_dir, scratch.path())?;
+    let store = scratch_store(data_dir, scratch.path())?;
     let Some(latest) = store.latest_day()? else {
         bail!("the catalog has no announcements; import the demo corpus first");
     };
@@ -117,7 +116,7 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         bail!("no embedding model or vectors; run `paperhub index` first");
     }
     let week = Period::of(Frequency::Weekly, latest);
-    let week_papers = PeriodPapers::load(&store, week.from, week.to)?;
+    let week_papers = PeriodPapers::load(store.as_ref(), week.from, week.to)?;
     let (queries, categories, authors) = pools(&week_papers, args.queries);
     if queries.is_empty() || categories.is_empty() || authors.is_empty() {
         bail!("the latest week has too few papers to draw interests from");
@@ -163,7 +162,7 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         .filter(|i| i.kind == InterestKind::Query)
         .map(|i| i.value.as_str())
         .collect();
-    let day = PeriodPapers::load(&store, latest, latest)?;
+    let day = PeriodPapers::load(store.as_ref(), latest, latest)?;
     println!(
         "catalog: {} papers in the day {latest}; {} subscribers added in {:.1} s, {} distinct saved searches, {} categories, {} authors in the pools",
         day.entries.len(),
@@ -182,7 +181,7 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         retriever: Some(&retriever),
         hub_url: &hub,
     };
-    let report = digest::run(&mut store, cx, Frequency::Daily, false, Utc::now())?;
+    let report = digest::run(store.as_ref(), cx, Frequency::Daily, false, Utc::now())?;
     let total = report.elapsed_ms as f64 / 1000.0;
     let matching = report.matching_ms as f64 / 1000.0;
     println!(

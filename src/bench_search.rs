@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use paperhub_db::CatalogStore;
 use paperhub_embed::Embedder;
 use paperhub_search::{SearchRequest, Strategy};
 
@@ -23,7 +22,7 @@ fn percentiles(mut times: Vec<f64>) -> (f64, f64, f64) {
 
 /// Short queries: the first four words of catalog titles.
 pub(crate) fn title_queries(data_dir: &DataDir, count: u32) -> Result<Vec<String>> {
-    let store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     Ok(store
         .changed_papers(None, count)?
         .into_iter()

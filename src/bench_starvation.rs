@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use paperhub_db::CommunityStore;
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
@@ -120,7 +119,7 @@ pub fn starvation(data_dir: &DataDir, config: &Config, args: &StarvationBenchArg
     let mut tokens = Vec::new();
     let session = crate::secrets::new_token()?;
     {
-        let mut store = data_dir.open_store()?;
+        let store = crate::app::store::open(data_dir)?;
         for i in 0..args.submissions.max(1) {
             let name = format!("bench-submitter-{i}");
             let user = match store.user_by_name(&name)? {

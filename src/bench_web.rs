@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use paperhub_db::{CommunityStore, UserId};
 use paperhub_domain::ArxivId;
+use paperhub_store::UserId;
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
@@ -51,21 +51,21 @@ impl Lcg {
 }
 
 fn seed(data_dir: &DataDir, users: u32) -> Result<(Vec<String>, Vec<String>)> {
-    let mut store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     let latest = store.latest_day()?.context("the catalog is empty")?;
     // Papers of the latest month, newest first.
     let mut ids = Vec::new();
     let mut day = latest;
     while ids.len() < 3000 && (latest - day).num_days() < 31 {
         let listing = store.listing(
-            &paperhub_db::ListQuery {
+            &paperhub_store::ListQuery {
                 from: day,
                 to: day,
                 categories: Vec::new(),
                 offset: 0,
                 limit: 1000,
                 include_hidden: false,
-                order: paperhub_db::ListOrder::Newest,
+                order: paperhub_store::ListOrder::Newest,
             },
             None,
         )?;
@@ -190,7 +190,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     // submissions) and the day before (a plain 50-paper page).
     let agent = ureq::Agent::new_with_defaults();
     let (latest, prev) = {
-        let store = data_dir.open_store()?;
+        let store = crate::app::store::open(data_dir)?;
         let latest = store.latest_day()?.context("the catalog is empty")?;
         (latest, store.days_around(latest)?.0.unwrap_or(latest))
     };

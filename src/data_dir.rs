@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use paperhub_db::SqliteStore;
 
 /// File name of the catalog database inside the data directory.
 pub const DATABASE_FILE: &str = "paperhub.sqlite3";
@@ -61,29 +60,6 @@ impl DataDir {
     /// The catalog database file.
     pub fn database_path(&self) -> PathBuf {
         self.root.join(DATABASE_FILE)
-    }
-
-    /// Creates the directory if needed (mode 0700) and opens the catalog
-    /// (mode 0600, and so its `-wal` and `-shm`, which SQLite creates with
-    /// the database file's mode).
-    ///
-    /// # Errors
-    /// The directory cannot be created, its permissions cannot be set, or
-    /// the database cannot be opened.
-    pub fn open_store(&self) -> Result<SqliteStore> {
-        create_private_dir(&self.root)
-            .with_context(|| format!("cannot create data directory {}", self.root.display()))?;
-        let path = self.database_path();
-        create_private_file(&path)?;
-        let store = SqliteStore::open(&path)
-            .with_context(|| format!("cannot open catalog {}", path.display()))?;
-        // Left by an older build, these may be wider than the database.
-        for suffix in ["-wal", "-shm"] {
-            let mut name = path.clone().into_os_string();
-            name.push(suffix);
-            make_private(Path::new(&name), PRIVATE_FILE)?;
-        }
-        Ok(store)
     }
 }
 
@@ -141,6 +117,15 @@ pub fn create_private_file(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => make_private(path, PRIVATE_FILE),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Tightens an existing file that group or others can read to 0600;
+/// a missing file is fine.
+///
+/// # Errors
+/// Its mode cannot be read or set.
+pub fn make_private_file(path: &Path) -> Result<()> {
+    make_private(path, PRIVATE_FILE)
 }
 
 /// Sets `path` to `mode` when group or others have any access to it, with

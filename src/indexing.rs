@@ -2,7 +2,7 @@
 //!
 //! The index lives in `<data dir>/index/lexical`. Papers are read from SQLite
 //! in change order (the store's change numbers, see
-//! [`paperhub_db::ChangePosition`]) and committed to tantivy in batches; each
+//! [`paperhub_store::ChangePosition`]) and committed to tantivy in batches; each
 //! commit carries, as its payload, the change position it reached. A killed
 //! run therefore resumes after the last commit, and a later run picks up
 //! exactly the papers imported or harvested since. The vector index keeps
@@ -18,9 +18,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use paperhub_db::{CatalogStore, ChangePosition};
 use paperhub_domain::Paper;
 use paperhub_search::{IndexDoc, LexicalIndex};
+use paperhub_store::{CatalogStore, ChangePosition};
 use serde::{Deserialize, Serialize};
 
 use crate::data_dir::DataDir;
@@ -193,7 +193,6 @@ pub fn update_vectors(
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use paperhub_db::SqliteStore;
     use paperhub_search::SearchRequest;
 
     use super::*;
@@ -224,7 +223,7 @@ mod tests {
     #[test]
     fn a_paper_revised_in_the_same_second_reaches_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap();
+        let store = crate::app::store::open_sqlite(&dir.path().join("db.sqlite3")).unwrap();
         let index = LexicalIndex::open_or_create(&dir.path().join("lexical")).unwrap();
         let t = Utc.with_ymd_and_hms(2025, 3, 21, 12, 0, 0).unwrap();
         store
@@ -236,11 +235,17 @@ mod tests {
                 t,
             )
             .unwrap();
-        assert_eq!(update_lexical(&store, &index, &mut |_| {}).unwrap(), 2);
+        assert_eq!(
+            update_lexical(store.as_ref(), &index, &mut |_| {}).unwrap(),
+            2
+        );
         store
             .upsert_papers(&[paper("2501.00001", 2, "First, revised")], t)
             .unwrap();
-        assert_eq!(update_lexical(&store, &index, &mut |_| {}).unwrap(), 1);
+        assert_eq!(
+            update_lexical(store.as_ref(), &index, &mut |_| {}).unwrap(),
+            1
+        );
         assert_eq!(
             title_in(&index, "2501.00001").as_deref(),
             Some("First, revised")
@@ -254,7 +259,7 @@ mod tests {
     #[test]
     fn an_old_or_unreadable_payload_means_from_the_start() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap();
+        let store = crate::app::store::open_sqlite(&dir.path().join("db.sqlite3")).unwrap();
         store
             .upsert_papers(
                 &[paper("2501.00001", 1, "A"), paper("2501.00002", 1, "B")],
@@ -272,7 +277,7 @@ mod tests {
             writer.commit_with_payload(old).unwrap();
             drop(writer);
             assert_eq!(
-                update_lexical(&store, &index, &mut |_| {}).unwrap(),
+                update_lexical(store.as_ref(), &index, &mut |_| {}).unwrap(),
                 2,
                 "{old}"
             );

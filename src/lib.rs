@@ -1,12 +1,14 @@
 //! Paperhub, the application: wires the domain, parsers and store together.
 //!
 //! The library crates each own one concern (`paperhub_domain` the model,
-//! `paperhub_arxiv` the formats, `paperhub_db` storage). This crate owns what
+//! `paperhub_arxiv` the formats, `paperhub_store` the storage interface and
+//! `paperhub_sqlite` its embedded backend). This crate owns what
 //! joins them: where data lives ([`data_dir`]), the import pipeline
 //! ([`import`]), the command line ([`cli`]) and benchmarks ([`mod@bench`]).
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod bench;
 pub mod bench_digest;
 pub mod bench_search;

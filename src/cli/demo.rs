@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use paperhub_db::CatalogStore;
 
 use super::stats::print_stats;
 use super::{Outcome, search};
@@ -59,8 +58,13 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
         data_dir.path().display()
     );
     let inputs = import::input::expand(&[corpus])?;
-    let mut store = data_dir.open_store()?;
-    let report = import::run_import(&mut store, &inputs, &ImportOptions::default(), &mut Quiet)?;
+    let store = crate::app::store::open(data_dir)?;
+    let report = import::run_import(
+        store.as_ref(),
+        &inputs,
+        &ImportOptions::default(),
+        &mut Quiet,
+    )?;
     println!(
         "Demo corpus: {} new, {} updated, {} unchanged, {} skipped in {:.1} s.\n",
         report.new,

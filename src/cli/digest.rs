@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
-use paperhub_db::{Frequency, Interest, InterestKind, MailStore, SqliteStore};
+use paperhub_store::{Frequency, Interest, InterestKind, Store};
 
 use super::Outcome;
 use crate::config::Config;
@@ -120,7 +120,7 @@ fn open_retriever(data_dir: &DataDir, config: &Config) -> Option<Retriever> {
 }
 
 /// Sends the outbox until it is empty of due mail or Ctrl-C.
-fn send(store: &mut SqliteStore, data_dir: &DataDir, config: &Config) -> Result<SendReport> {
+fn send(store: &dyn Store, data_dir: &DataDir, config: &Config) -> Result<SendReport> {
     let transport = Transport::from_config(&config.mail, &data_dir.outbox_dir())?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -165,7 +165,7 @@ fn print_send(report: &SendReport, json: bool) -> Result<()> {
 /// # Errors
 /// The store, indexes, templates or transport fail.
 pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Result<Outcome> {
-    let mut store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     let secrets = Secrets::load_or_create(data_dir.path())?;
     let hub = config.web.base_url();
     let context = |retriever| digest::Context {
@@ -181,7 +181,12 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 return Ok(Outcome::Unsuccessful);
             };
             let retriever = open_retriever(data_dir, config);
-            match digest::preview(&store, context(retriever.as_ref()), &subscriber, Utc::now())? {
+            match digest::preview(
+                store.as_ref(),
+                context(retriever.as_ref()),
+                &subscriber,
+                Utc::now(),
+            )? {
                 Some((subject, text)) => {
                     println!("Subject: {subject}\n\n{text}");
                     Ok(Outcome::Success)
@@ -200,7 +205,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
         } => {
             let retriever = open_retriever(data_dir, config);
             let cx = context(retriever.as_ref());
-            let report = digest::run(&mut store, cx, (*period).into(), *dry_run, Utc::now())?;
+            let report = digest::run(store.as_ref(), cx, (*period).into(), *dry_run, Utc::now())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -225,13 +230,13 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 }
             }
             if !*dry_run && !*no_send {
-                let sent = send(&mut store, data_dir, config)?;
+                let sent = send(store.as_ref(), data_dir, config)?;
                 print_send(&sent, *json)?;
             }
             Ok(Outcome::Success)
         }
         DigestCommand::Send { json } => {
-            let report = send(&mut store, data_dir, config)?;
+            let report = send(store.as_ref(), data_dir, config)?;
             print_send(&report, *json)?;
             Ok(if report.failed > 0 {
                 Outcome::Unsuccessful
@@ -325,7 +330,7 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
                 )
                 .context("rendering the confirmation mail")?;
                 store.enqueue_mails(&[mail], now)?;
-                let report = send(&mut store, data_dir, config)?;
+                let report = send(store.as_ref(), data_dir, config)?;
                 println!(
                     "subscriber {} awaits confirmation; confirmation mail: {}",
                     subscriber.id,

@@ -99,7 +99,7 @@ fn print(report: &HarvestReport, json: bool) -> Result<()> {
 pub fn run(data_dir: &DataDir, config: &Config, args: &HarvestArgs) -> Result<Outcome> {
     let h = &config.harvest;
     let client = harvest::client(h, Arc::new(SystemClock))?;
-    let mut store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     let mut progress = Progress;
     match args.source {
         Source::Oai => {
@@ -115,13 +115,14 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &HarvestArgs) -> Result<Ou
                     from: args.from.map(|d| d.to_string()),
                     until: args.until.map(|d| d.to_string()),
                 };
-                let report = harvest::oai::harvest(&mut store, &client, &request, &mut progress)?;
+                let report =
+                    harvest::oai::harvest(store.as_ref(), &client, &request, &mut progress)?;
                 print(&report, args.json)?;
             }
         }
         Source::Rss => {
             let report = harvest::rss::harvest(
-                &mut store,
+                store.as_ref(),
                 &client,
                 &h.rss_base_url,
                 &h.categories,
@@ -143,8 +144,13 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &HarvestArgs) -> Result<Ou
                 ),
                 _ => bail!("--source api needs either --id ID... or --query QUERY"),
             };
-            let report =
-                harvest::api::harvest(&mut store, &client, &h.api_base_url, &query, &mut progress)?;
+            let report = harvest::api::harvest(
+                store.as_ref(),
+                &client,
+                &h.api_base_url,
+                &query,
+                &mut progress,
+            )?;
             print(&report, args.json)?;
         }
     }

@@ -134,12 +134,12 @@ fn print_summary(report: &ImportReport, out: &mut dyn Write) -> std::io::Result<
 /// A path cannot be read, or the catalog cannot be written.
 pub fn run(data_dir: &DataDir, args: &ImportArgs) -> Result<Outcome> {
     let inputs = import::input::expand(&args.paths)?;
-    let mut store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     let mut observer = CliObserver::new(import::input::total_size(&inputs));
     let options = ImportOptions {
         batch_size: args.batch_size,
     };
-    let report = import::run_import(&mut store, &inputs, &options, &mut observer);
+    let report = import::run_import(store.as_ref(), &inputs, &options, &mut observer);
     observer.bar.finish_and_clear();
     let report = report?;
     if observer.warnings > MAX_WARNINGS {

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use paperhub_db::CatalogStore;
 use paperhub_domain::{ArxivId, Paper};
 
 use super::Outcome;
@@ -74,7 +73,7 @@ pub fn run(data_dir: &DataDir, command: &PapersCommand) -> Result<Outcome> {
     match command {
         PapersCommand::Show { id, json } => {
             let id: ArxivId = id.parse().context("not an arXiv id")?;
-            let store = data_dir.open_store()?;
+            let store = crate::app::store::open(data_dir)?;
             let Some(paper) = store.paper(&id)? else {
                 eprintln!("error: paper {id} is not in the catalog; import it first");
                 return Ok(Outcome::Unsuccessful);

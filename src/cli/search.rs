@@ -158,10 +158,10 @@ pub fn run_model(data_dir: &DataDir, config: &Config, command: &ModelCommand) ->
 /// # Errors
 /// The catalog or an index cannot be read or written, or the model fetch fails.
 pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Result<Outcome> {
-    let store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
     let started = std::time::Instant::now();
-    let done = indexing::update_lexical(&store, &index, &mut |_| {})?;
+    let done = indexing::update_lexical(store.as_ref(), &index, &mut |_| {})?;
     println!(
         "Lexical index up to date: {done} papers indexed in {:.1} s, {} documents in total.",
         started.elapsed().as_secs_f64(),
@@ -177,7 +177,7 @@ pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Resul
     let started = std::time::Instant::now();
     let bar = progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
     let done = indexing::update_vectors(
-        &store,
+        store.as_ref(),
         &mut vectors,
         &embedder,
         config.embedding.threads,

@@ -76,7 +76,7 @@ pub fn next_harvest(now: DateTime<Utc>, schedule: &ScheduleConfig) -> Result<Dat
 fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
     let h = &config.harvest;
     let client = harvest::client(h, Arc::new(SystemClock))?;
-    let mut store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     for set in &h.sets {
         let request = harvest::oai::OaiRequest {
             base_url: h.oai_base_url.clone(),
@@ -85,11 +85,11 @@ fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
             from: None,
             until: None,
         };
-        let r = harvest::oai::harvest(&mut store, &client, &request, &mut Silent)?;
+        let r = harvest::oai::harvest(store.as_ref(), &client, &request, &mut Silent)?;
         tracing::info!(harvest.set = %set, "OAI-PMH harvest of {set}: {} new, {} updated in {} pages", r.new, r.updated, r.pages);
     }
     let r = harvest::rss::harvest(
-        &mut store,
+        store.as_ref(),
         &client,
         &h.rss_base_url,
         &h.categories,

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use paperhub_db::{CatalogStats, CatalogStore};
+use paperhub_store::CatalogStats;
 
 use super::Outcome;
 use crate::data_dir::DataDir;
@@ -77,7 +77,7 @@ pub fn print_stats(stats: &CatalogStats, top: usize, out: &mut dyn Write) -> std
 /// # Errors
 /// The catalog cannot be read.
 pub fn run(data_dir: &DataDir, args: &StatsArgs) -> Result<Outcome> {
-    let store = data_dir.open_store()?;
+    let store = crate::app::store::open(data_dir)?;
     let stats = store.stats()?;
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -16,9 +16,9 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use paperhub_db::{CommunityStore, Entry, ListOrder, ListQuery, SqliteStore};
 use paperhub_search::SearchRequest;
 use paperhub_search::query::semantic_text;
+use paperhub_store::{Entry, ListOrder, ListQuery, Store};
 
 use crate::retrieval::Retriever;
 
@@ -56,7 +56,7 @@ impl PeriodPapers {
     ///
     /// # Errors
     /// A storage error.
-    pub fn load(store: &SqliteStore, from: NaiveDate, to: NaiveDate) -> Result<PeriodPapers> {
+    pub fn load(store: &dyn Store, from: NaiveDate, to: NaiveDate) -> Result<PeriodPapers> {
         let listing = store.listing(
             &ListQuery {
                 from,

@@ -18,9 +18,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use paperhub_db::{
-    CommunityStore, Frequency, Interest, InterestKind, MailStore, NewMail, SqliteStore, Subscriber,
-};
+use paperhub_store::{Frequency, Interest, InterestKind, NewMail, Store, Subscriber};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -149,7 +147,7 @@ impl Prepared {
     /// # Errors
     /// A storage or index error.
     pub fn new(
-        store: &SqliteStore,
+        store: &dyn Store,
         cx: Context<'_>,
         period: Period,
         subscribers: &[(Subscriber, Vec<Interest>)],
@@ -278,7 +276,7 @@ impl Prepared {
 ///
 /// # Errors
 /// A storage error.
-pub fn current_period(store: &SqliteStore, frequency: Frequency) -> Result<Option<Period>> {
+pub fn current_period(store: &dyn Store, frequency: Frequency) -> Result<Option<Period>> {
     Ok(store.latest_day()?.map(|d| Period::of(frequency, d)))
 }
 
@@ -288,7 +286,7 @@ pub fn current_period(store: &SqliteStore, frequency: Frequency) -> Result<Optio
 /// # Errors
 /// A storage, index or template error; chunks queued before it stay queued.
 pub fn run(
-    store: &mut SqliteStore,
+    store: &dyn Store,
     cx: Context<'_>,
     frequency: Frequency,
     dry_run: bool,
@@ -389,7 +387,7 @@ fn render_chunk(
 /// # Errors
 /// A storage, index or template error.
 pub fn preview(
-    store: &SqliteStore,
+    store: &dyn Store,
     cx: Context<'_>,
     subscriber: &Subscriber,
     now: DateTime<Utc>,

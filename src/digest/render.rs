@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
-use paperhub_db::{Entry, NewMail, Subscriber, SubscriberId};
+use paperhub_store::{Entry, NewMail, Subscriber, SubscriberId};
 
 use crate::config::Config;
 use crate::mail::{Parts, compose};

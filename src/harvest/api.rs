@@ -8,8 +8,8 @@
 use anyhow::{Result, bail};
 use chrono::Utc;
 use paperhub_arxiv::{AtomReader, PoliteClient, ReadError};
-use paperhub_db::CatalogStore;
 use paperhub_domain::{ArxivId, Paper};
+use paperhub_store::CatalogStore;
 
 use super::{HarvestObserver, HarvestReport, with_query};
 
@@ -35,7 +35,7 @@ pub enum ApiQuery {
 /// # Errors
 /// Network failure after retries, an API error feed, or a storage error.
 pub fn harvest(
-    store: &mut dyn CatalogStore,
+    store: &dyn CatalogStore,
     client: &PoliteClient,
     base_url: &str,
     query: &ApiQuery,
@@ -112,7 +112,7 @@ fn ids_url(base_url: &str, ids: &[ArxivId]) -> String {
 
 /// Fetches one feed page; returns entries read and `totalResults`.
 fn fetch_page(
-    store: &mut dyn CatalogStore,
+    store: &dyn CatalogStore,
     client: &PoliteClient,
     url: &str,
     report: &mut HarvestReport,

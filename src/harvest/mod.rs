@@ -64,7 +64,7 @@ pub struct HarvestReport {
 }
 
 impl HarvestReport {
-    fn add(&mut self, counts: paperhub_db::UpsertCounts) {
+    fn add(&mut self, counts: paperhub_store::UpsertCounts) {
         self.new += counts.new;
         self.updated += counts.updated;
         self.unchanged += counts.unchanged;

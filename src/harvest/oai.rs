@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use paperhub_arxiv::{OaiReader, PoliteClient, ReadError, StreamError};
-use paperhub_db::{CatalogStore, HarvestState};
+use paperhub_store::{CatalogStore, HarvestState};
 
 use super::{HarvestObserver, HarvestReport, with_query};
 
@@ -41,7 +41,7 @@ const MALFORMED_RETRIES: u32 = 3;
 /// a page that stays malformed, or a storage error. The stored state then
 /// points at the first page not stored, and the next run resumes there.
 pub fn harvest(
-    store: &mut dyn CatalogStore,
+    store: &dyn CatalogStore,
     client: &PoliteClient,
     request: &OaiRequest,
     observer: &mut dyn HarvestObserver,

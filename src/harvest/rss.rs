@@ -9,7 +9,7 @@
 use anyhow::{Result, bail};
 use chrono::Utc;
 use paperhub_arxiv::{AnnounceType, PoliteClient, ReadError, RssReader};
-use paperhub_db::CatalogStore;
+use paperhub_store::CatalogStore;
 
 use super::{HarvestObserver, HarvestReport};
 
@@ -19,7 +19,7 @@ use super::{HarvestObserver, HarvestReport};
 /// Network failure after retries, a non-200 answer, a feed that is not RSS,
 /// or a storage error.
 pub fn harvest(
-    store: &mut dyn CatalogStore,
+    store: &dyn CatalogStore,
     client: &PoliteClient,
     base_url: &str,
     categories: &[String],

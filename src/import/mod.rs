@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::Utc;
 use paperhub_arxiv::{ReadError, RecordError, RecordErrorKind};
-use paperhub_db::{CatalogStore, ImportStatus, UpsertCounts};
 use paperhub_domain::Paper;
+use paperhub_store::{CatalogStore, ImportStatus, UpsertCounts};
 use serde::Serialize;
 
 pub use input::Input;
@@ -251,7 +251,7 @@ fn parse_inputs(
 /// Only storage failures are errors (the run is then recorded as failed);
 /// bad records and unreadable inputs are reported in the [`ImportReport`].
 pub fn run_import(
-    store: &mut dyn CatalogStore,
+    store: &dyn CatalogStore,
     inputs: &[Input],
     options: &ImportOptions,
     observer: &mut dyn ImportObserver,
@@ -293,7 +293,7 @@ pub fn run_import(
 }
 
 fn consume(
-    store: &mut dyn CatalogStore,
+    store: &dyn CatalogStore,
     rx: Receiver<Event>,
     bytes: &AtomicU64,
     report: &mut ImportReport,

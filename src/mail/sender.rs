@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use paperhub_db::{MailStore, Settled};
+use paperhub_store::{OutboxStore, Settled};
 use serde::Serialize;
 
 use super::transport::{Failure, Transport};
@@ -91,7 +91,7 @@ pub fn sender_id() -> Result<String> {
 /// A storage error; the mail in hand stays queued, and claimable again
 /// when its lease expires.
 pub fn send_due(
-    store: &mut dyn MailStore,
+    store: &dyn OutboxStore,
     transport: &Transport,
     config: &MailConfig,
     stop: &AtomicBool,
@@ -125,7 +125,7 @@ pub fn send_due(
                 let settled = store.mark_sent(mail.id, &owner, Utc::now())?;
                 if settled != Settled::LeaseLost {
                     report.sent += 1;
-                    tracing::info!(outbox.id = mail.id, mail.message_id = %mail.message_id, "mail sent");
+                    tracing::info!(outbox.id = mail.id.0, mail.message_id = %mail.message_id, "mail sent");
                 }
                 settled
             }
@@ -136,7 +136,7 @@ pub fn send_due(
                 if settled != Settled::LeaseLost {
                     report.deferred += 1;
                     tracing::warn!(
-                        outbox.id = mail.id, mail.message_id = %mail.message_id,
+                        outbox.id = mail.id.0, mail.message_id = %mail.message_id,
                         attempt = mail.attempts + 1, retry_in_secs = wait.as_secs(),
                         "temporary delivery failure: {error}"
                     );
@@ -163,7 +163,7 @@ pub fn send_due(
                     report.failed += 1;
                     report.disabled += u64::from(disabled);
                     tracing::warn!(
-                        outbox.id = mail.id, mail.message_id = %mail.message_id, permanent, disabled,
+                        outbox.id = mail.id.0, mail.message_id = %mail.message_id, permanent, disabled,
                         "delivery failed: {error}"
                     );
                 }
@@ -173,7 +173,7 @@ pub fn send_due(
         if settled == Settled::LeaseLost {
             report.lost += 1;
             tracing::warn!(
-                outbox.id = mail.id, mail.message_id = %mail.message_id, sender.id = %owner,
+                outbox.id = mail.id.0, mail.message_id = %mail.message_id, sender.id = %owner,
                 "the mail's lease was lost during delivery (it expired and another sender took \
                  the mail, or the mail was cancelled); its outcome is not recorded"
             );

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{Datelike, Utc};
-use paperhub_db::{CommunityStore, Frequency, MailStore, SqliteStore};
+use paperhub_store::{Frequency, Store};
 
 use super::sender::send_due;
 use super::transport::Transport;
@@ -78,7 +78,7 @@ struct Schedule {
 impl Schedule {
     /// Runs the digests that are due; returns true when one had to wait
     /// for the indexer (look again soon).
-    fn tick(&mut self, app: &AppState, store: &mut SqliteStore) -> Result<bool> {
+    fn tick(&mut self, app: &AppState, store: &dyn Store) -> Result<bool> {
         if !app.config.mail.digests_enabled {
             return Ok(false);
         }
@@ -141,7 +141,7 @@ impl Schedule {
 /// saved searches see them (a harvest stores papers before the indexer
 /// takes them in).
 fn indexed(
-    store: &SqliteStore,
+    store: &dyn Store,
     retriever: &crate::retrieval::Retriever,
     frequency: Frequency,
     latest: chrono::NaiveDate,
@@ -149,14 +149,14 @@ fn indexed(
     let period = Period::of(frequency, latest);
     let announced = store
         .listing(
-            &paperhub_db::ListQuery {
+            &paperhub_store::ListQuery {
                 from: period.from,
                 to: period.to,
                 categories: Vec::new(),
                 offset: 0,
                 limit: 0,
                 include_hidden: true,
-                order: paperhub_db::ListOrder::Votes,
+                order: paperhub_store::ListOrder::Votes,
             },
             None,
         )?
@@ -173,16 +173,16 @@ fn indexed(
 }
 
 fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
-    let mut store = app.data_dir.open_store()?;
+    let store = crate::app::store::open(&app.data_dir)?;
     let mut schedule = Schedule::default();
     let never = AtomicBool::new(false);
     loop {
         let waiting = digests
-            && schedule.tick(app, &mut store).unwrap_or_else(|e| {
+            && schedule.tick(app, store.as_ref()).unwrap_or_else(|e| {
                 tracing::error!("running digests failed; will try again: {e:#}");
                 false
             });
-        match send_due(&mut store, transport, &app.config.mail, &never) {
+        match send_due(store.as_ref(), transport, &app.config.mail, &never) {
             Ok(r) if r != Default::default() => tracing::info!(
                 sent = r.sent,
                 deferred = r.deferred,

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use paperhub_db::{CommunityStore, ListOrder, Submission};
+use paperhub_store::{ListOrder, Submission};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

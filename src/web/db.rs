@@ -1,73 +1,63 @@
-//! A small pool of store connections for request handlers.
+//! Store access for request handlers: a bounded number of store calls at
+//! once, each on tokio's blocking threads.
 //!
-//! `SqliteStore` is synchronous and not `Sync`, so handlers borrow one from
-//! this pool on tokio's blocking threads. WAL mode lets the readers run in
-//! parallel with one writer; the pool size bounds how many do.
+//! The store is synchronous (see `paperhub_store`), so a handler must never
+//! call it on an async worker thread; [`Db::run`] moves the call to a
+//! blocking thread. The semaphore bounds how many run at once, so a burst
+//! of requests queues here, cheaply, instead of piling up OS threads in
+//! the backend.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use paperhub_db::{DbError, SqliteStore};
+use paperhub_store::{Store, StoreError};
 use tokio::sync::Semaphore;
 
 use super::errors::AppError;
+use crate::app::store::SharedStore;
 
-/// Connections open at most.
-const POOL_SIZE: usize = 4;
+/// Store calls running at once, at most.
+const CONCURRENT_CALLS: usize = 4;
 
-/// The pool.
+/// The handlers' handle on the store.
 pub struct Db {
-    path: PathBuf,
-    idle: Mutex<Vec<SqliteStore>>,
+    store: SharedStore,
     permits: Arc<Semaphore>,
 }
 
 impl Db {
-    /// A pool over the database at `path` (opened lazily).
-    pub fn new(path: PathBuf) -> Db {
+    /// Handler access to `store`.
+    pub fn new(store: SharedStore) -> Db {
         Db {
-            path,
-            idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(POOL_SIZE)),
+            store,
+            permits: Arc::new(Semaphore::new(CONCURRENT_CALLS)),
         }
     }
 
-    /// Runs `f` with a connection on a blocking thread.
+    /// The store itself, for code already on a blocking thread.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Runs `f` with the store on a blocking thread.
     ///
     /// # Errors
-    /// What `f` returns, or a failure to open a connection.
+    /// What `f` returns.
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut SqliteStore) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| AppError::internal("the database pool is closed"))?;
-        let pool = Arc::clone(self);
+        let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let store = pool.idle.lock().map_or(None, |mut idle| idle.pop());
-            let mut store = match store {
-                Some(store) => store,
-                None => SqliteStore::open(&pool.path)?,
-            };
-            let result = f(&mut store);
-            if let Ok(mut idle) = pool.idle.lock() {
-                idle.push(store);
-            }
-            result
+            f(store.as_ref())
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
         .map_err(AppError::from)
-    }
-
-    /// Closes idle connections (at shutdown, so their WAL is checkpointed).
-    pub fn close(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.clear();
-        }
     }
 }

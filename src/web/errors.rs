@@ -6,7 +6,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use paperhub_db::DbError;
+use paperhub_store::StoreError;
 use serde_json::json;
 
 /// A failed request.
@@ -108,18 +108,21 @@ impl AppError {
     }
 }
 
-impl From<DbError> for AppError {
-    fn from(e: DbError) -> AppError {
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> AppError {
         match e {
-            DbError::Taken { field } => {
+            StoreError::Conflict { field: "password" } => {
+                AppError::conflict("Your password was changed meanwhile; sign in again and retry.")
+            }
+            StoreError::Conflict { field } => {
                 AppError::conflict(format!("That {field} is already taken; choose another."))
             }
-            DbError::Open { .. }
-            | DbError::Migration { .. }
-            | DbError::TooNew { .. }
-            | DbError::Corrupt { .. }
-            | DbError::Checkpointer(_)
-            | DbError::Sqlite(_) => AppError::internal(e),
+            StoreError::NotFound { what } => {
+                AppError::not_found(format!("The {what} was not found."))
+            }
+            StoreError::Corrupt { .. } | StoreError::Backend(_) | StoreError::Aborted(_) => {
+                AppError::internal(e)
+            }
         }
     }
 }
@@ -155,8 +158,8 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> ApiError {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
         ApiError(e.into())
     }
 }

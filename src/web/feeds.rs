@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveTime, Utc};
-use paperhub_db::{CommunityStore, Entry, ListOrder};
+use paperhub_store::{Entry, ListOrder};
 
 use super::AppState;
 use super::errors::AppError;

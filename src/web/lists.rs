@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
-use paperhub_db::{CommunityStore, Entry, ListOrder, ListQuery, Listing, UserId};
+use paperhub_store::{Entry, ListOrder, ListQuery, Listing, UserId};
 use serde::Deserialize;
 
 use super::AppState;
@@ -346,12 +346,13 @@ pub async fn trending(
                     .then(b.votes.cmp(&a.votes))
                     .then(b.arxiv_id.cmp(&a.arxiv_id))
             });
-            let ids: Vec<String> = candidates
-                .into_iter()
-                .skip(offset)
-                .take(limit)
-                .map(|c| c.arxiv_id)
-                .collect();
+            let ids = super::catalog_ids(
+                candidates
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|c| c.arxiv_id.as_str()),
+            );
             s.entries(&ids, viewer)
         })
         .await

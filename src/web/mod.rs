@@ -76,15 +76,14 @@ impl AppState {
     /// # Errors
     /// The store, key or indexes cannot be opened.
     pub fn open(data_dir: &DataDir, config: &Config) -> Result<Arc<AppState>> {
-        // Open once here so a broken database fails at start-up.
-        drop(data_dir.open_store()?);
+        let store = crate::app::store::open(data_dir)?;
         let arxiv = crate::harvest::client(&config.harvest, Arc::new(SystemClock))
             .ok()
             .map(Arc::new);
         Ok(Arc::new(AppState {
             config: config.clone(),
             data_dir: data_dir.clone(),
-            db: Arc::new(db::Db::new(data_dir.database_path())),
+            db: Arc::new(db::Db::new(store)),
             searcher: searcher::Searcher::open(data_dir, config)?,
             secrets: Secrets::load_or_create(data_dir.path())?,
             limiter: limits::RateLimiter::default(),
@@ -111,6 +110,14 @@ impl AppState {
             _ => self.config.web.base_url(),
         }
     }
+}
+
+/// The catalog ids among `ids` (search hits, trending rows), in order;
+/// a malformed one, which only a damaged index could hold, is left out.
+pub fn catalog_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<paperhub_domain::ArxivId> {
+    ids.into_iter()
+        .filter_map(|id| paperhub_domain::ArxivId::parse_bare(id).ok())
+        .collect()
 }
 
 /// Cores available to this process.
@@ -266,7 +273,6 @@ pub fn run(app: Arc<AppState>, addr: &str, on_ready: impl FnOnce(SocketAddr)) ->
         housekeeping.abort();
         tracing::info!("shut down: in-flight requests finished");
         app.searcher.stop_indexer();
-        app.db.close();
         anyhow::Ok(())
     })
 }

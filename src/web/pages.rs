@@ -6,7 +6,6 @@ use askama::Template;
 use axum::Extension;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
-use paperhub_db::CommunityStore;
 use serde::Deserialize;
 
 use super::AppState;
@@ -169,7 +168,7 @@ async fn build_list_page(
             page,
             limit,
             include_hidden: is_admin,
-            order: paperhub_db::ListOrder::Votes,
+            order: paperhub_store::ListOrder::Votes,
         },
         user,
     )

@@ -12,9 +12,9 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use paperhub_db::{CommunityStore, Entry, UserId};
 use paperhub_domain::ArxivId;
 use paperhub_search::SearchRequest;
+use paperhub_store::{Entry, UserId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -57,7 +57,7 @@ pub fn parse_id(s: &str) -> Result<ArxivId, AppError> {
 pub async fn find_entry(
     app: &Arc<AppState>,
     id: &ArxivId,
-    viewer: Option<&paperhub_db::User>,
+    viewer: Option<&paperhub_store::User>,
 ) -> Result<Entry, AppError> {
     let lookup = id.clone();
     let user = viewer.map(|u| u.id);
@@ -104,6 +104,7 @@ pub async fn similar_entries(
             .collect())
     })
     .await??;
+    let ids = super::catalog_ids(ids.iter().map(String::as_str));
     let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
     Ok(entries.into_iter().filter(|e| !e.hidden).collect())
 }
@@ -215,7 +216,7 @@ pub async fn show(
 /// A storage error.
 pub async fn cast_vote(
     app: &Arc<AppState>,
-    user: &paperhub_db::User,
+    user: &paperhub_store::User,
     entry: &Entry,
     up: bool,
 ) -> Result<u32, AppError> {

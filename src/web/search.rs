@@ -12,8 +12,8 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::Response;
 use chrono::NaiveDate;
-use paperhub_db::{CommunityStore, Entry, UserId};
 use paperhub_search::SearchRequest;
+use paperhub_store::{Entry, UserId};
 use serde::Deserialize;
 
 use super::AppState;
@@ -171,7 +171,7 @@ pub async fn run_search(
     let mode = search.mode;
     let answer =
         super::run_limited(&app.searching, move || retriever.search(&request, mode)).await??;
-    let ids: Vec<String> = answer.hits.iter().map(|h| h.id.clone()).collect();
+    let ids = super::catalog_ids(answer.hits.iter().map(|h| h.id.as_str()));
     let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
     let mut by_id: std::collections::HashMap<String, Entry> = entries
         .into_iter()

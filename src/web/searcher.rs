@@ -163,10 +163,10 @@ impl Searcher {
 
     fn update(&self, data_dir: &DataDir, config: &Config, options: IndexerOptions) -> Result<()> {
         let progress_bar = options.progress_bar;
-        let store = data_dir.open_store()?;
+        let store = crate::app::store::open(data_dir)?;
         let lexical =
             paperhub_search::LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
-        let indexed = indexing::update_lexical(&store, &lexical, &mut |_| {})?;
+        let indexed = indexing::update_lexical(store.as_ref(), &lexical, &mut |_| {})?;
         if indexed > 0 {
             tracing::info!("indexed {indexed} new or changed papers");
             eprintln!("indexed {indexed} new or changed papers");
@@ -181,8 +181,8 @@ impl Searcher {
         };
         let embedder = paperhub_embed::Embedder::load(&dir)?;
         let mut vectors = crate::retrieval::open_vectors(data_dir, &embedder)?;
-        let waiting =
-            paperhub_db::CatalogStore::count_papers(&store)?.saturating_sub(vectors.len() as u64);
+        let waiting = paperhub_store::CatalogStore::count_papers(store.as_ref())?
+            .saturating_sub(vectors.len() as u64);
         if waiting == 0 {
             return Ok(());
         }
@@ -191,7 +191,7 @@ impl Searcher {
         self.progress.total.store(waiting, Ordering::Relaxed);
         let bar = progress_bar.then(|| crate::cli::progress_bar(waiting, "embedding"));
         let result = indexing::update_vectors(
-            &store,
+            store.as_ref(),
             &mut vectors,
             &embedder,
             config.embedding.threads,

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use paperhub_db::{CommunityStore, User};
+use paperhub_store::User;
 
 use super::AppState;
 use super::errors::{ApiError, AppError};

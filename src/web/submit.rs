@@ -20,8 +20,8 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use paperhub_db::{CatalogStore, CommunityStore, Entry, Submission, User, UserId};
 use paperhub_domain::ArxivId;
+use paperhub_store::{Entry, Submission, User, UserId};
 use serde::Deserialize;
 
 use super::AppState;

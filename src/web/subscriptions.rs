@@ -18,8 +18,8 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use paperhub_db::{
-    Frequency, Interest, InterestKind, MailStore, Subscriber, SubscriberId, SubscriberStatus,
+use paperhub_store::{
+    Frequency, Interest, InterestKind, Subscriber, SubscriberId, SubscriberStatus,
 };
 use serde::Deserialize;
 

@@ -18,7 +18,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use paperhub_db::{ApiToken, CommunityStore, DbError, User};
+use paperhub_store::{ApiToken, ApiTokenId, StoreError, User};
 use serde::Deserialize;
 
 use super::AppState;
@@ -418,7 +418,7 @@ pub async fn show_user(
                 return Ok(None);
             };
             let (submitted, upvoted) = s.user_papers(user.id, me)?;
-            Ok::<_, DbError>(Some((user, submitted, upvoted)))
+            Ok::<_, StoreError>(Some((user, submitted, upvoted)))
         })
         .await?;
     let Some((user, submitted, upvoted)) = found else {
@@ -518,18 +518,28 @@ pub async fn change_password(
     let name = user.username.clone();
     let stored = app.db.run(move |s| s.user_credentials(&name)).await?;
     let (current, new) = (form.current.clone(), form.new.clone());
-    let hash = super::run_limited(&app.hashing, move || {
-        let ok = stored.is_some_and(|(_, h)| verify_password(&current, &h));
-        ok.then(|| hash_password(&new)).transpose()
+    let hashes = super::run_limited(&app.hashing, move || {
+        let old = stored
+            .map(|(_, h)| h)
+            .filter(|h| verify_password(&current, h));
+        old.map(|old| hash_password(&new).map(|new| (old, new)))
+            .transpose()
     })
     .await??;
-    let Some(hash) = hash else {
+    let Some((old_hash, hash)) = hashes else {
         let error = "The current password is not right.".to_owned();
         return settings_with(&app, &viewer, &uri, None, None, Some(error)).await;
     };
     let keep = viewer.session_token.as_deref().map(secrets::token_hash);
     app.db
-        .run(move |s| s.set_password(user.id, &hash, keep.as_ref().map(|k| k.as_slice())))
+        .run(move |s| {
+            s.change_password(
+                user.id,
+                &old_hash,
+                &hash,
+                keep.as_ref().map(|k| k.as_slice()),
+            )
+        })
         .await?;
     tracing::info!(user.id = %user.id, "password of {} changed", user.id);
     let message =
@@ -629,8 +639,9 @@ pub async fn delete_token(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let user = viewer.require()?.clone();
-    let id: i64 = id
+    let id = id
         .parse()
+        .map(ApiTokenId)
         .map_err(|_| AppError::not_found("There is no such token."))?;
     app.db.run(move |s| s.delete_api_token(user.id, id)).await?;
     Ok(Redirect::to("/settings").into_response())

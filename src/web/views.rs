@@ -7,8 +7,8 @@
 use askama::Template;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use paperhub_db::{Entry, User};
 use paperhub_domain::Paper;
+use paperhub_store::{Entry, User};
 use serde::Serialize;
 
 /// Characters of abstract shown on a card.

@@ -24,7 +24,6 @@ use paperhub::indexing;
 use paperhub::secrets::Secrets;
 use paperhub::web::{self, AppState};
 use paperhub_arxiv::SourceHint;
-use paperhub_db::CatalogStore;
 use paperhub_domain::Paper;
 use paperhub_search::LexicalIndex;
 use proptest::prelude::*;
@@ -57,7 +56,7 @@ fn seed(data_dir: &DataDir) -> anyhow::Result<()> {
             .take(200)
             .collect();
     anyhow::ensure!(papers.len() > 50, "too few fixture papers");
-    let mut store = data_dir.open_store()?;
+    let store = paperhub::app::store::open(data_dir)?;
     store.upsert_papers(&papers, Utc::now())?;
     // Text the listing lacks: one 400-character token (an excerpt builder
     // once panicked on it) and multi-byte characters at every offset.
@@ -76,7 +75,7 @@ fn seed(data_dir: &DataDir) -> anyhow::Result<()> {
     odd.finalize();
     store.upsert_papers(&[odd], Utc::now())?;
     let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
-    indexing::update_lexical(&store, &index, &mut |_| {})?;
+    indexing::update_lexical(store.as_ref(), &index, &mut |_| {})?;
     Ok(())
 }
 

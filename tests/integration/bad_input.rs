@@ -72,7 +72,6 @@ fn truncated_gzip_keeps_whole_records_and_says_so() {
     // Every stored paper is whole: the store reads back without error.
     let store = t.store();
     assert!(t.count() >= before);
-    use paperhub_db::CatalogStore;
     assert_eq!(store.stats().unwrap().papers, t.count());
 }
 

@@ -4,10 +4,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use paperhub::app::store::SharedStore;
 use paperhub::config::HarvestConfig;
 use paperhub::harvest::{self, Silent, oai::OaiRequest};
 use paperhub_arxiv::PoliteClient;
-use paperhub_db::{CatalogStore, SqliteStore};
 
 use crate::replay::{FakeClock, Reply, Server, gaps};
 use crate::util::{TestDir, fixture, int, read_text};
@@ -70,9 +70,9 @@ fn request(config: &HarvestConfig) -> OaiRequest {
     }
 }
 
-fn store(t: &TestDir) -> SqliteStore {
+fn store(t: &TestDir) -> SharedStore {
     std::fs::create_dir_all(t.data_dir()).unwrap();
-    SqliteStore::open(&t.data_dir().join("paperhub.sqlite3")).unwrap()
+    paperhub::app::store::open_sqlite(&t.data_dir().join("paperhub.sqlite3")).unwrap()
 }
 
 /// Ids of a page, in order.
@@ -199,11 +199,11 @@ fn requests_are_spaced_three_seconds_apart_on_the_test_clock() {
     let pages = chain();
     let server = Server::start(move |target, _| page_for(target, &pages));
     let t = TestDir::new();
-    let mut store = store(&t);
+    let store = store(&t);
     let (config, client) = fake_client(&server, 3);
     let started = Instant::now();
     let report =
-        harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
+        harvest::oai::harvest(store.as_ref(), &client, &request(&config), &mut Silent).unwrap();
     assert_eq!(report.records, 3000);
     let gaps = gaps(&server.log);
     assert_eq!(gaps.len(), 2);
@@ -229,10 +229,10 @@ fn retry_after_429_and_a_dropped_connection_are_retried() {
         _ => page_for(target, &pages),
     });
     let t = TestDir::new();
-    let mut store = store(&t);
+    let store = store(&t);
     let (config, client) = fake_client(&server, 3);
     let report =
-        harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
+        harvest::oai::harvest(store.as_ref(), &client, &request(&config), &mut Silent).unwrap();
     assert_eq!(report.records, 3000);
     assert_eq!(store.count_papers().unwrap(), 3000);
     let gaps = gaps(&server.log);
@@ -259,10 +259,10 @@ fn malformed_page_is_fetched_again() {
         }
     });
     let t = TestDir::new();
-    let mut store = store(&t);
+    let store = store(&t);
     let (config, client) = fake_client(&server, 0);
     let report =
-        harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
+        harvest::oai::harvest(store.as_ref(), &client, &request(&config), &mut Silent).unwrap();
     assert_eq!(store.count_papers().unwrap(), 3000);
     assert!(
         report.notes.iter().any(|n| n.contains("malformed page")),
@@ -284,10 +284,10 @@ fn bad_resumption_token_restarts_the_window_and_no_records_match_is_empty() {
         }
     });
     let t = TestDir::new();
-    let mut store = store(&t);
+    let store = store(&t);
     let (config, client) = fake_client(&server, 0);
     let report =
-        harvest::oai::harvest(&mut store, &client, &request(&config), &mut Silent).unwrap();
+        harvest::oai::harvest(store.as_ref(), &client, &request(&config), &mut Silent).unwrap();
     assert!(
         report
             .notes
@@ -309,7 +309,7 @@ fn bad_resumption_token_restarts_the_window_and_no_records_match_is_empty() {
     let (empty_config, client) = fake_client(&empty, 0);
     let mut math = request(&empty_config);
     math.set = "math".into();
-    let report = harvest::oai::harvest(&mut store, &client, &math, &mut Silent).unwrap();
+    let report = harvest::oai::harvest(store.as_ref(), &client, &math, &mut Silent).unwrap();
     assert_eq!(report.records, 0);
     assert!(report.notes.iter().any(|n| n.contains("noRecordsMatch")));
     let state = store
@@ -377,9 +377,9 @@ fn kill_9_between_pages_then_rerun_stores_exactly_the_chain() {
     let pages = chain();
     let reference = Server::start(move |target, _| page_for(target, &pages));
     let t2 = TestDir::new();
-    let mut store2 = store(&t2);
+    let store2 = store(&t2);
     let (config, client) = fake_client(&reference, 0);
-    harvest::oai::harvest(&mut store2, &client, &request(&config), &mut Silent).unwrap();
+    harvest::oai::harvest(store2.as_ref(), &client, &request(&config), &mut Silent).unwrap();
     let store1 = t.store();
     for page in chain() {
         for id in ids(&page) {
@@ -401,11 +401,11 @@ fn rss_announcements_set_the_listing_day_and_empty_feeds_are_normal() {
         }
     });
     let t = TestDir::new();
-    let mut store = store(&t);
+    let store = store(&t);
     let (config, client) = fake_client(&server, 0);
     let categories = vec!["cs.AI".to_owned(), "cs.LG".to_owned()];
     let report = harvest::rss::harvest(
-        &mut store,
+        store.as_ref(),
         &client,
         &config.rss_base_url,
         &categories,
@@ -432,7 +432,7 @@ fn rss_announcements_set_the_listing_day_and_empty_feeds_are_normal() {
     );
 
     let weekend = harvest::rss::harvest(
-        &mut store,
+        store.as_ref(),
         &client,
         &format!("{}/weekend", config.rss_base_url),
         &categories,
@@ -463,12 +463,17 @@ fn api_ids_and_the_400_error_feed() {
         }
     });
     let t = TestDir::new();
-    let mut store = store(&t);
+    let store = store(&t);
     let (config, client) = fake_client(&server, 0);
     let ids = harvest::api::ApiQuery::Ids(vec!["2104.12255v1".parse().unwrap()]);
-    let report =
-        harvest::api::harvest(&mut store, &client, &config.api_base_url, &ids, &mut Silent)
-            .unwrap();
+    let report = harvest::api::harvest(
+        store.as_ref(),
+        &client,
+        &config.api_base_url,
+        &ids,
+        &mut Silent,
+    )
+    .unwrap();
     assert_eq!(report.new, 1);
     assert!(server.requests()[0].contains("id_list=2104.12255v1"));
 
@@ -478,7 +483,7 @@ fn api_ids_and_the_400_error_feed() {
         max: 10,
     };
     let err = harvest::api::harvest(
-        &mut store,
+        store.as_ref(),
         &client,
         &config.api_base_url,
         &search,

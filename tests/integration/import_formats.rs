@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
-use paperhub_db::CatalogStore;
 use paperhub_domain::ArxivId;
 use serde_json::Value;
 

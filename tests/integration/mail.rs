@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paperhub_db::{Frequency, MailStore, NewSubscriber, SubscriberId, SubscriberStatus};
+use paperhub_store::{Frequency, NewSubscriber, SubscriberId, SubscriberStatus};
 use serde_json::Value;
 
 use crate::util::TestDir;

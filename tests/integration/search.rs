@@ -96,7 +96,6 @@ fn index_then_search_a_real_listing_day() {
     assert_eq!(ids, ["2503.11731"]);
     // Category filters hold in every mode.
     let store = t.store();
-    use paperhub_db::CatalogStore;
     for mode in ["hybrid", "lexical", "semantic"] {
         let (ids, _, _) = search_ids(
             &t,

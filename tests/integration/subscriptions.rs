@@ -7,13 +7,13 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use paperhub::config::Config;
 use paperhub::secrets::Secrets;
-use paperhub_db::{InterestKind, MailStore, SqliteStore, SubscriberStatus};
+use paperhub_store::{InterestKind, SubscriberStatus};
 
 use crate::mail::link;
 use crate::web::{Hub, normalise};
 
 /// The queued mails' (kind, text), quoted-printable undone as far as links need.
-fn queued(store: &SqliteStore) -> Vec<(String, String)> {
+fn queued(store: &paperhub::app::store::SharedStore) -> Vec<(String, String)> {
     let recent = store.outbox_recent(100).unwrap();
     let due = store
         .due_mails(Utc::now() + Duration::days(1), 100)

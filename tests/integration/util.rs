@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use paperhub_db::{CatalogStore, SqliteStore};
+use paperhub::app::store::SharedStore;
 use serde_json::Value;
 
 /// The real all-MiniLM-L6-v2 directory the tests use: `$PAPERHUB_TEST_MODEL`,
@@ -70,8 +70,8 @@ impl TestDir {
         (summary, out.status.code().unwrap_or(-1), stderr)
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.data_dir().join("paperhub.sqlite3")).unwrap()
+    pub fn store(&self) -> SharedStore {
+        paperhub::app::store::open_sqlite(&self.data_dir().join("paperhub.sqlite3")).unwrap()
     }
 
     pub fn count(&self) -> u64 {

@@ -1,136 +1,32 @@
-//! The embedded SQLite implementation of [`CatalogStore`].
+//! The catalog in SQLite: papers, import runs, harvest state and the change
+//! feed.
 //!
-//! Tuned for bulk import: WAL with `synchronous = NORMAL` (a crash loses at
-//! most the last transactions, never consistency), cached prepared statements,
-//! and one transaction per batch. Authors and versions are JSON columns
-//! because they are always read whole. Categories are one space-separated
-//! column: a `paper_categories` table with its own index cost 10-20% of bulk
-//! import speed, and category filters belong to the search index anyway;
-//! `stats` counts categories by streaming that column instead.
+//! Tuned for bulk import: cached prepared statements on the one writer
+//! connection, and one transaction per batch. Authors and versions are JSON
+//! columns because they are always read whole. Categories are one
+//! space-separated column: a `paper_categories` table with its own index
+//! cost 10-20% of bulk import speed, and category filters belong to the
+//! search index anyway; `stats` counts categories by streaming that column
+//! instead.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use paperhub_domain::{ArxivId, MergeOutcome, Paper};
+use paperhub_store::{
+    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
+    StoreResult, UpsertCounts,
+};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use crate::SqliteStore;
 use crate::error::DbError;
-use crate::migrations::migrate;
-use crate::{
-    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
-    UpsertCounts,
-};
-
-/// A catalog in one SQLite file.
-pub struct SqliteStore {
-    conn: Connection,
-    checkpointer: Option<Checkpointer>,
-}
-
-/// Copies WAL frames into the database on its own thread.
-///
-/// With SQLite's automatic checkpoints, the commit that crosses the
-/// threshold copies the whole WAL into the database file itself: a quarter
-/// of bulk-import time on the writer thread. Here commits only nudge this
-/// thread, which runs `PASSIVE` checkpoints on its own connection; those never
-/// block the writer, and use the core the parser leaves idle.
-struct Checkpointer {
-    nudge: Option<SyncSender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Checkpointer, DbError> {
-        let conn = Connection::open(path).map_err(|source| DbError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let (nudge, nudges) = sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                for () in nudges {
-                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                        tracing::warn!(
-                            "WAL checkpoint failed, will retry after the next commit: {e}"
-                        );
-                    }
-                }
-            })
-            .map_err(DbError::Checkpointer)?;
-        Ok(Checkpointer {
-            nudge: Some(nudge),
-            thread: Some(thread),
-        })
-    }
-
-    fn nudge(&self) {
-        if let Some(nudge) = &self.nudge {
-            // A full channel means a checkpoint is already pending.
-            let _ = nudge.try_send(());
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.nudge = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 pub(crate) const PAPER_COLUMNS: &str = "arxiv_id, version, title, abstract, authors, primary_category, \
      categories, submitted, updated, announced, comments, journal_ref, doi, report_no, license, \
      msc_class, acm_class, submitter, versions, code_url";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    ///
-    /// # Errors
-    /// The file cannot be opened or created, or a migration fails.
-    pub fn open(path: &Path) -> Result<SqliteStore, DbError> {
-        let open_err = |source| DbError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_err)?;
-        // Page size only applies to a new, empty file, so it must come first.
-        // 16 KiB pages hold several 2 KB paper rows and cut the per-frame
-        // syscalls of WAL writes and checkpoints by four.
-        conn.execute_batch(
-            "PRAGMA page_size = 16384;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -32768;
-             PRAGMA wal_autocheckpoint = 0;",
-        )
-        .map_err(open_err)?;
-        migrate(&mut conn)?;
-        let checkpointer = Some(Checkpointer::start(path)?);
-        Ok(SqliteStore { conn, checkpointer })
-    }
-
-    /// The connection, for the community queries.
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// The connection, for the community transactions.
-    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-
     /// Merges `papers` and runs `also` in one transaction, then nudges the
     /// checkpointer. Every write of papers goes through here.
     ///
@@ -138,16 +34,15 @@ impl SqliteStore {
     /// first statement, so the change numbers it reads from
     /// `change_counter` cannot be taken by another writer before it commits,
     /// and they follow commit order (see [`CatalogStore::changed_papers`]).
-    fn write_batch(
-        &mut self,
+    pub(crate) fn write_batch(
+        &self,
+        conn: &mut Connection,
         papers: &[Paper],
         now: DateTime<Utc>,
         also: impl FnOnce(&Connection, &str) -> Result<(), DbError>,
     ) -> Result<UpsertCounts, DbError> {
         let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let counts = upsert_in(&tx, papers, &now)?;
         also(&tx, &now)?;
         tx.commit()?;
@@ -157,7 +52,7 @@ impl SqliteStore {
         Ok(counts)
     }
 
-    fn load(conn: &Connection, arxiv_id: &str) -> Result<Option<(i64, Paper)>, DbError> {
+    pub(crate) fn load(conn: &Connection, arxiv_id: &str) -> Result<Option<(i64, Paper)>, DbError> {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT id, {PAPER_COLUMNS} FROM papers WHERE arxiv_id = ?1"
         ))?;
@@ -176,10 +71,7 @@ fn ts(d: Option<DateTime<Utc>>) -> Option<String> {
 }
 
 fn json<T: serde::Serialize>(value: &T, arxiv_id: &ArxivId) -> Result<String, DbError> {
-    serde_json::to_string(value).map_err(|e| DbError::Corrupt {
-        arxiv_id: arxiv_id.to_string(),
-        reason: e.to_string(),
-    })
+    serde_json::to_string(value).map_err(|e| DbError::corrupt_paper(arxiv_id, e))
 }
 
 /// A row as stored, before decoding.
@@ -234,10 +126,7 @@ impl RawPaper {
     }
 
     pub(crate) fn into_paper(self) -> Result<Paper, DbError> {
-        let corrupt = |reason: String| DbError::Corrupt {
-            arxiv_id: self.arxiv_id.clone(),
-            reason,
-        };
+        let corrupt = |reason: String| DbError::corrupt_paper(&self.arxiv_id, reason);
         let id = ArxivId::parse_bare(&self.arxiv_id).map_err(|e| corrupt(e.to_string()))?;
         let date = |s: &Option<String>| -> Result<Option<DateTime<Utc>>, DbError> {
             s.as_deref()
@@ -357,6 +246,18 @@ fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// The most recent `limit` import runs, newest first.
+fn import_runs_in(conn: &Connection, limit: u32) -> Result<Vec<ImportRun>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, source, started_at, finished_at, status, new, updated, unchanged, skipped \
+         FROM import_runs ORDER BY id DESC LIMIT ?1",
+    )?;
+    let runs = stmt
+        .query_map([limit], import_run_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(runs)
+}
+
 fn import_run_from_row(row: &Row<'_>) -> rusqlite::Result<ImportRun> {
     let status: String = row.get(4)?;
     Ok(ImportRun {
@@ -375,50 +276,46 @@ fn import_run_from_row(row: &Row<'_>) -> rusqlite::Result<ImportRun> {
 }
 
 impl CatalogStore for SqliteStore {
-    fn upsert_papers(
-        &mut self,
-        papers: &[Paper],
-        now: DateTime<Utc>,
-    ) -> Result<UpsertCounts, DbError> {
-        self.write_batch(papers, now, |_, _| Ok(()))
+    fn upsert_papers(&self, papers: &[Paper], now: DateTime<Utc>) -> StoreResult<UpsertCounts> {
+        self.write(|conn| self.write_batch(conn, papers, now, |_, _| Ok(())))
     }
 
     fn changed_papers(
         &self,
         after: Option<ChangePosition>,
         limit: u32,
-    ) -> Result<Vec<(ChangePosition, Paper)>, DbError> {
-        let after = after.map_or(0, |p| p.0);
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT id, {PAPER_COLUMNS}, change_seq FROM papers \
-             WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2"
-        ))?;
-        let rows = stmt
-            .query_map(params![after, limit], |r| {
-                Ok((r.get::<_, i64>(21)?, RawPaper::from_row(r)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(seq, raw)| Ok((ChangePosition(seq), raw.into_paper()?)))
-            .collect()
+    ) -> StoreResult<Vec<(ChangePosition, Paper)>> {
+        self.read(|conn| {
+            let after = after.map_or(0, |p| p.0);
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT id, {PAPER_COLUMNS}, change_seq FROM papers \
+                 WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2"
+            ))?;
+            let rows = stmt
+                .query_map(params![after, limit], |r| {
+                    Ok((r.get::<_, i64>(21)?, RawPaper::from_row(r)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(seq, raw)| Ok((ChangePosition(seq), raw.into_paper()?)))
+                .collect()
+        })
     }
 
-    fn legacy_change_position(
-        &self,
-        modified_at: &str,
-        row: i64,
-    ) -> Result<ChangePosition, DbError> {
-        // Rows the backfill numbered kept their (modified_at, id) order, so
-        // the old cursor covers a prefix of them. A row changed since then
-        // has a number above `legacy_seq` and is indexed again anyway.
-        let seq = self.conn.query_row(
-            "SELECT coalesce(max(change_seq), 0) FROM papers \
-             WHERE change_seq <= (SELECT legacy_seq FROM change_counter) \
-               AND (modified_at, id) <= (?1, ?2)",
-            params![modified_at, row],
-            |r| r.get(0),
-        )?;
-        Ok(ChangePosition(seq))
+    fn legacy_change_position(&self, modified_at: &str, row: i64) -> StoreResult<ChangePosition> {
+        self.read(|conn| {
+            // Rows the backfill numbered kept their (modified_at, id) order, so
+            // the old cursor covers a prefix of them. A row changed since then
+            // has a number above `legacy_seq` and is indexed again anyway.
+            let seq = conn.query_row(
+                "SELECT coalesce(max(change_seq), 0) FROM papers \
+                 WHERE change_seq <= (SELECT legacy_seq FROM change_counter) \
+                   AND (modified_at, id) <= (?1, ?2)",
+                params![modified_at, row],
+                |r| r.get(0),
+            )?;
+            Ok(ChangePosition(seq))
+        })
     }
 
     fn harvest_state(
@@ -426,145 +323,142 @@ impl CatalogStore for SqliteStore {
         source: &str,
         set_spec: &str,
         metadata_prefix: &str,
-    ) -> Result<Option<HarvestState>, DbError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT window_from, window_until, resumption_token, pages, last_complete \
-             FROM harvest_state WHERE source = ?1 AND set_spec = ?2 AND metadata_prefix = ?3",
-        )?;
-        let state = stmt
-            .query_row(params![source, set_spec, metadata_prefix], |r| {
-                Ok(HarvestState {
-                    source: source.to_owned(),
-                    set_spec: set_spec.to_owned(),
-                    metadata_prefix: metadata_prefix.to_owned(),
-                    window_from: r.get(0)?,
-                    window_until: r.get(1)?,
-                    resumption_token: r.get(2)?,
-                    pages: r.get(3)?,
-                    last_complete: r.get(4)?,
+    ) -> StoreResult<Option<HarvestState>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT window_from, window_until, resumption_token, pages, last_complete \
+                 FROM harvest_state WHERE source = ?1 AND set_spec = ?2 AND metadata_prefix = ?3",
+            )?;
+            let state = stmt
+                .query_row(params![source, set_spec, metadata_prefix], |r| {
+                    Ok(HarvestState {
+                        source: source.to_owned(),
+                        set_spec: set_spec.to_owned(),
+                        metadata_prefix: metadata_prefix.to_owned(),
+                        window_from: r.get(0)?,
+                        window_until: r.get(1)?,
+                        resumption_token: r.get(2)?,
+                        pages: r.get(3)?,
+                        last_complete: r.get(4)?,
+                    })
                 })
-            })
-            .optional()?;
-        Ok(state)
+                .optional()?;
+            Ok(state)
+        })
     }
 
     fn save_harvest_page(
-        &mut self,
+        &self,
         papers: &[Paper],
         state: &HarvestState,
         now: DateTime<Utc>,
-    ) -> Result<UpsertCounts, DbError> {
-        self.write_batch(papers, now, |tx, now| {
-            tx.execute(
-            "INSERT INTO harvest_state (source, set_spec, metadata_prefix, window_from, window_until, \
-             resumption_token, pages, last_complete, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             ON CONFLICT (source, set_spec, metadata_prefix) DO UPDATE SET window_from = ?4, \
-             window_until = ?5, resumption_token = ?6, pages = ?7, last_complete = ?8, updated_at = ?9",
-            params![
-                state.source,
-                state.set_spec,
-                state.metadata_prefix,
-                state.window_from,
-                state.window_until,
-                state.resumption_token,
-                state.pages,
-                state.last_complete,
-                now
-            ],
-            )?;
-            Ok(())
+    ) -> StoreResult<UpsertCounts> {
+        self.write(|conn| {
+            self.write_batch(conn, papers, now, |tx, now| {
+                tx.execute(
+                "INSERT INTO harvest_state (source, set_spec, metadata_prefix, window_from, window_until, \
+                 resumption_token, pages, last_complete, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (source, set_spec, metadata_prefix) DO UPDATE SET window_from = ?4, \
+                 window_until = ?5, resumption_token = ?6, pages = ?7, last_complete = ?8, updated_at = ?9",
+                params![
+                    state.source,
+                    state.set_spec,
+                    state.metadata_prefix,
+                    state.window_from,
+                    state.window_until,
+                    state.resumption_token,
+                    state.pages,
+                    state.last_complete,
+                    now
+                ],
+                )?;
+                Ok(())
+            })
         })
     }
 
-    fn paper(&self, id: &ArxivId) -> Result<Option<Paper>, DbError> {
-        Ok(SqliteStore::load(&self.conn, id.base())?.map(|(_, p)| p))
+    fn paper(&self, id: &ArxivId) -> StoreResult<Option<Paper>> {
+        self.read(|conn| Ok(SqliteStore::load(conn, id.base())?.map(|(_, p)| p)))
     }
 
-    fn count_papers(&self) -> Result<u64, DbError> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM papers", [], |r| r.get(0))?)
+    fn count_papers(&self) -> StoreResult<u64> {
+        self.read(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM papers", [], |r| r.get(0))?))
     }
 
-    fn stats(&self) -> Result<CatalogStats, DbError> {
-        let papers = self.count_papers()?;
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        let mut stmt = self.conn.prepare("SELECT categories FROM papers")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let categories: String = row.get(0)?;
-            for category in categories.split(' ').filter(|c| !c.is_empty()) {
-                match counts.get_mut(category) {
-                    Some(n) => *n += 1,
-                    None => {
-                        counts.insert(category.to_owned(), 1);
+    fn stats(&self) -> StoreResult<CatalogStats> {
+        self.read(|conn| {
+            let papers = conn.query_row("SELECT COUNT(*) FROM papers", [], |r| r.get(0))?;
+            let mut counts: HashMap<String, u64> = HashMap::new();
+            let mut stmt = conn.prepare("SELECT categories FROM papers")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let categories: String = row.get(0)?;
+                for category in categories.split(' ').filter(|c| !c.is_empty()) {
+                    match counts.get_mut(category) {
+                        Some(n) => *n += 1,
+                        None => {
+                            counts.insert(category.to_owned(), 1);
+                        }
                     }
                 }
             }
-        }
-        let mut by_category: Vec<(String, u64)> = counts.into_iter().collect();
-        by_category.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let mut stmt = self.conn.prepare(
-            "SELECT substr(COALESCE(submitted, announced), 1, 7) AS month, COUNT(*) FROM papers \
-             WHERE month IS NOT NULL GROUP BY month ORDER BY month",
-        )?;
-        let by_month = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        let last_import = self.import_runs(1)?.into_iter().next();
-        Ok(CatalogStats {
-            papers,
-            by_category,
-            by_month,
-            last_import,
+            let mut by_category: Vec<(String, u64)> = counts.into_iter().collect();
+            by_category.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let mut stmt = conn.prepare(
+                "SELECT substr(COALESCE(submitted, announced), 1, 7) AS month, COUNT(*) FROM papers \
+                 WHERE month IS NOT NULL GROUP BY month ORDER BY month",
+            )?;
+            let by_month = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let last_import = import_runs_in(conn, 1)?.into_iter().next();
+            Ok(CatalogStats {
+                papers,
+                by_category,
+                by_month,
+                last_import,
+            })
         })
     }
 
-    fn begin_import_run(
-        &mut self,
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ImportRunId, DbError> {
-        self.conn.execute(
-            "INSERT INTO import_runs (source, started_at, status) VALUES (?1, ?2, 'running')",
-            params![source, ts(Some(now))],
-        )?;
-        Ok(ImportRunId(self.conn.last_insert_rowid()))
+    fn begin_import_run(&self, source: &str, now: DateTime<Utc>) -> StoreResult<ImportRunId> {
+        self.write(|conn| {
+            conn.execute(
+                "INSERT INTO import_runs (source, started_at, status) VALUES (?1, ?2, 'running')",
+                params![source, ts(Some(now))],
+            )?;
+            Ok(ImportRunId(conn.last_insert_rowid()))
+        })
     }
 
     fn finish_import_run(
-        &mut self,
+        &self,
         id: ImportRunId,
         counts: UpsertCounts,
         skipped: u64,
         status: ImportStatus,
         now: DateTime<Utc>,
-    ) -> Result<(), DbError> {
-        self.conn.execute(
-            "UPDATE import_runs SET finished_at = ?2, status = ?3, new = ?4, updated = ?5, \
-             unchanged = ?6, skipped = ?7 WHERE id = ?1",
-            params![
-                id.0,
-                ts(Some(now)),
-                status.as_str(),
-                counts.new,
-                counts.updated,
-                counts.unchanged,
-                skipped
-            ],
-        )?;
-        Ok(())
+    ) -> StoreResult<()> {
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE import_runs SET finished_at = ?2, status = ?3, new = ?4, updated = ?5, \
+                 unchanged = ?6, skipped = ?7 WHERE id = ?1",
+                params![
+                    id.0,
+                    ts(Some(now)),
+                    status.as_str(),
+                    counts.new,
+                    counts.updated,
+                    counts.unchanged,
+                    skipped
+                ],
+            )?;
+            Ok(())
+        })
     }
 
-    fn import_runs(&self, limit: u32) -> Result<Vec<ImportRun>, DbError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, source, started_at, finished_at, status, new, updated, unchanged, skipped \
-             FROM import_runs ORDER BY id DESC LIMIT ?1",
-        )?;
-        let runs = stmt
-            .query_map([limit], import_run_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(runs)
+    fn import_runs(&self, limit: u32) -> StoreResult<Vec<ImportRun>> {
+        self.read(|conn| import_runs_in(conn, limit))
     }
 }
 
@@ -585,11 +479,9 @@ fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCount
             counts.new += 1;
             continue;
         }
-        let (_, stored) =
-            SqliteStore::load(tx, incoming.id.base())?.ok_or_else(|| DbError::Corrupt {
-                arxiv_id: incoming.id.to_string(),
-                reason: "insert reported a conflict but no row exists".into(),
-            })?;
+        let (_, stored) = SqliteStore::load(tx, incoming.id.base())?.ok_or_else(|| {
+            DbError::corrupt_paper(&incoming.id, "insert reported a conflict but no row exists")
+        })?;
         match stored.merge(incoming) {
             MergeOutcome::Unchanged => counts.unchanged += 1,
             MergeOutcome::Updated(merged) => {
@@ -636,7 +528,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_field() {
-        let (_dir, mut store) = store();
+        let (_dir, store) = store();
         let mut p = paper("2501.00001", 2, "Title");
         p.comments = Some("c".into());
         p.journal_ref = Some("j".into());
@@ -656,7 +548,7 @@ mod tests {
 
     #[test]
     fn upsert_rules_hold_in_the_store() {
-        let (_dir, mut store) = store();
+        let (_dir, store) = store();
         let v1 = paper("2501.00001", 1, "Old");
         let v2 = paper("2501.00001", 2, "New");
         let now = Utc::now();
@@ -689,7 +581,7 @@ mod tests {
 
     #[test]
     fn stats_and_import_runs() {
-        let (_dir, mut store) = store();
+        let (_dir, store) = store();
         let now = Utc::now();
         let run = store.begin_import_run("x.jsonl", now).unwrap();
         let counts = store
@@ -719,7 +611,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         {
-            let mut store = SqliteStore::open(&path).unwrap();
+            let store = SqliteStore::open(&path).unwrap();
             store
                 .upsert_papers(&[paper("2501.00001", 1, "A")], Utc::now())
                 .unwrap();
@@ -743,7 +635,7 @@ mod tests {
     /// write lock. See: #13
     #[test]
     fn the_change_feed_skips_no_paper_written_after_a_read() {
-        let (_dir, mut store) = store();
+        let (_dir, store) = store();
         let t = Utc.with_ymd_and_hms(2025, 3, 21, 12, 0, 0).unwrap();
         store
             .upsert_papers(
@@ -796,7 +688,7 @@ mod tests {
             .map(|w| {
                 let path = path.clone();
                 std::thread::spawn(move || {
-                    let mut store = SqliteStore::open(&path).unwrap();
+                    let store = SqliteStore::open(&path).unwrap();
                     for round in 1..=20u32 {
                         let papers: Vec<Paper> = (0..5)
                             .map(|i| {
@@ -838,17 +730,17 @@ mod tests {
 
     #[test]
     fn a_paper_write_that_skips_the_change_number_is_refused() {
-        let (_dir, mut store) = store();
+        let (_dir, store) = store();
         store
             .upsert_papers(&[paper("2501.00001", 1, "A")], Utc::now())
             .unwrap();
         let err = store
-            .conn()
+            .writer()
             .execute("UPDATE papers SET title = 'sneaky'", [])
             .unwrap_err();
         assert!(err.to_string().contains("change_seq"), "{err}");
         let err = store
-            .conn()
+            .writer()
             .execute(
                 "INSERT INTO papers (arxiv_id, title, abstract, authors, categories, versions, \
                  created_at, modified_at) VALUES ('2501.00002', 'T', 'A', '[]', '', '[]', '', '')",

@@ -1,35 +1,11 @@
-//! Paperhub's catalog store: the interface and its embedded SQLite backend.
-//!
-//! Callers use the [`CatalogStore`] trait and never SQL, so a PostgreSQL
-//! backend can be added later as another implementation without touching
-//! them. [`SqliteStore`] is the default: one WAL-mode SQLite file in the data
-//! directory, migrated on open. Upserts go through
-//! [`paperhub_domain::Paper::merge`], so the store holds no merge rules of its
-//! own, and each batch is one transaction.
-
-#![forbid(unsafe_code)]
-
-mod community;
-mod error;
-mod mailing;
-mod migrations;
-mod sqlite;
+//! The catalog aggregate: papers, import runs, harvest state and the
+//! change feed the search indexes follow.
 
 use chrono::{DateTime, Utc};
 use paperhub_domain::{ArxivId, Paper};
 use serde::Serialize;
 
-pub use community::{
-    ApiToken, CommunityStore, Entry, ListOrder, ListQuery, Listing, Submission, TrendingCandidate,
-    User, UserId,
-};
-pub use error::DbError;
-pub use mailing::{
-    Frequency, Interest, InterestKind, MailStore, NewMail, NewSubscriber, OutboxCounts,
-    OutboxEntry, QueuedMail, Settled, Subscriber, SubscriberId, SubscriberStatus,
-};
-pub use migrations::SCHEMA_VERSION;
-pub use sqlite::SqliteStore;
+use crate::StoreResult;
 
 /// How a batch of papers changed the catalog.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -67,7 +43,8 @@ pub enum ImportStatus {
 }
 
 impl ImportStatus {
-    fn as_str(self) -> &'static str {
+    /// `running`, `completed` or `failed`.
+    pub fn as_str(self) -> &'static str {
         match self {
             ImportStatus::Running => "running",
             ImportStatus::Completed => "completed",
@@ -75,7 +52,9 @@ impl ImportStatus {
         }
     }
 
-    fn parse(s: &str) -> ImportStatus {
+    /// The status written as `s`; anything unknown reads as still running,
+    /// which is what a run that never recorded its end looks like.
+    pub fn parse(s: &str) -> ImportStatus {
         match s {
             "completed" => ImportStatus::Completed,
             "failed" => ImportStatus::Failed,
@@ -167,7 +146,7 @@ impl HarvestState {
 }
 
 /// The catalog's storage interface; see the crate docs.
-pub trait CatalogStore: Send {
+pub trait CatalogStore: Send + Sync {
     /// Merges `papers` into the catalog in one transaction, stamping changed
     /// rows with `now`.
     ///
@@ -176,52 +155,44 @@ pub trait CatalogStore: Send {
     ///
     /// # Errors
     /// Any storage error; the transaction is then rolled back.
-    fn upsert_papers(
-        &mut self,
-        papers: &[Paper],
-        now: DateTime<Utc>,
-    ) -> Result<UpsertCounts, DbError>;
+    fn upsert_papers(&self, papers: &[Paper], now: DateTime<Utc>) -> StoreResult<UpsertCounts>;
 
     /// The stored paper with this id (its version is ignored).
     ///
     /// # Errors
     /// A storage error, or a row that cannot be decoded.
-    fn paper(&self, id: &ArxivId) -> Result<Option<Paper>, DbError>;
+    fn paper(&self, id: &ArxivId) -> StoreResult<Option<Paper>>;
 
     /// Number of papers in the catalog.
     ///
     /// # Errors
     /// A storage error.
-    fn count_papers(&self) -> Result<u64, DbError>;
+    fn count_papers(&self) -> StoreResult<u64>;
 
     /// Counts by category and month, and the last import.
     ///
     /// # Errors
     /// A storage error.
-    fn stats(&self) -> Result<CatalogStats, DbError>;
+    fn stats(&self) -> StoreResult<CatalogStats>;
 
     /// Records the start of an import of `source`.
     ///
     /// # Errors
     /// A storage error.
-    fn begin_import_run(
-        &mut self,
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ImportRunId, DbError>;
+    fn begin_import_run(&self, source: &str, now: DateTime<Utc>) -> StoreResult<ImportRunId>;
 
     /// Records the end of an import run with its final counts.
     ///
     /// # Errors
     /// A storage error.
     fn finish_import_run(
-        &mut self,
+        &self,
         id: ImportRunId,
         counts: UpsertCounts,
         skipped: u64,
         status: ImportStatus,
         now: DateTime<Utc>,
-    ) -> Result<(), DbError>;
+    ) -> StoreResult<()>;
 
     /// Up to `limit` papers changed after position `after` (from the start
     /// when `None`), in change order, each with its position, for
@@ -233,7 +204,7 @@ pub trait CatalogStore: Send {
         &self,
         after: Option<ChangePosition>,
         limit: u32,
-    ) -> Result<Vec<(ChangePosition, Paper)>, DbError>;
+    ) -> StoreResult<Vec<(ChangePosition, Paper)>>;
 
     /// Translates a cursor of the old `(modified_at, row id)` form, saved by
     /// an index before schema version 6, into a [`ChangePosition`] that
@@ -242,11 +213,7 @@ pub trait CatalogStore: Send {
     ///
     /// # Errors
     /// A storage error.
-    fn legacy_change_position(
-        &self,
-        modified_at: &str,
-        row: i64,
-    ) -> Result<ChangePosition, DbError>;
+    fn legacy_change_position(&self, modified_at: &str, row: i64) -> StoreResult<ChangePosition>;
 
     /// The stored state of a harvest, if it ever ran.
     ///
@@ -257,7 +224,7 @@ pub trait CatalogStore: Send {
         source: &str,
         set_spec: &str,
         metadata_prefix: &str,
-    ) -> Result<Option<HarvestState>, DbError>;
+    ) -> StoreResult<Option<HarvestState>>;
 
     /// Stores one harvested page and the harvest's new state in one
     /// transaction: after a crash, either both are stored or neither.
@@ -265,15 +232,15 @@ pub trait CatalogStore: Send {
     /// # Errors
     /// A storage error; nothing is stored then.
     fn save_harvest_page(
-        &mut self,
+        &self,
         papers: &[Paper],
         state: &HarvestState,
         now: DateTime<Utc>,
-    ) -> Result<UpsertCounts, DbError>;
+    ) -> StoreResult<UpsertCounts>;
 
     /// The most recent import runs, newest first.
     ///
     /// # Errors
     /// A storage error.
-    fn import_runs(&self, limit: u32) -> Result<Vec<ImportRun>, DbError>;
+    fn import_runs(&self, limit: u32) -> StoreResult<Vec<ImportRun>>;
 }

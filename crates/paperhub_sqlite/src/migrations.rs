@@ -6,7 +6,7 @@
 
 use rusqlite::Connection;
 
-use crate::error::DbError;
+use paperhub_store::OpenError;
 
 /// Every migration, in order; the version is the position plus one.
 const MIGRATIONS: &[&str] = &[
@@ -26,10 +26,15 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 ///
 /// # Errors
 /// A migration fails, or the file is from a newer build.
-pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
+    let current: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| OpenError::Migration {
+            version: 0,
+            source: Box::new(source),
+        })?;
     if current > SCHEMA_VERSION {
-        return Err(DbError::TooNew {
+        return Err(OpenError::TooNew {
             found: current,
             supported: SCHEMA_VERSION,
         });
@@ -37,12 +42,18 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as u32 + 1;
         let tx = conn
-            .transaction()
-            .map_err(|source| DbError::Migration { version, source })?;
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|source| OpenError::Migration {
+                version,
+                source: Box::new(source),
+            })?;
         tx.execute_batch(sql)
             .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
             .and_then(|()| tx.commit())
-            .map_err(|source| DbError::Migration { version, source })?;
+            .map_err(|source| OpenError::Migration {
+                version,
+                source: Box::new(source),
+            })?;
         tracing::info!(schema.version = version, "applied migration {version}");
     }
     Ok(())
@@ -51,7 +62,8 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CatalogStore, ChangePosition, SqliteStore};
+    use crate::SqliteStore;
+    use paperhub_store::{CatalogStore, ChangePosition};
 
     /// A catalog at schema 5 with rows whose `(modified_at, id)` order differs
     /// from their id order, opened by this build.

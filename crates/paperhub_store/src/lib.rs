@@ -1,0 +1,60 @@
+//! Paperhub's storage interface: one trait per aggregate, one error type,
+//! and the records they pass, with no backend type in sight.
+//!
+//! The app holds an `Arc<dyn Store>` and never SQL. Two backends implement
+//! it: `paperhub_sqlite`, the embedded default, and `paperhub_postgres`, for
+//! several hub nodes on one database. Every method takes `&self`: a backend
+//! owns its connections and is shared between threads. A use case that must
+//! be atomic (the first account becomes curator; a password changes only
+//! from the hash the caller checked) is one method, and each backend runs it
+//! in one transaction, so callers never need a transaction of their own.
+//!
+//! Methods are synchronous: the import, harvest, index and mail threads and
+//! every CLI command are synchronous, and the web calls the store from
+//! blocking threads. Time is passed in (`now`), never read here.
+
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod catalog;
+mod community;
+mod error;
+mod outbox;
+mod subscriptions;
+
+pub use accounts::{AccountStore, ApiToken};
+pub use catalog::{
+    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
+    UpsertCounts,
+};
+pub use community::{
+    CommunityStore, Entry, ListOrder, ListQuery, Listing, Submission, TrendingCandidate,
+};
+pub use error::{BoxError, OpenError, StoreError, StoreResult};
+pub use outbox::{NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled};
+pub use paperhub_domain::{
+    ApiTokenId, Frequency, Interest, InterestKind, SubscriberId, SubscriberStatus, User, UserId,
+};
+pub use subscriptions::{NewSubscriber, Subscriber, SubscriptionStore};
+
+/// What a store is, for `paperhub stats` and the logs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoreInfo {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Where it is, without secrets: a file path, or host, port and database.
+    pub location: String,
+    /// The schema version it was migrated to.
+    pub schema_version: u32,
+}
+
+/// Every aggregate's interface in one: what the app holds.
+///
+/// Functions that need one aggregate take `&dyn CatalogStore` and so on;
+/// an `&dyn Store` coerces to each of them.
+pub trait Store:
+    CatalogStore + AccountStore + CommunityStore + SubscriptionStore + OutboxStore
+{
+    /// Which backend this is and where.
+    fn info(&self) -> StoreInfo;
+}
