@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use paperhub_domain::ArxivId;
-use paperhub_store::UserId;
+use paperhub_store::SubmitRequest;
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
@@ -103,7 +103,12 @@ fn seed(data_dir: &DataDir, users: u32) -> Result<(Vec<String>, Vec<String>)> {
         }
         if u < 50 {
             let id: ArxivId = ids[rng.next(ids.len())].parse()?;
-            store.submit(UserId(user.id.0), &id, latest, now)?;
+            let request = SubmitRequest {
+                user: user.id,
+                id: &id,
+                quota: None,
+            };
+            store.submit(&request, now)?;
         }
     }
     Ok((ids, titles))

@@ -7,3 +7,4 @@
 //! module that names a storage backend.
 
 pub mod store;
+pub mod subscriptions;

@@ -9,14 +9,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::Utc;
-use paperhub_store::{Frequency, Interest, InterestKind, Store};
+use paperhub_store::{Frequency, Store, SubscriberStatus};
 
 use super::Outcome;
+use crate::app::subscriptions::{self, MailContext, PreferenceInput};
 use crate::config::Config;
 use crate::data_dir::DataDir;
-use crate::digest::{self, render};
+use crate::digest;
 use crate::mail::sender::{SendReport, send_due};
 use crate::mail::transport::Transport;
 use crate::retrieval::Retriever;
@@ -291,51 +292,44 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Resu
             authors,
             confirmed,
         } => {
-            let Some(email) = crate::web::subscriptions::valid_address(email) else {
+            let Some(email) = subscriptions::valid_address(email) else {
                 bail!("{email:?} is not an email address");
             };
-            if *top > 50 {
-                bail!("--top must be at most 50, not {top}");
-            }
-            let mut interests = Vec::new();
-            for (kind, values) in [
-                (InterestKind::Query, queries),
-                (InterestKind::Category, categories),
-                (InterestKind::Author, authors),
-            ] {
-                for value in values {
-                    if kind == InterestKind::Category && !paperhub_domain::is_category(value) {
-                        bail!("--category {value:?} is not an arXiv category such as cs.LG");
-                    }
-                    interests.push(Interest {
-                        kind,
-                        value: value.trim().to_owned(),
-                    });
-                }
-            }
-            let now = Utc::now();
-            let subscriber = store.subscribe(&email, now)?;
-            store.set_preferences(subscriber.id, (*frequency).into(), *top, &interests)?;
+            let frequency = Frequency::from(*frequency);
+            let top = top.to_string();
+            let input = PreferenceInput {
+                frequency: frequency.as_str(),
+                top_n: &top,
+                queries: queries.iter().map(String::as_str).collect(),
+                categories: categories.iter().map(String::as_str).collect(),
+                authors: authors.iter().map(String::as_str).collect(),
+            };
+            let preferences =
+                subscriptions::parse_preferences(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mail = MailContext {
+                config,
+                hub_url: &hub,
+                secrets: &secrets,
+            };
+            let done = subscriptions::subscribe(
+                store.as_ref(),
+                &mail,
+                &email,
+                Some(&preferences),
+                *confirmed,
+                Utc::now(),
+            )?;
+            let id = done.subscriber.id;
             if *confirmed {
-                store.confirm_subscriber(subscriber.id, now)?;
-                println!("subscriber {} is active", subscriber.id);
+                println!("subscriber {id} is active");
             } else {
-                let mail = render::notice_mail(
-                    config,
-                    &hub,
-                    &secrets,
-                    &subscriber,
-                    render::Notice::Confirm,
-                    now,
-                )
-                .context("rendering the confirmation mail")?;
-                store.enqueue_mails(&[mail], now)?;
                 let report = send(store.as_ref(), data_dir, config)?;
-                println!(
-                    "subscriber {} awaits confirmation; confirmation mail: {}",
-                    subscriber.id,
-                    if report.sent > 0 { "sent" } else { "queued" }
-                );
+                let what = match done.subscriber.status {
+                    SubscriberStatus::Active => "is already active; a link to its preferences",
+                    _ => "awaits confirmation; confirmation mail",
+                };
+                let how = if report.sent > 0 { "sent" } else { "queued" };
+                println!("subscriber {id} {what}: {how}");
             }
             Ok(Outcome::Success)
         }

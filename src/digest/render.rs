@@ -105,9 +105,9 @@ impl DigestPaper {
     pub fn new(entry: &Entry, hub: &str, why: Vec<String>) -> DigestPaper {
         let p = &entry.paper;
         DigestPaper {
-            title: crate::web::views::one_line(&p.title),
+            title: paperhub_domain::text::one_line(&p.title),
             url: format!("{hub}/papers/{}", p.id),
-            authors: crate::web::views::author_line(p, 4),
+            authors: paperhub_domain::text::author_line(p, 4),
             summary: first_sentences(&p.abstract_text, 2, 320),
             votes: entry.votes,
             category: p.primary_category.clone().unwrap_or_default(),
@@ -397,7 +397,7 @@ pub fn notice_mail(
 
 /// Up to `sentences` sentences of `text`, at most about `max` characters.
 pub fn first_sentences(text: &str, sentences: usize, max: usize) -> String {
-    let text = crate::web::views::one_line(text);
+    let text = paperhub_domain::text::one_line(text);
     let mut end = 0;
     let mut found = 0;
     let bytes = text.as_bytes();
@@ -411,7 +411,7 @@ pub fn first_sentences(text: &str, sentences: usize, max: usize) -> String {
         }
     }
     if found == 0 || end > max {
-        return crate::web::views::excerpt(&text, &[], max);
+        return paperhub_domain::text::excerpt(&text, &[], max);
     }
     text[..end].to_owned()
 }

@@ -21,7 +21,7 @@ use axum::extract::{OriginalUri, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use paperhub_domain::ArxivId;
-use paperhub_store::{Entry, Submission, User, UserId};
+use paperhub_store::{Entry, Quota, Submission, SubmitRequest, User, UserId};
 use serde::Deserialize;
 
 use super::AppState;
@@ -104,6 +104,13 @@ pub struct Submitted {
     pub fetched: bool,
 }
 
+/// The answer to a submission beyond the daily quota.
+fn over_quota(quota: u32) -> AppError {
+    AppError::too_many(3600).with_detail(format!(
+        "You have submitted {quota} papers in the last 24 hours, this hub's daily limit; try again tomorrow."
+    ))
+}
+
 /// Parses what a user typed: an id, `arXiv:` id or arxiv.org URL.
 ///
 /// # Errors
@@ -147,17 +154,14 @@ pub async fn submit_paper(
         })
         .await?;
     if !is_admin {
-        let over = || {
-            AppError::too_many(3600).with_detail(format!(
-                "You have submitted {quota} papers in the last 24 hours, this hub's daily limit; try again tomorrow."
-            ))
-        };
+        let over = || over_quota(quota);
+        // A first look, so a user over the quota costs no arXiv fetch; the
+        // store checks again in the transaction that adds the paper.
         if today >= quota {
             return Err(over());
         }
-        // The store's count is shared by every node but read before the
-        // write; this node's attempt counter closes the race between
-        // parallel requests, and counts fetches that found nothing too.
+        // This node's attempt counter also limits fetches that found
+        // nothing, which the store never counts.
         app.limiter
             .hit(
                 &format!("submit:{user_id}"),
@@ -204,20 +208,30 @@ pub async fn submit_paper(
             .await?;
         fetched = true;
     }
-    let user_id = user.id;
+    let request_quota = (!is_admin).then_some(Quota { max: quota, since });
     let pid = id.clone();
-    let (outcome, entry) = app
+    let submitted = app
         .db
         .run(move |s| {
-            if s.entry(&pid, None)?.is_none() {
-                return Ok(None);
-            }
-            let day = s.latest_day()?.unwrap_or_else(|| Utc::now().date_naive());
-            let outcome = s.submit(user_id, &pid, day, Utc::now())?;
-            Ok(s.entry(&pid, Some(user_id))?.map(|e| (outcome, e)))
+            let request = SubmitRequest {
+                user: user_id,
+                id: &pid,
+                quota: request_quota,
+            };
+            s.submit(&request, Utc::now())
         })
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("arXiv has no paper {}.", id.base())))?;
+        .await?;
+    let outcome = submitted.outcome;
+    let entry = match (&outcome, submitted.entry) {
+        (Submission::OverQuota { .. }, _) => return Err(over_quota(quota)),
+        (Submission::NotInCatalog, _) | (_, None) => {
+            return Err(AppError::not_found(format!(
+                "arXiv has no paper {}.",
+                id.base()
+            )));
+        }
+        (_, Some(entry)) => entry,
+    };
     app.pages.bump();
     if fetched {
         app.searcher.refresh();
@@ -312,6 +326,8 @@ pub async fn submit_form(
                         .map(|d| format!(" to the list of {d}"))
                         .unwrap_or_default()
                 ),
+                // submit_paper answers these with an error.
+                Submission::OverQuota { .. } | Submission::NotInCatalog => String::new(),
             });
             page.paper = Some((id, s.entry.paper.title.clone()));
             page.value.clear();

@@ -18,9 +18,7 @@ use axum::Extension;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use paperhub_store::{
-    Frequency, Interest, InterestKind, Subscriber, SubscriberId, SubscriberStatus,
-};
+use paperhub_store::{InterestKind, Preferences, Subscriber, SubscriberId, SubscriberStatus};
 use serde::Deserialize;
 
 use super::AppState;
@@ -28,12 +26,8 @@ use super::errors::AppError;
 use super::pages::{chrome, render};
 use super::session::Viewer;
 use super::views::Chrome;
-use crate::digest::render::{self as mails, CONFIRM, MANAGE, Notice, UNSUBSCRIBE};
-
-/// Saved searches, categories and authors a subscriber may keep, each.
-const MAX_INTERESTS: usize = 50;
-/// Longest saved search or author name.
-const MAX_INTEREST_LEN: usize = 200;
+use crate::app::subscriptions::{self, MailContext, PreferenceInput, parse_preferences as parse};
+use crate::digest::render::{self as mails, CONFIRM, MANAGE, UNSUBSCRIBE};
 
 /// The preferences form's current values.
 #[derive(Debug, Clone)]
@@ -99,12 +93,6 @@ pub struct SubscribeForm {
     pub email: String,
 }
 
-/// Checks an address well enough to mail it; returns it trimmed.
-pub fn valid_address(raw: &str) -> Option<String> {
-    let email = raw.trim();
-    (email.len() <= 254 && email.parse::<lettre::Address>().is_ok()).then(|| email.to_owned())
-}
-
 /// `POST /subscribe`: see the module docs.
 ///
 /// # Errors
@@ -115,7 +103,7 @@ pub async fn subscribe(
     uri: OriginalUri,
     axum::Form(form): axum::Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
-    let Some(email) = valid_address(&form.email) else {
+    let Some(email) = subscriptions::valid_address(&form.email) else {
         let mut p = page(&viewer, &uri, "Subscribe to the digest", &[]);
         p.error = Some(format!(
             "{:?} is not an email address we can write to; check it and try again.",
@@ -145,22 +133,19 @@ pub async fn subscribe(
         )
         .is_ok();
     if may_mail {
-        let now = Utc::now();
-        let subscriber = app.db.run(move |s| s.subscribe(&email, now)).await?;
-        let notice = match subscriber.status {
-            SubscriberStatus::Active => Notice::Manage,
-            _ => Notice::Confirm,
-        };
-        let mail = mails::notice_mail(
-            &app.config,
-            &app.base_url(),
-            &app.secrets,
-            &subscriber,
-            notice,
-            now,
-        )
-        .map_err(AppError::internal)?;
-        app.db.run(move |s| s.enqueue_mails(&[mail], now)).await?;
+        let hub_url = app.base_url();
+        let state = Arc::clone(&app);
+        app.db
+            .run(move |s| {
+                let mail = MailContext {
+                    config: &state.config,
+                    hub_url: &hub_url,
+                    secrets: &state.secrets,
+                };
+                subscriptions::subscribe(s, &mail, &email, None, false, Utc::now())
+                    .map_err(|e| paperhub_store::StoreError::Aborted(e.into()))
+            })
+            .await?;
         app.mailer.wake();
     } else {
         tracing::info!("subscribe: per-address mail limit reached; no mail sent");
@@ -358,70 +343,22 @@ pub struct ManageForm {
     pub authors: String,
 }
 
-/// Parses the posted preferences, or says what is wrong.
+/// Checks the posted preferences with the rules every sign-up shares
+/// (`app::subscriptions`), or says what is wrong, naming the field.
 ///
 /// # Errors
 /// A message naming the field.
-pub fn parse_preferences(form: &ManageForm) -> Result<(Frequency, u32, Vec<Interest>), String> {
-    let frequency = Frequency::parse(form.frequency.trim())
-        .ok_or_else(|| format!("frequency: {:?} is not daily or weekly", form.frequency))?;
-    let top_n: u32 = form
-        .top_n
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n <= 50)
-        .ok_or_else(|| {
-            format!(
-                "trending papers: {:?} is not a number from 0 to 50",
-                form.top_n
-            )
-        })?;
-    let mut interests = Vec::new();
-    let lines = |text: &str| -> Vec<String> {
-        text.lines()
-            .map(crate::web::views::one_line)
-            .filter(|l| !l.is_empty())
-            .collect()
-    };
-    for (kind, values) in [
-        (InterestKind::Query, lines(&form.queries)),
-        (InterestKind::Author, lines(&form.authors)),
-        (
-            InterestKind::Category,
-            form.categories
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
-    ] {
-        if values.len() > MAX_INTERESTS {
-            return Err(format!(
-                "{}: at most {MAX_INTERESTS}, not {}",
-                kind.as_str(),
-                values.len()
-            ));
-        }
-        for value in values {
-            if value.chars().count() > MAX_INTEREST_LEN {
-                return Err(format!(
-                    "{}: {:?}… is longer than {MAX_INTEREST_LEN} characters",
-                    kind.as_str(),
-                    value.chars().take(40).collect::<String>()
-                ));
-            }
-            if kind == InterestKind::Category && !paperhub_domain::is_category(&value) {
-                return Err(format!(
-                    "categories: {value:?} is not an arXiv category such as cs.LG"
-                ));
-            }
-            interests.push(Interest { kind, value });
-        }
-    }
-    interests.sort();
-    interests.dedup();
-    Ok((frequency, top_n, interests))
+pub fn parse_preferences(form: &ManageForm) -> Result<Preferences, String> {
+    parse(&PreferenceInput {
+        frequency: &form.frequency,
+        top_n: &form.top_n,
+        queries: form.queries.lines().collect(),
+        categories: form
+            .categories
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .collect(),
+        authors: form.authors.lines().collect(),
+    })
 }
 
 /// `POST /email/manage`: saves preferences (and re-activates a lapsed address).
@@ -437,15 +374,11 @@ pub async fn save_manage(
     };
     let parsed = parse_preferences(&form);
     let current = match &parsed {
-        Ok((frequency, top_n, interests)) => {
-            let (id, frequency, top_n, interests) =
-                (subscriber.id, *frequency, *top_n, interests.clone());
+        Ok(preferences) => {
+            let (id, preferences) = (subscriber.id, preferences.clone());
             let saved = app
                 .db
-                .run(move |s| {
-                    s.set_preferences(id, frequency, top_n, &interests)?;
-                    s.confirm_subscriber(id, Utc::now())
-                })
+                .run(move |s| s.save_preferences(id, &preferences, Utc::now()))
                 .await;
             match saved {
                 Ok(Some(s)) => s,
@@ -537,6 +470,7 @@ pub async fn unsubscribe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paperhub_store::{Frequency, Interest};
 
     fn form(frequency: &str, top_n: &str, categories: &str) -> ManageForm {
         ManageForm {
@@ -551,9 +485,12 @@ mod tests {
 
     #[test]
     fn preferences_parse_and_name_the_bad_field() {
-        let (f, n, i) = parse_preferences(&form("weekly", "5", "cs.LG, cs.CL")).unwrap();
-        assert_eq!((f, n, i.len()), (Frequency::Weekly, 5, 5));
-        assert!(i.contains(&Interest {
+        let p = parse_preferences(&form("weekly", "5", "cs.LG, cs.CL")).unwrap();
+        assert_eq!(
+            (p.frequency, p.top_n, p.interests.len()),
+            (Frequency::Weekly, 5, 5)
+        );
+        assert!(p.interests.contains(&Interest {
             kind: InterestKind::Query,
             value: "diffusion models".into()
         }));
@@ -563,16 +500,5 @@ mod tests {
         assert!(e.starts_with("trending"), "{e}");
         let e = parse_preferences(&form("daily", "5", "cs.LG cs_LG")).unwrap_err();
         assert!(e.contains("\"cs_LG\""), "{e}");
-    }
-
-    #[test]
-    fn addresses_are_checked() {
-        assert_eq!(
-            valid_address(" a@example.org "),
-            Some("a@example.org".into())
-        );
-        for bad in ["", "a", "a@", "@b.org", "a b@c.org", "<a@b.org>"] {
-            assert_eq!(valid_address(bad), None, "{bad}");
-        }
     }
 }

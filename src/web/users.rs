@@ -257,14 +257,8 @@ pub async fn signup(
     let name = username.clone();
     let created = app
         .db
-        .run(move |s| {
-            let user = s.create_user(&name, email.as_deref(), &hash, Utc::now())?;
-            // The first account is the hub's curator.
-            if user.id.0 == 1 {
-                s.set_admin(&name, true)?;
-            }
-            Ok(user)
-        })
+        // The store makes the first account the hub's curator.
+        .run(move |s| s.create_user(&name, email.as_deref(), &hash, Utc::now()))
         .await;
     let user = match created {
         Ok(user) => user,

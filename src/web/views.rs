@@ -8,6 +8,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use paperhub_domain::Paper;
+pub use paperhub_domain::text::{author_line, excerpt, one_line};
 use paperhub_store::{Entry, User};
 use serde::Serialize;
 
@@ -99,21 +100,6 @@ pub fn paper_day(paper: &Paper) -> Option<NaiveDate> {
         .or_else(|| paper.submitted.map(|d| d.date_naive()))
 }
 
-/// `s` with every run of whitespace (arXiv titles carry line breaks) made one space.
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// "A, B, C, D et al."
-pub fn author_line(paper: &Paper, max: usize) -> String {
-    let names: Vec<&str> = paper.authors.iter().map(|a| a.name.as_str()).collect();
-    if names.len() > max {
-        format!("{} et al.", names[..max].join(", "))
-    } else {
-        names.join(", ")
-    }
-}
-
 impl Card {
     /// A card for `entry`, with `terms` highlighted in the excerpt.
     pub fn new(entry: &Entry, terms: &[String]) -> Card {
@@ -173,53 +159,6 @@ pub fn query_terms(query: &str) -> Vec<String> {
     terms.dedup();
     terms.truncate(20);
     terms
-}
-
-/// Up to `max` characters of `text` on word boundaries, starting near the
-/// first query word when it is not in the opening.
-pub fn excerpt(text: &str, terms: &[String], max: usize) -> String {
-    let lower = text.to_lowercase();
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    if chars.len() <= max {
-        return text.to_owned();
-    }
-    // Byte offsets of `lower` and `text` differ only for rare case-mapping
-    // changes; the start found is a hint, clamped to a char boundary.
-    let first = terms
-        .iter()
-        .filter_map(|t| lower.find(t.as_str()))
-        .min()
-        .unwrap_or(0);
-    let first_char = chars.partition_point(|(b, _)| *b < first);
-    let start = if first_char + 40 > max {
-        first_char.saturating_sub(60)
-    } else {
-        0
-    };
-    let end = (start + max).min(chars.len());
-    let e = chars.get(end).map_or(text.len(), |(b, _)| *b);
-    let mut s_byte = chars.get(start).map_or(0, |(b, _)| *b);
-    if start > 0 {
-        // Begin at a word, if one begins inside the window: a long token
-        // with no space must not move the start past the end (see #13).
-        if let Some(sp) = text[s_byte..e].find(' ') {
-            s_byte += sp + 1;
-        }
-    }
-    let e_byte = if end < chars.len() {
-        text[s_byte..e].rfind(' ').map_or(e, |sp| s_byte + sp)
-    } else {
-        text.len()
-    };
-    let mut out = String::new();
-    if start > 0 {
-        out.push('…');
-    }
-    out.push_str(text[s_byte..e_byte].trim());
-    if e_byte < text.len() {
-        out.push('…');
-    }
-    out
 }
 
 /// Escapes `text` for HTML and wraps whole-word-prefix matches of `terms`

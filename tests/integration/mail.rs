@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paperhub_store::{Frequency, NewSubscriber, SubscriberId, SubscriberStatus};
+use paperhub_store::{Frequency, NewSubscriber, Preferences, SubscriberId, SubscriberStatus};
 use serde_json::Value;
 
 use crate::util::TestDir;
@@ -306,8 +306,13 @@ fn a_550_fails_permanently_and_repeated_failures_disable_the_address() {
     let sub = |t: &TestDir| t.store().subscriber(SubscriberId(1)).unwrap().unwrap();
     assert_eq!(sub(&t).status, SubscriberStatus::Active);
     assert_eq!(sub(&t).hard_failures, 1);
+    let weekly = Preferences {
+        frequency: Frequency::Weekly,
+        top_n: 2,
+        interests: vec![],
+    };
     t.store()
-        .set_preferences(SubscriberId(1), Frequency::Weekly, 2, &[])
+        .save_preferences(SubscriberId(1), &weekly, chrono::Utc::now())
         .unwrap();
     run("weekly");
     assert_eq!(sub(&t).status, SubscriberStatus::Disabled);

@@ -72,10 +72,11 @@ impl FromStr for SubscriberStatus {
 }
 
 /// How often a subscriber gets a digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Frequency {
     /// After each announcement.
+    #[default]
     Daily,
     /// Once a week.
     Weekly,

@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperhub_domain::{ArxivId, UserId};
 use paperhub_store::{
-    CommunityStore, Entry, ListOrder, ListQuery, Listing, StoreResult, Submission,
-    TrendingCandidate,
+    CommunityStore, Entry, ListOrder, ListQuery, Listing, StoreResult, Submission, SubmitRequest,
+    Submitted, TrendingCandidate,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
@@ -121,6 +121,19 @@ fn entries_in(
     Ok(found)
 }
 
+/// Papers `user` submitted at or after `since`.
+fn submissions_since_in(
+    conn: &Connection,
+    user: UserId,
+    since: DateTime<Utc>,
+) -> Result<u32, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM paper_community WHERE submitted_by = ?1 AND submitted_at >= ?2",
+        )?
+        .query_row(params![user.0, ts(since)], |r| r.get(0))?)
+}
+
 impl CommunityStore for SqliteStore {
     fn set_vote(
         &self,
@@ -162,18 +175,28 @@ impl CommunityStore for SqliteStore {
         })
     }
 
-    fn submit(
-        &self,
-        user: UserId,
-        id: &ArxivId,
-        list_date: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Submission> {
+    fn submit(&self, request: &SubmitRequest<'_>, now: DateTime<Utc>) -> StoreResult<Submitted> {
         self.write(|conn| {
-            let now = ts(now);
-            let arxiv_id = id.base();
+            let arxiv_id = request.id.base();
+            let user = request.user;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            ensure_community_row(&tx, arxiv_id, &now)?;
+            let entry = |tx: &Connection| -> Result<Option<Entry>, DbError> {
+                Ok(query_entries(
+                    tx,
+                    "WHERE p.arxiv_id = ?2",
+                    &[
+                        Value::Integer(viewer_param(Some(user))),
+                        Value::Text(arxiv_id.to_owned()),
+                    ],
+                )?
+                .pop())
+            };
+            if entry(&tx)?.is_none() {
+                return Ok(Submitted {
+                    outcome: Submission::NotInCatalog,
+                    entry: None,
+                });
+            }
             let existing: Option<(Option<String>, Option<String>)> = tx
                 .prepare_cached(
                     "SELECT u.username, c.list_date FROM paper_community c \
@@ -188,20 +211,38 @@ impl CommunityStore for SqliteStore {
                     list_date: day.as_deref().and_then(parse_day),
                 }
             } else {
-                tx.prepare_cached(
-                    "UPDATE paper_community SET submitted_by = ?2, submitted_at = ?3, list_date = ?4 \
-                     WHERE arxiv_id = ?1",
-                )?
-                .execute(params![
-                    arxiv_id,
-                    user.0,
-                    now,
-                    list_date.format("%Y-%m-%d").to_string()
-                ])?;
-                Submission::Added { list_date }
+                let used = match request.quota {
+                    Some(quota) => Some((quota.max, submissions_since_in(&tx, user, quota.since)?)),
+                    None => None,
+                };
+                match used {
+                    Some((max, used)) if used >= max => Submission::OverQuota { used },
+                    _ => {
+                        let day: Option<String> =
+                            tx.query_row("SELECT max(announced) FROM papers", [], |r| r.get(0))?;
+                        let list_date = day
+                            .as_deref()
+                            .and_then(parse_day)
+                            .unwrap_or_else(|| now.date_naive());
+                        let now = ts(now);
+                        ensure_community_row(&tx, arxiv_id, &now)?;
+                        tx.prepare_cached(
+                            "UPDATE paper_community SET submitted_by = ?2, submitted_at = ?3, \
+                             list_date = ?4 WHERE arxiv_id = ?1",
+                        )?
+                        .execute(params![
+                            arxiv_id,
+                            user.0,
+                            now,
+                            list_date.format("%Y-%m-%d").to_string()
+                        ])?;
+                        Submission::Added { list_date }
+                    }
+                }
             };
+            let entry = entry(&tx)?;
             tx.commit()?;
-            Ok(outcome)
+            Ok(Submitted { outcome, entry })
         })
     }
 
@@ -346,13 +387,7 @@ impl CommunityStore for SqliteStore {
     }
 
     fn submissions_since(&self, user: UserId, since: DateTime<Utc>) -> StoreResult<u32> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT count(*) FROM paper_community WHERE submitted_by = ?1 AND submitted_at >= ?2",
-                )?
-                .query_row(params![user.0, ts(since)], |r| r.get(0))?)
-        })
+        self.read(|conn| submissions_since_in(conn, user, since))
     }
 
     fn latest_day(&self) -> StoreResult<Option<NaiveDate>> {
@@ -429,254 +464,5 @@ impl CommunityStore for SqliteStore {
             )?;
             Ok((submitted, upvoted))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Duration;
-    use paperhub_domain::Author;
-
-    use super::*;
-    use paperhub_domain::Paper;
-    use paperhub_store::{AccountStore, CatalogStore, StoreError};
-
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap();
-        (dir, store)
-    }
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-11-20T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    fn day(s: &str) -> NaiveDate {
-        parse_day(s).unwrap()
-    }
-
-    fn seed(store: &SqliteStore) {
-        let papers: Vec<Paper> = [
-            ("2511.00001", "2025-11-19", "cs.LG"),
-            ("2511.00002", "2025-11-19", "cs.CL cs.LG"),
-            ("2511.00003", "2025-11-20", "cs.CV"),
-            ("2511.00004", "2025-11-20", "cs.LG"),
-            ("2511.00005", "2025-11-21", "math.CO"),
-        ]
-        .into_iter()
-        .map(|(id, d, cats)| {
-            let mut p = Paper::new(id.parse().unwrap(), format!("Paper {id}"), "Text.".into());
-            p.authors = vec![Author::from_display_name("Ada Lovelace")];
-            p.categories = cats.split(' ').map(str::to_owned).collect();
-            p.announced = Some(day(d));
-            p.finalize();
-            p
-        })
-        .collect();
-        store.upsert_papers(&papers, now()).unwrap();
-    }
-
-    fn id(s: &str) -> ArxivId {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn usernames_and_emails_are_unique_ignoring_case() {
-        let (_d, s) = store();
-        s.create_user("ada", Some("ada@example.org"), "h", now())
-            .unwrap();
-        assert!(matches!(
-            s.create_user("ADA", None, "h", now()),
-            Err(StoreError::Conflict { field: "username" })
-        ));
-        assert!(matches!(
-            s.create_user("bob", Some("Ada@Example.org"), "h", now()),
-            Err(StoreError::Conflict { field: "email" })
-        ));
-        let (user, hash) = s.user_credentials("Ada").unwrap().unwrap();
-        assert_eq!((user.username.as_str(), hash.as_str()), ("ada", "h"));
-    }
-
-    #[test]
-    fn sessions_expire_and_end() {
-        let (_d, s) = store();
-        let u = s.create_user("ada", None, "h", now()).unwrap();
-        s.create_session(b"tok", u.id, now(), now() + Duration::hours(1))
-            .unwrap();
-        assert_eq!(s.session_user(b"tok", now()).unwrap().unwrap().id, u.id);
-        assert!(
-            s.session_user(b"tok", now() + Duration::hours(2))
-                .unwrap()
-                .is_none()
-        );
-        s.create_session(b"other", u.id, now(), now() + Duration::hours(1))
-            .unwrap();
-        assert!(
-            matches!(
-                s.change_password(u.id, "wrong", "h2", Some(b"tok")),
-                Err(StoreError::Conflict { field: "password" })
-            ),
-            "a stale expected hash changes nothing"
-        );
-        assert!(s.session_user(b"other", now()).unwrap().is_some());
-        s.change_password(u.id, "h", "h2", Some(b"tok")).unwrap();
-        assert!(
-            s.session_user(b"other", now()).unwrap().is_none(),
-            "other sessions end"
-        );
-        assert_eq!(s.user_credentials("ada").unwrap().unwrap().1, "h2");
-        s.delete_session(b"tok", now()).unwrap();
-        assert!(s.session_user(b"tok", now()).unwrap().is_none());
-    }
-
-    #[test]
-    fn votes_are_idempotent_and_counted() {
-        let (_d, s) = store();
-        seed(&s);
-        let a = s.create_user("ada", None, "h", now()).unwrap();
-        let b = s.create_user("bob", None, "h", now()).unwrap();
-        let p = id("2511.00001");
-        assert_eq!(s.set_vote(a.id, &p, true, now()).unwrap(), 1);
-        assert_eq!(s.set_vote(a.id, &p, true, now()).unwrap(), 1);
-        assert_eq!(s.set_vote(b.id, &p, true, now()).unwrap(), 2);
-        assert_eq!(s.set_vote(a.id, &p, false, now()).unwrap(), 1);
-        assert_eq!(s.set_vote(a.id, &p, false, now()).unwrap(), 1);
-        let e = s.entry(&p, Some(b.id)).unwrap().unwrap();
-        assert_eq!((e.votes, e.voted), (1, true));
-        let e = s.entry(&p, Some(a.id)).unwrap().unwrap();
-        assert!(!e.voted);
-    }
-
-    #[test]
-    fn listing_pages_both_parts_as_one_sequence() {
-        // See: #13 (455 submissions made `limit=1` return 428 papers).
-        let (_d, s) = store();
-        seed(&s);
-        let a = s.create_user("ada", None, "h", now()).unwrap();
-        for p in ["2511.00001", "2511.00005"] {
-            s.submit(a.id, &id(p), day("2025-11-20"), now()).unwrap();
-        }
-        let page = |offset: u32| {
-            let l = s
-                .listing(
-                    &ListQuery {
-                        from: day("2025-11-20"),
-                        to: day("2025-11-20"),
-                        categories: vec![],
-                        offset,
-                        limit: 1,
-                        include_hidden: false,
-                        order: ListOrder::Votes,
-                    },
-                    None,
-                )
-                .unwrap();
-            assert_eq!(l.community.len() + l.announced.len(), 1, "offset {offset}");
-            assert_eq!(l.community_total, 2);
-            (l.community.len(), l.announced_total)
-        };
-        assert_eq!(page(0).0, 1);
-        assert_eq!(page(1).0, 1);
-        let (community, announced_total) = page(2);
-        assert_eq!(community, 0, "the announcement follows");
-        assert!(announced_total >= 1);
-    }
-
-    #[test]
-    fn listing_splits_community_and_announcement_and_filters() {
-        let (_d, s) = store();
-        seed(&s);
-        let a = s.create_user("ada", None, "h", now()).unwrap();
-        assert_eq!(
-            s.submit(a.id, &id("2511.00005"), day("2025-11-20"), now())
-                .unwrap(),
-            Submission::Added {
-                list_date: day("2025-11-20")
-            }
-        );
-        assert!(matches!(
-            s.submit(a.id, &id("2511.00005"), day("2025-11-21"), now())
-                .unwrap(),
-            Submission::AlreadySubmitted { .. }
-        ));
-        s.set_vote(a.id, &id("2511.00003"), true, now()).unwrap();
-        let q = ListQuery {
-            from: day("2025-11-20"),
-            to: day("2025-11-20"),
-            categories: vec![],
-            offset: 0,
-            limit: 50,
-            include_hidden: false,
-            order: ListOrder::Votes,
-        };
-        let l = s.listing(&q, None).unwrap();
-        let ids =
-            |v: &[Entry]| -> Vec<String> { v.iter().map(|e| e.paper.id.to_string()).collect() };
-        assert_eq!(ids(&l.community), ["2511.00005"]);
-        // Votes first, then the newest id.
-        assert_eq!(ids(&l.announced), ["2511.00003", "2511.00004"]);
-        assert_eq!(l.announced_total, 2);
-        let l = s
-            .listing(
-                &ListQuery {
-                    categories: vec!["cs.LG".into()],
-                    ..q.clone()
-                },
-                None,
-            )
-            .unwrap();
-        assert_eq!(ids(&l.announced), ["2511.00004"]);
-        s.set_curation(&id("2511.00004"), None, Some(true), now())
-            .unwrap();
-        let l = s.listing(&q, None).unwrap();
-        assert_eq!(ids(&l.announced), ["2511.00003"]);
-        assert_eq!(
-            s.days_around(day("2025-11-20")).unwrap(),
-            (Some(day("2025-11-19")), Some(day("2025-11-21")))
-        );
-        assert_eq!(s.latest_day().unwrap(), Some(day("2025-11-21")));
-        let t = s.trending_candidates(now() - Duration::days(1)).unwrap();
-        assert_eq!(t.len(), 2);
-        let (submitted, upvoted) = s.user_papers(a.id, None).unwrap();
-        assert_eq!(
-            (ids(&submitted), ids(&upvoted)),
-            (vec!["2511.00005".to_owned()], vec!["2511.00003".to_owned()])
-        );
-    }
-
-    #[test]
-    fn api_tokens_are_found_by_hash_and_revocable() {
-        let (_d, s) = store();
-        let a = s.create_user("ada", None, "h", now()).unwrap();
-        let t = s
-            .create_api_token(a.id, "laptop", b"hash", now(), None)
-            .unwrap();
-        assert_eq!(s.api_token_user(b"hash", now()).unwrap().unwrap().id, a.id);
-        assert!(s.api_tokens(a.id).unwrap()[0].last_used_at.is_some());
-        assert!(s.delete_api_token(a.id, t.id).unwrap());
-        assert!(s.api_token_user(b"hash", now()).unwrap().is_none());
-    }
-
-    #[test]
-    fn api_tokens_expire_and_die_with_a_password_change() {
-        // See: #13.
-        let (_d, s) = store();
-        let a = s.create_user("ada", None, "h", now()).unwrap();
-        let soon = now() + Duration::days(1);
-        s.create_api_token(a.id, "ci", b"short", now(), Some(soon))
-            .unwrap();
-        s.create_api_token(a.id, "laptop", b"long", now(), None)
-            .unwrap();
-        assert!(s.api_token_user(b"short", now()).unwrap().is_some());
-        assert!(
-            s.api_token_user(b"short", soon).unwrap().is_none(),
-            "expired"
-        );
-        assert_eq!(s.api_tokens(a.id).unwrap()[1].expires_at, Some(soon));
-        s.change_password(a.id, "h", "h2", None).unwrap();
-        assert!(s.api_token_user(b"long", now()).unwrap().is_none());
-        assert!(s.api_tokens(a.id).unwrap().is_empty());
     }
 }

@@ -25,6 +25,9 @@ pub(crate) enum DbError {
     /// A row the method needs is missing.
     #[error("{0} not found")]
     NotFound(String),
+    /// A caller's step inside the transaction failed; it is rolled back.
+    #[error("aborted: {0}")]
+    Aborted(#[source] paperhub_store::BoxError),
     /// Any other SQLite error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
@@ -47,6 +50,7 @@ impl From<DbError> for StoreError {
             DbError::Corrupt { what, key, reason } => StoreError::Corrupt { what, key, reason },
             DbError::Conflict { field } => StoreError::Conflict { field },
             DbError::NotFound(what) => StoreError::NotFound { what },
+            DbError::Aborted(source) => StoreError::Aborted(source),
             DbError::Sqlite(e) => StoreError::Backend(Box::new(e)),
         }
     }

@@ -10,9 +10,10 @@ use paperhub_store::{
     NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled, StoreResult,
     SubscriberId,
 };
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::SqliteStore;
+use crate::error::DbError;
 use crate::rows::{parse_ts, ts};
 
 /// Reads the first six columns of a claim or a look at the outbox.
@@ -25,6 +26,40 @@ fn queued_mail_from_row(r: &Row<'_>) -> rusqlite::Result<QueuedMail> {
         message: r.get(4)?,
         attempts: r.get(5)?,
     })
+}
+
+/// Queues `mails` inside the caller's transaction, skipping a mail whose
+/// `dedupe_key` is already queued and a mail to a subscriber who has left
+/// or was disabled meanwhile (a digest run reads its subscribers first and
+/// queues in chunks). Returns how many were queued.
+pub(crate) fn enqueue_in(
+    conn: &Connection,
+    mails: &[NewMail],
+    now: DateTime<Utc>,
+) -> Result<u64, DbError> {
+    let now = ts(now);
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (dedupe_key, subscriber_id, kind, message_id,
+             recipient, subject, message, next_attempt_at, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8
+         WHERE ?2 IS NULL OR NOT EXISTS (
+             SELECT 1 FROM subscribers
+             WHERE id = ?2 AND status IN ('unsubscribed', 'disabled'))",
+    )?;
+    let mut added = 0;
+    for m in mails {
+        added += insert.execute(params![
+            m.dedupe_key,
+            m.subscriber.map(|s| s.0),
+            m.kind,
+            m.message_id,
+            m.recipient,
+            m.subject,
+            m.message,
+            now
+        ])? as u64;
+    }
+    Ok(added)
 }
 
 impl OutboxStore for SqliteStore {
@@ -42,28 +77,8 @@ impl OutboxStore for SqliteStore {
 
     fn enqueue_mails(&self, mails: &[NewMail], now: DateTime<Utc>) -> StoreResult<u64> {
         self.write(|conn| {
-            let now = ts(now);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut added = 0;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO outbox (dedupe_key, subscriber_id, kind, message_id,
-                         recipient, subject, message, next_attempt_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                )?;
-                for m in mails {
-                    added += insert.execute(params![
-                        m.dedupe_key,
-                        m.subscriber.map(|s| s.0),
-                        m.kind,
-                        m.message_id,
-                        m.recipient,
-                        m.subject,
-                        m.message,
-                        now
-                    ])? as u64;
-                }
-            }
+            let added = enqueue_in(&tx, mails, now)?;
             tx.commit()?;
             Ok(added)
         })
@@ -286,251 +301,5 @@ impl OutboxStore for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use paperhub_store::{Frequency, Interest, InterestKind, SubscriberStatus, SubscriptionStore};
-
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.sqlite")).unwrap();
-        (dir, store)
-    }
-
-    fn mail(key: &str, sub: SubscriberId) -> NewMail {
-        NewMail {
-            dedupe_key: key.into(),
-            subscriber: Some(sub),
-            kind: "digest".into(),
-            message_id: format!("{key}@test"),
-            recipient: "a@example.org".into(),
-            subject: "s".into(),
-            message: b"Subject: s\r\n\r\nbody".to_vec(),
-        }
-    }
-
-    #[test]
-    fn subscribing_twice_is_one_row_and_case_insensitive() {
-        let (_d, s) = store();
-        let now = Utc::now();
-        let a = s.subscribe("Ann@Example.org", now).unwrap();
-        let b = s.subscribe("ann@example.org", now).unwrap();
-        assert_eq!(a.id, b.id);
-        assert_eq!(b.status, SubscriberStatus::Pending);
-        let c = s.confirm_subscriber(a.id, now).unwrap().unwrap();
-        assert_eq!(c.status, SubscriberStatus::Active);
-        assert_eq!(
-            s.subscribe("ann@example.org", now).unwrap().status,
-            SubscriberStatus::Active,
-            "signing up again does not reset an active subscription"
-        );
-        assert!(s.unsubscribe(a.id, now).unwrap());
-        assert_eq!(
-            s.subscribe("ann@example.org", now).unwrap().status,
-            SubscriberStatus::Pending
-        );
-    }
-
-    #[test]
-    fn enqueue_is_idempotent_per_key_and_failures_disable() {
-        let (_d, s) = store();
-        let now = Utc::now();
-        let sub = s.subscribe("b@example.org", now).unwrap().id;
-        s.confirm_subscriber(sub, now).unwrap();
-        let batch = [
-            mail("digest:daily:d1:1", sub),
-            mail("digest:daily:d2:1", sub),
-        ];
-        assert_eq!(s.enqueue_mails(&batch, now).unwrap(), 2);
-        assert_eq!(s.enqueue_mails(&batch, now).unwrap(), 0, "same keys");
-        assert_eq!(s.outbox_keys("digest:daily:").unwrap().len(), 2);
-        assert_eq!(s.outbox_keys("digest:weekly:").unwrap().len(), 0);
-        let lease = now + chrono::Duration::minutes(5);
-        let due = s.claim_due_mails("me", now, lease, 10).unwrap();
-        assert_eq!(due.len(), 2);
-        assert_eq!(
-            s.mark_retry(due[0].id, "me", "451", now + chrono::Duration::hours(1))
-                .unwrap(),
-            Settled::Recorded
-        );
-        assert_eq!(s.due_mails(now, 10).unwrap().len(), 1);
-        assert_eq!(
-            s.mark_failed(due[1].id, "me", "550", true, 2).unwrap(),
-            Settled::Recorded
-        );
-        let later = now + chrono::Duration::hours(2);
-        let retried = s.claim_due_mails("me", later, later, 10).unwrap();
-        assert_eq!(retried.len(), 1);
-        assert_eq!(retried[0].attempts, 1);
-        assert_eq!(
-            s.mark_failed(due[0].id, "me", "550", true, 2).unwrap(),
-            Settled::Disabled
-        );
-        let sub_row = s.subscriber(sub).unwrap().unwrap();
-        assert_eq!(sub_row.status, SubscriberStatus::Disabled);
-        let c = s.outbox_counts().unwrap();
-        assert_eq!((c.queued, c.sent, c.failed), (0, 0, 2));
-    }
-
-    /// A store on `path` with `n` queued mails to one active subscriber.
-    fn outbox_of(path: &std::path::Path, n: usize, now: DateTime<Utc>) -> SqliteStore {
-        let s = SqliteStore::open(path).unwrap();
-        let sub = s.subscribe("q@example.org", now).unwrap().id;
-        s.confirm_subscriber(sub, now).unwrap();
-        let mails: Vec<NewMail> = (0..n).map(|i| mail(&format!("k{i}"), sub)).collect();
-        assert_eq!(s.enqueue_mails(&mails, now).unwrap(), n as u64);
-        s
-    }
-
-    /// Two connections drain one outbox at once, as `paperhub serve` and
-    /// `paperhub digest send` do: no mail is claimed twice, none is left.
-    /// See: #13
-    #[test]
-    fn two_connections_claiming_at_once_never_share_a_mail() {
-        const N: usize = 300;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.sqlite");
-        let now = Utc::now();
-        drop(outbox_of(&path, N, now));
-        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
-        let senders: Vec<_> = ["a", "b"]
-            .into_iter()
-            .map(|owner| {
-                let path = path.clone();
-                let start = std::sync::Arc::clone(&start);
-                std::thread::spawn(move || {
-                    let s = SqliteStore::open(&path).unwrap();
-                    let lease = now + chrono::Duration::minutes(5);
-                    let mut mine = Vec::new();
-                    start.wait();
-                    loop {
-                        let claimed = s.claim_due_mails(owner, now, lease, 3).unwrap();
-                        if claimed.is_empty() {
-                            return mine;
-                        }
-                        for m in claimed {
-                            // Delivery takes a while, outside any lock.
-                            std::thread::sleep(std::time::Duration::from_millis(1));
-                            assert_eq!(s.mark_sent(m.id, owner, now).unwrap(), Settled::Recorded);
-                            mine.push(m.id);
-                        }
-                    }
-                })
-            })
-            .collect();
-        let claims: Vec<Vec<OutboxId>> = senders.into_iter().map(|t| t.join().unwrap()).collect();
-        let all: std::collections::BTreeSet<OutboxId> = claims.iter().flatten().copied().collect();
-        assert_eq!(all.len(), N, "every mail once");
-        assert_eq!(claims[0].len() + claims[1].len(), N, "no mail twice");
-        assert!(
-            claims.iter().all(|c| !c.is_empty()),
-            "both senders took part: {} and {}",
-            claims[0].len(),
-            claims[1].len()
-        );
-        let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.outbox_counts().unwrap().sent, N as u64);
-    }
-
-    #[test]
-    fn an_expired_lease_is_claimed_again_and_its_old_owner_records_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = Utc::now();
-        let s = outbox_of(&dir.path().join("t.sqlite"), 1, now);
-        let minute = chrono::Duration::minutes(1);
-        let held = s.claim_due_mails("crashed", now, now + minute, 10).unwrap();
-        assert_eq!(held.len(), 1);
-        assert!(
-            s.claim_due_mails("other", now, now + minute, 10)
-                .unwrap()
-                .is_empty(),
-            "a held lease is not claimable"
-        );
-        assert_eq!(
-            s.next_due().unwrap().map(ts),
-            Some(ts(now + minute)),
-            "next due when the lease runs out"
-        );
-        let later = now + minute + chrono::Duration::seconds(1);
-        let taken = s
-            .claim_due_mails("other", later, later + minute, 10)
-            .unwrap();
-        assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [held[0].id]);
-        for settle in [
-            s.mark_sent(held[0].id, "crashed", later).unwrap(),
-            s.mark_retry(held[0].id, "crashed", "451", later).unwrap(),
-            s.mark_failed(held[0].id, "crashed", "550", true, 1)
-                .unwrap(),
-        ] {
-            assert_eq!(settle, Settled::LeaseLost);
-        }
-        assert_eq!(
-            s.subscriber(SubscriberId(1))
-                .unwrap()
-                .unwrap()
-                .hard_failures,
-            0,
-            "a lost lease changes nothing"
-        );
-        assert_eq!(
-            s.mark_sent(held[0].id, "other", later).unwrap(),
-            Settled::Recorded
-        );
-        let c = s.outbox_counts().unwrap();
-        assert_eq!((c.queued, c.sent), (0, 1));
-        assert_eq!(s.outbox_recent(1).unwrap()[0].attempts, 1);
-    }
-
-    #[test]
-    fn unsubscribing_cancels_a_claimed_mail() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = Utc::now();
-        let s = outbox_of(&dir.path().join("t.sqlite"), 1, now);
-        let held = s
-            .claim_due_mails("me", now, now + chrono::Duration::minutes(1), 1)
-            .unwrap();
-        assert!(s.unsubscribe(SubscriberId(1), now).unwrap());
-        assert_eq!(
-            s.mark_sent(held[0].id, "me", now).unwrap(),
-            Settled::LeaseLost
-        );
-        assert_eq!(s.outbox_recent(1).unwrap()[0].status, "failed");
-    }
-
-    #[test]
-    fn preferences_replace_interests() {
-        let (_d, s) = store();
-        let now = Utc::now();
-        let sub = s.subscribe("c@example.org", now).unwrap().id;
-        s.confirm_subscriber(sub, now).unwrap();
-        let i = |kind, v: &str| Interest {
-            kind,
-            value: v.into(),
-        };
-        s.set_preferences(
-            sub,
-            Frequency::Weekly,
-            5,
-            &[
-                i(InterestKind::Query, "diffusion"),
-                i(InterestKind::Category, "cs.LG"),
-            ],
-        )
-        .unwrap();
-        s.set_preferences(
-            sub,
-            Frequency::Weekly,
-            3,
-            &[i(InterestKind::Author, "Ada Lovelace")],
-        )
-        .unwrap();
-        let all = s.active_subscribers(Frequency::Weekly).unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].0.top_n, 3);
-        assert_eq!(all[0].1, vec![i(InterestKind::Author, "Ada Lovelace")]);
-        assert!(s.active_subscribers(Frequency::Daily).unwrap().is_empty());
     }
 }

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use paperhub_store::{
-    Frequency, Interest, InterestKind, NewSubscriber, StoreResult, Subscriber, SubscriberId,
-    SubscriptionStore,
+    Frequency, Interest, InterestKind, NewSubscriber, NoticeFn, Preferences, StoreResult,
+    SubscribeRequest, Subscribed, Subscriber, SubscriberId, SubscriptionStore,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::SqliteStore;
 use crate::error::DbError;
+use crate::outbox::enqueue_in;
 use crate::rows::{is_unique_violation, parse_ts, parsed, ts};
 
 const SUBSCRIBER_COLUMNS: &str =
@@ -70,29 +71,94 @@ fn subscriber_where(
         .optional()?)
 }
 
+/// Replaces frequency, trending count and interests.
+fn replace_preferences(
+    conn: &Connection,
+    id: SubscriberId,
+    preferences: &Preferences,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE subscribers SET frequency = ?2, top_n = ?3 WHERE id = ?1",
+        params![id.0, preferences.frequency.as_str(), preferences.top_n],
+    )?;
+    conn.execute(
+        "DELETE FROM subscriber_interests WHERE subscriber_id = ?1",
+        [id.0],
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO subscriber_interests (subscriber_id, kind, value)
+         VALUES (?1, ?2, ?3)",
+    )?;
+    for i in &preferences.interests {
+        insert.execute(params![id.0, i.kind.as_str(), i.value])?;
+    }
+    Ok(())
+}
+
+/// Makes a subscription active. One that was not active (pending,
+/// unsubscribed, disabled) starts with no delivery failures; an active
+/// one keeps its count, so saving preferences does not hide a failing
+/// address.
+fn confirm_in(conn: &Connection, id: SubscriberId, now: DateTime<Utc>) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE subscribers SET status = 'active',
+             hard_failures = CASE WHEN status = 'active' THEN hard_failures ELSE 0 END,
+             confirmed_at = coalesce(confirmed_at, ?2), unsubscribed_at = NULL
+         WHERE id = ?1",
+        params![id.0, ts(now)],
+    )?;
+    Ok(())
+}
+
 impl SubscriptionStore for SqliteStore {
-    fn subscribe(&self, email: &str, now: DateTime<Utc>) -> StoreResult<Subscriber> {
+    fn subscribe(
+        &self,
+        request: &SubscribeRequest<'_>,
+        now: DateTime<Utc>,
+        notice: &NoticeFn<'_>,
+    ) -> StoreResult<Subscribed> {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let email = request.email;
             let inserted = tx.execute(
                 "INSERT INTO subscribers (email, created_at) VALUES (?1, ?2)",
                 params![email, ts(now)],
             );
-            match inserted {
-                Ok(_) => {}
+            let created = match inserted {
+                Ok(_) => true,
                 Err(e) if is_unique_violation(&e) => {
                     tx.execute(
                         "UPDATE subscribers SET status = 'pending'
                          WHERE email = ?1 AND status IN ('unsubscribed', 'disabled')",
                         [email],
                     )?;
+                    false
                 }
                 Err(e) => return Err(e.into()),
+            };
+            let id: i64 = tx.query_row(
+                "SELECT id FROM subscribers WHERE email = ?1",
+                [email],
+                |r| r.get(0),
+            )?;
+            if let Some(preferences) = request.preferences {
+                replace_preferences(&tx, SubscriberId(id), preferences)?;
             }
-            let subscriber = subscriber_where(&tx, "email = ?1", &email)?
-                .ok_or_else(|| DbError::NotFound("the subscriber just written".to_owned()))?;
+            if request.confirmed {
+                confirm_in(&tx, SubscriberId(id), now)?;
+            }
+            let subscriber = subscriber_where(&tx, "id = ?1", &id)?
+                .ok_or_else(|| DbError::NotFound(format!("subscriber {id}")))?;
+            let mail_queued = match notice(&subscriber).map_err(DbError::Aborted)? {
+                Some(mail) => enqueue_in(&tx, std::slice::from_ref(&mail), now)? == 1,
+                None => false,
+            };
             tx.commit()?;
-            Ok(subscriber)
+            Ok(Subscribed {
+                subscriber,
+                created,
+                mail_queued,
+            })
         })
     }
 
@@ -145,12 +211,7 @@ impl SubscriptionStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Subscriber>> {
         self.write(|conn| {
-            conn.execute(
-                "UPDATE subscribers SET status = 'active', hard_failures = 0,
-                     confirmed_at = coalesce(confirmed_at, ?2), unsubscribed_at = NULL
-                 WHERE id = ?1",
-                params![id.0, ts(now)],
-            )?;
+            confirm_in(conn, id, now)?;
             subscriber_where(conn, "id = ?1", &id.0)
         })
     }
@@ -173,34 +234,22 @@ impl SubscriptionStore for SqliteStore {
         })
     }
 
-    fn set_preferences(
+    fn save_preferences(
         &self,
         id: SubscriberId,
-        frequency: Frequency,
-        top_n: u32,
-        interests: &[Interest],
-    ) -> StoreResult<()> {
+        preferences: &Preferences,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>> {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "UPDATE subscribers SET frequency = ?2, top_n = ?3 WHERE id = ?1",
-                params![id.0, frequency.as_str(), top_n],
-            )?;
-            tx.execute(
-                "DELETE FROM subscriber_interests WHERE subscriber_id = ?1",
-                [id.0],
-            )?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO subscriber_interests (subscriber_id, kind, value)
-                     VALUES (?1, ?2, ?3)",
-                )?;
-                for i in interests {
-                    insert.execute(params![id.0, i.kind.as_str(), i.value])?;
-                }
+            if subscriber_where(&tx, "id = ?1", &id.0)?.is_none() {
+                return Ok(None);
             }
+            replace_preferences(&tx, id, preferences)?;
+            confirm_in(&tx, id, now)?;
+            let subscriber = subscriber_where(&tx, "id = ?1", &id.0)?;
             tx.commit()?;
-            Ok(())
+            Ok(subscriber)
         })
     }
 

@@ -45,6 +45,43 @@ pub enum Submission {
         /// The list it is on.
         list_date: Option<NaiveDate>,
     },
+    /// The submitter has used their quota; nothing changed.
+    OverQuota {
+        /// Submissions counted in the quota's window.
+        used: u32,
+    },
+    /// The paper is not in the catalog; nothing changed.
+    NotInCatalog,
+}
+
+/// A submission of a catalog paper to the hub's lists.
+#[derive(Debug, Clone, Copy)]
+pub struct SubmitRequest<'a> {
+    /// Who submits.
+    pub user: UserId,
+    /// The paper.
+    pub id: &'a ArxivId,
+    /// The submitter's limit; `None` for a curator.
+    pub quota: Option<Quota>,
+}
+
+/// At most `max` submissions since `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Submissions allowed in the window.
+    pub max: u32,
+    /// The window's start.
+    pub since: DateTime<Utc>,
+}
+
+/// What a submission did, and the paper as its submitter now sees it
+/// (none unless it is in the catalog).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    /// What happened.
+    pub outcome: Submission,
+    /// The paper with its community state, seen by the submitter.
+    pub entry: Option<Entry>,
 }
 
 /// Which papers a list shows.
@@ -126,17 +163,15 @@ pub trait CommunityStore: Send + Sync {
     /// A storage error.
     fn submissions_since(&self, user: UserId, since: DateTime<Utc>) -> StoreResult<u32>;
 
-    /// Adds a catalog paper to the list of `list_date`, once.
+    /// Adds a catalog paper to the newest announcement day's list (today's
+    /// date when the catalog has none), once, in one transaction with the
+    /// quota check: a submission that was already made is reported as
+    /// such, and a new one beyond the quota is refused, however many
+    /// requests race.
     ///
     /// # Errors
-    /// A storage error.
-    fn submit(
-        &self,
-        user: UserId,
-        id: &ArxivId,
-        list_date: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Submission>;
+    /// A storage error; nothing is stored then.
+    fn submit(&self, request: &SubmitRequest<'_>, now: DateTime<Utc>) -> StoreResult<Submitted>;
 
     /// Sets curators' flags; `None` leaves a flag as it is.
     ///

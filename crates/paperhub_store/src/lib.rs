@@ -18,6 +18,8 @@
 mod accounts;
 mod catalog;
 mod community;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod outbox;
 mod subscriptions;
@@ -28,14 +30,18 @@ pub use catalog::{
     UpsertCounts,
 };
 pub use community::{
-    CommunityStore, Entry, ListOrder, ListQuery, Listing, Submission, TrendingCandidate,
+    CommunityStore, Entry, ListOrder, ListQuery, Listing, Quota, Submission, SubmitRequest,
+    Submitted, TrendingCandidate,
 };
 pub use error::{BoxError, OpenError, StoreError, StoreResult};
 pub use outbox::{NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled};
 pub use paperhub_domain::{
     ApiTokenId, Frequency, Interest, InterestKind, SubscriberId, SubscriberStatus, User, UserId,
 };
-pub use subscriptions::{NewSubscriber, Subscriber, SubscriptionStore};
+pub use subscriptions::{
+    NewSubscriber, NoticeFn, Preferences, SubscribeRequest, Subscribed, Subscriber,
+    SubscriptionStore,
+};
 
 /// What a store is, for `paperhub stats` and the logs.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

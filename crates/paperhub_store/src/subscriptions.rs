@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use paperhub_domain::{Frequency, Interest, SubscriberId};
 use serde::Serialize;
 
-use crate::StoreResult;
+#[cfg(doc)]
+use crate::StoreError;
+use crate::{BoxError, NewMail, StoreResult};
 
 /// A digest subscriber.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,14 +42,64 @@ pub struct NewSubscriber {
     pub interests: Vec<Interest>,
 }
 
+/// What a subscriber receives: how often, how many trending papers, and
+/// what they follow. Checked by the app before it reaches the store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Preferences {
+    /// Daily or weekly.
+    pub frequency: Frequency,
+    /// Trending papers per digest, 0 to 50.
+    pub top_n: u32,
+    /// Saved searches, categories and authors, sorted and without repeats.
+    pub interests: Vec<Interest>,
+}
+
+/// A sign-up, from the web form or the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscribeRequest<'a> {
+    /// The address, already checked.
+    pub email: &'a str,
+    /// Preferences to store, replacing any; `None` keeps what is there.
+    pub preferences: Option<&'a Preferences>,
+    /// Make the subscription active at once (an operator importing a list);
+    /// otherwise it waits for the confirmation link.
+    pub confirmed: bool,
+}
+
+/// What a sign-up did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The subscriber as stored afterwards.
+    pub subscriber: Subscriber,
+    /// A new address, rather than one already known.
+    pub created: bool,
+    /// The notice mail was queued (false: none was asked for, or the same
+    /// notice is already queued).
+    pub mail_queued: bool,
+}
+
+/// Renders the mail a sign-up sends (confirm, or manage for an address
+/// already active) from the subscriber as stored, inside the sign-up's
+/// transaction; `None` sends nothing. An error aborts the sign-up.
+pub type NoticeFn<'a> = dyn Fn(&Subscriber) -> Result<Option<NewMail>, BoxError> + Sync + 'a;
+
 /// The subscriptions' storage interface; see the module docs.
 pub trait SubscriptionStore: Send + Sync {
-    /// Signs `email` up as pending, or returns its existing row unchanged
-    /// (an unsubscribed or disabled address goes back to pending).
+    /// Signs an address up, in one transaction: adds it as pending (an
+    /// unsubscribed or disabled address goes back to pending; a pending or
+    /// active one stays as it is), stores the preferences if given,
+    /// confirms it if asked, and queues the mail `notice` renders from the
+    /// result. A crash leaves either all of it or none.
     ///
     /// # Errors
-    /// A storage error.
-    fn subscribe(&self, email: &str, now: DateTime<Utc>) -> StoreResult<Subscriber>;
+    /// [`StoreError::Aborted`] when `notice` fails; a storage error.
+    /// Nothing is stored then.
+    fn subscribe(
+        &self,
+        request: &SubscribeRequest<'_>,
+        now: DateTime<Utc>,
+        notice: &NoticeFn<'_>,
+    ) -> StoreResult<Subscribed>;
 
     /// Adds already-confirmed subscribers with their preferences in one
     /// transaction; addresses already present are left as they are.
@@ -73,7 +125,8 @@ pub trait SubscriptionStore: Send + Sync {
     /// A storage error.
     fn subscriber_by_email(&self, email: &str) -> StoreResult<Option<Subscriber>>;
 
-    /// Makes a subscription active (confirming it) and clears its failures.
+    /// Makes a subscription active (confirming it); one that was not active
+    /// starts with no delivery failures.
     /// Returns the updated subscriber, or none if it does not exist.
     ///
     /// # Errors
@@ -90,17 +143,18 @@ pub trait SubscriptionStore: Send + Sync {
     /// A storage error.
     fn unsubscribe(&self, id: SubscriberId, now: DateTime<Utc>) -> StoreResult<bool>;
 
-    /// Replaces frequency, trending count and interests in one transaction.
+    /// Replaces a subscriber's preferences and makes the subscription
+    /// active (saving from the link in a mail proves the address), in one
+    /// transaction. Returns the subscriber, or none if it does not exist.
     ///
     /// # Errors
-    /// A storage error.
-    fn set_preferences(
+    /// A storage error; nothing is stored then.
+    fn save_preferences(
         &self,
         id: SubscriberId,
-        frequency: Frequency,
-        top_n: u32,
-        interests: &[Interest],
-    ) -> StoreResult<()>;
+        preferences: &Preferences,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>>;
 
     /// A subscriber's interests, sorted.
     ///
