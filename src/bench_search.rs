@@ -21,8 +21,12 @@ fn percentiles(mut times: Vec<f64>) -> (f64, f64, f64) {
 }
 
 /// Short queries: the first four words of catalog titles.
-pub(crate) fn title_queries(data_dir: &DataDir, count: u32) -> Result<Vec<String>> {
-    let store = crate::app::store::open(data_dir)?;
+pub(crate) fn title_queries(
+    data_dir: &DataDir,
+    database: &crate::config::DatabaseConfig,
+    count: u32,
+) -> Result<Vec<String>> {
+    let store = crate::app::store::open(data_dir, database)?;
     Ok(store
         .changed_papers(None, count)?
         .into_iter()
@@ -46,7 +50,7 @@ pub fn latency(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
     if retriever.lexical.num_docs() == 0 {
         bail!("the search index is empty: run `paperhub index` first");
     }
-    let texts = title_queries(data_dir, queries)?;
+    let texts = title_queries(data_dir, &config.database, queries)?;
     let modes: &[Mode] = if retriever.dense.is_some() {
         &[Mode::Lexical, Mode::Semantic, Mode::Hybrid]
     } else {
@@ -215,7 +219,7 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
         bail!("no vectors: run `paperhub index` first");
     };
     let index = &dense.vectors;
-    let texts = title_queries(data_dir, queries * 7)?;
+    let texts = title_queries(data_dir, &config.database, queries * 7)?;
     let texts: Vec<&String> = texts.iter().step_by(7).collect();
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
     let embedded = dense.embedder.embed(&refs, 0)?;

@@ -119,7 +119,7 @@ pub fn starvation(data_dir: &DataDir, config: &Config, args: &StarvationBenchArg
     let mut tokens = Vec::new();
     let session = crate::secrets::new_token()?;
     {
-        let store = crate::app::store::open(data_dir)?;
+        let store = crate::app::store::open(data_dir, &config.database)?;
         for i in 0..args.submissions.max(1) {
             let name = format!("bench-submitter-{i}");
             let user = match store.user_by_name(&name)? {

@@ -50,8 +50,8 @@ impl Lcg {
     }
 }
 
-fn seed(data_dir: &DataDir, users: u32) -> Result<(Vec<String>, Vec<String>)> {
-    let store = crate::app::store::open(data_dir)?;
+fn seed(data_dir: &DataDir, config: &Config, users: u32) -> Result<(Vec<String>, Vec<String>)> {
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let latest = store.latest_day()?.context("the catalog is empty")?;
     // Papers of the latest month, newest first.
     let mut ids = Vec::new();
@@ -80,7 +80,7 @@ fn seed(data_dir: &DataDir, users: u32) -> Result<(Vec<String>, Vec<String>)> {
     if ids.is_empty() {
         bail!("no announced papers in the latest month");
     }
-    let titles = crate::bench_search::title_queries(data_dir, 2000)?;
+    let titles = crate::bench_search::title_queries(data_dir, &config.database, 2000)?;
     if store.user_by_name("bench-0")?.is_some() {
         eprintln!("community activity already seeded");
         return Ok((ids, titles));
@@ -170,7 +170,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     if Command::new("wrk").arg("--version").output().is_err() {
         bail!("wrk is not installed: run scripts/install-browser --with-wrk");
     }
-    let (ids, titles) = seed(data_dir, args.users)?;
+    let (ids, titles) = seed(data_dir, config, args.users)?;
     let app = crate::web::AppState::open(data_dir, config)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let server = std::sync::Arc::clone(&app);
@@ -195,7 +195,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     // submissions) and the day before (a plain 50-paper page).
     let agent = ureq::Agent::new_with_defaults();
     let (latest, prev) = {
-        let store = crate::app::store::open(data_dir)?;
+        let store = crate::app::store::open(data_dir, &config.database)?;
         let latest = store.latest_day()?.context("the catalog is empty")?;
         (latest, store.days_around(latest)?.0.unwrap_or(latest))
     };

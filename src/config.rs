@@ -29,6 +29,29 @@ pub struct Config {
     pub web: WebConfig,
     /// Email digests and their delivery.
     pub mail: MailConfig,
+    /// Where the hub's state lives.
+    pub database: DatabaseConfig,
+}
+
+/// Where the hub's state lives: the embedded SQLite file, or a PostgreSQL
+/// server that several nodes share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty: `paperhub.sqlite3` in the data directory. `postgres://…`:
+    /// that PostgreSQL database. `sqlite:PATH`: another SQLite file.
+    pub url: String,
+    /// PostgreSQL connections each node keeps at most.
+    pub pool_size: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            pool_size: 16,
+        }
+    }
 }
 
 /// Email digests and how mail leaves the hub.
@@ -354,6 +377,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        let d = &self.database;
+        let scheme_ok = d.url.is_empty()
+            || ["postgres://", "postgresql://", "sqlite:"]
+                .iter()
+                .any(|scheme| d.url.starts_with(scheme));
+        if !scheme_ok {
+            bail!("database.url must be empty, postgres://… or sqlite:PATH");
+        }
+        if !(1..=1000).contains(&d.pool_size) {
+            bail!(
+                "database.pool_size is {}; use 1 to 1000 connections",
+                d.pool_size
+            );
+        }
         let h = &self.harvest;
         if !matches!(h.metadata_prefix.as_str(), "arXiv" | "arXivRaw") {
             bail!(
@@ -503,6 +540,15 @@ fn redact(table: &mut toml::Table) {
     for (k, v) in table.iter_mut() {
         match v {
             toml::Value::Table(inner) => redact(inner),
+            // A database URL may carry a password: `scheme://user:secret@host`.
+            toml::Value::String(s) if k == "url" => {
+                if let Some((scheme, rest)) = s.split_once("://")
+                    && let Some((userinfo, host)) = rest.split_once('@')
+                    && let Some((user, _)) = userinfo.split_once(':')
+                {
+                    *s = format!("{scheme}://{user}:[redacted]@{host}");
+                }
+            }
             toml::Value::String(s)
                 if SECRET_KEYS.iter().any(|secret| k.contains(secret)) && !s.is_empty() =>
             {
@@ -599,7 +645,15 @@ mod tests {
             "smtp_password".into(),
             toml::Value::String("hunter2".into()),
         );
+        table.insert(
+            "url".into(),
+            toml::Value::String("postgres://hub:s3cret@db:5432/paperhub".into()),
+        );
         redact(&mut table);
         assert_eq!(table["smtp_password"].as_str(), Some("[redacted]"));
+        assert_eq!(
+            table["url"].as_str(),
+            Some("postgres://hub:[redacted]@db:5432/paperhub")
+        );
     }
 }

@@ -8,22 +8,28 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use paperhub_postgres::PgStore;
 use paperhub_sqlite::SqliteStore;
 use paperhub_store::Store;
 
+use crate::config::DatabaseConfig;
 use crate::data_dir::{DataDir, create_private_dir, create_private_file, make_private_file};
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
 
-/// Opens the data directory's embedded store, creating the directory
+/// Opens the store `database` names: PostgreSQL for `postgres://…`, else
+/// the data directory's embedded SQLite file, creating the directory
 /// (mode 0700) and the database (mode 0600, and so its `-wal` and `-shm`,
 /// which SQLite creates with the database file's mode).
 ///
 /// # Errors
 /// The directory cannot be created, its permissions cannot be set, or the
 /// database cannot be opened.
-pub fn open(data_dir: &DataDir) -> Result<SharedStore> {
+pub fn open(data_dir: &DataDir, database: &DatabaseConfig) -> Result<SharedStore> {
+    if !database.url.is_empty() {
+        return open_url(&database.url, database.pool_size);
+    }
     let root = data_dir.path();
     create_private_dir(root)
         .with_context(|| format!("cannot create data directory {}", root.display()))?;
@@ -40,21 +46,35 @@ pub fn open(data_dir: &DataDir) -> Result<SharedStore> {
 }
 
 /// Opens a store by URL: `sqlite:PATH` (or a bare path) for an embedded
-/// file.
+/// file, `postgres://…` for PostgreSQL with up to `pool_size` connections.
 ///
 /// # Errors
-/// The URL names a backend this build cannot open, or opening fails.
-pub fn open_url(url: &str) -> Result<SharedStore> {
+/// The URL names no backend this build has, or opening fails.
+pub fn open_url(url: &str, pool_size: u32) -> Result<SharedStore> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         return open_sqlite(&PathBuf::from(path));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("this build cannot open PostgreSQL databases yet");
+        let store = PgStore::open(url, pool_size)
+            .with_context(|| format!("cannot open the PostgreSQL database {}", redacted(url)))?;
+        return Ok(Arc::new(store));
     }
     if url.contains("://") {
         bail!("unknown database URL scheme in {url:?}: use sqlite:PATH");
     }
     open_sqlite(Path::new(url))
+}
+
+/// `url` without the password of its user, for messages.
+fn redacted(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| {
+        let (userinfo, host) = rest.split_once('@')?;
+        let (user, _) = userinfo.split_once(':')?;
+        Some(format!("{scheme}://{user}:[redacted]@{host}"))
+    }) {
+        Some(r) => r,
+        None => url.to_owned(),
+    }
 }
 
 /// Opens (creating if needed) the embedded store in the file at `path`.

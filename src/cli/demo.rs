@@ -58,7 +58,7 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
         data_dir.path().display()
     );
     let inputs = import::input::expand(&[corpus])?;
-    let store = crate::app::store::open(data_dir)?;
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let report = import::run_import(
         store.as_ref(),
         &inputs,

@@ -166,7 +166,7 @@ fn print_send(report: &SendReport, json: bool) -> Result<()> {
 /// # Errors
 /// The store, indexes, templates or transport fail.
 pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Result<Outcome> {
-    let store = crate::app::store::open(data_dir)?;
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let secrets = Secrets::load_or_create(data_dir.path())?;
     let hub = config.web.base_url();
     let context = |retriever| digest::Context {

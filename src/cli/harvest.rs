@@ -99,7 +99,7 @@ fn print(report: &HarvestReport, json: bool) -> Result<()> {
 pub fn run(data_dir: &DataDir, config: &Config, args: &HarvestArgs) -> Result<Outcome> {
     let h = &config.harvest;
     let client = harvest::client(h, Arc::new(SystemClock))?;
-    let store = crate::app::store::open(data_dir)?;
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let mut progress = Progress;
     match args.source {
         Source::Oai => {

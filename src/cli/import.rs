@@ -8,6 +8,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Outcome;
+use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::import::{self, ImportObserver, ImportOptions, ImportReport, SkippedRecord};
 
@@ -132,9 +133,9 @@ fn print_summary(report: &ImportReport, out: &mut dyn Write) -> std::io::Result<
 ///
 /// # Errors
 /// A path cannot be read, or the catalog cannot be written.
-pub fn run(data_dir: &DataDir, args: &ImportArgs) -> Result<Outcome> {
+pub fn run(data_dir: &DataDir, config: &Config, args: &ImportArgs) -> Result<Outcome> {
     let inputs = import::input::expand(&args.paths)?;
-    let store = crate::app::store::open(data_dir)?;
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let mut observer = CliObserver::new(import::input::total_size(&inputs));
     let options = ImportOptions {
         batch_size: args.batch_size,

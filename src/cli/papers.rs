@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use paperhub_domain::{ArxivId, Paper};
 
 use super::Outcome;
+use crate::config::Config;
 use crate::data_dir::DataDir;
 
 /// Subcommands of `paperhub papers`.
@@ -69,11 +70,11 @@ fn print_paper(paper: &Paper, out: &mut dyn Write) -> std::io::Result<()> {
 ///
 /// # Errors
 /// The catalog cannot be read.
-pub fn run(data_dir: &DataDir, command: &PapersCommand) -> Result<Outcome> {
+pub fn run(data_dir: &DataDir, config: &Config, command: &PapersCommand) -> Result<Outcome> {
     match command {
         PapersCommand::Show { id, json } => {
             let id: ArxivId = id.parse().context("not an arXiv id")?;
-            let store = crate::app::store::open(data_dir)?;
+            let store = crate::app::store::open(data_dir, &config.database)?;
             let Some(paper) = store.paper(&id)? else {
                 eprintln!("error: paper {id} is not in the catalog; import it first");
                 return Ok(Outcome::Unsuccessful);

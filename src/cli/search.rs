@@ -158,7 +158,7 @@ pub fn run_model(data_dir: &DataDir, config: &Config, command: &ModelCommand) ->
 /// # Errors
 /// The catalog or an index cannot be read or written, or the model fetch fails.
 pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Result<Outcome> {
-    let store = crate::app::store::open(data_dir)?;
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
     let started = std::time::Instant::now();
     let done = indexing::update_lexical(store.as_ref(), &index, &mut |_| {})?;

@@ -76,7 +76,7 @@ pub fn next_harvest(now: DateTime<Utc>, schedule: &ScheduleConfig) -> Result<Dat
 fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
     let h = &config.harvest;
     let client = harvest::client(h, Arc::new(SystemClock))?;
-    let store = crate::app::store::open(data_dir)?;
+    let store = crate::app::store::open(data_dir, &config.database)?;
     for set in &h.sets {
         let request = harvest::oai::OaiRequest {
             base_url: h.oai_base_url.clone(),

@@ -6,6 +6,7 @@ use anyhow::Result;
 use paperhub_store::CatalogStats;
 
 use super::Outcome;
+use crate::config::Config;
 use crate::data_dir::DataDir;
 
 /// Arguments of `paperhub stats`.
@@ -76,8 +77,8 @@ pub fn print_stats(stats: &CatalogStats, top: usize, out: &mut dyn Write) -> std
 ///
 /// # Errors
 /// The catalog cannot be read.
-pub fn run(data_dir: &DataDir, args: &StatsArgs) -> Result<Outcome> {
-    let store = crate::app::store::open(data_dir)?;
+pub fn run(data_dir: &DataDir, config: &Config, args: &StatsArgs) -> Result<Outcome> {
+    let store = crate::app::store::open(data_dir, &config.database)?;
     let stats = store.stats()?;
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -173,7 +173,7 @@ fn indexed(
 }
 
 fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
-    let store = crate::app::store::open(&app.data_dir)?;
+    let store = crate::app::store::open(&app.data_dir, &app.config.database)?;
     let mut schedule = Schedule::default();
     let never = AtomicBool::new(false);
     loop {

@@ -76,7 +76,7 @@ impl AppState {
     /// # Errors
     /// The store, key or indexes cannot be opened.
     pub fn open(data_dir: &DataDir, config: &Config) -> Result<Arc<AppState>> {
-        let store = crate::app::store::open(data_dir)?;
+        let store = crate::app::store::open(data_dir, &config.database)?;
         let arxiv = crate::harvest::client(&config.harvest, Arc::new(SystemClock))
             .ok()
             .map(Arc::new);

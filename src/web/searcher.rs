@@ -163,7 +163,7 @@ impl Searcher {
 
     fn update(&self, data_dir: &DataDir, config: &Config, options: IndexerOptions) -> Result<()> {
         let progress_bar = options.progress_bar;
-        let store = crate::app::store::open(data_dir)?;
+        let store = crate::app::store::open(data_dir, &config.database)?;
         let lexical =
             paperhub_search::LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
         let indexed = indexing::update_lexical(store.as_ref(), &lexical, &mut |_| {})?;

@@ -56,7 +56,7 @@ fn seed(data_dir: &DataDir) -> anyhow::Result<()> {
             .take(200)
             .collect();
     anyhow::ensure!(papers.len() > 50, "too few fixture papers");
-    let store = paperhub::app::store::open(data_dir)?;
+    let store = paperhub::app::store::open(data_dir, &Default::default())?;
     store.upsert_papers(&papers, Utc::now())?;
     // Text the listing lacks: one 400-character token (an excerpt builder
     // once panicked on it) and multi-byte characters at every offset.
