@@ -21,6 +21,7 @@ pub mod digest;
 pub mod harvest;
 pub mod import;
 pub mod indexing;
+pub mod jobs;
 pub mod mail;
 pub mod models;
 pub mod retrieval;

@@ -107,6 +107,11 @@ impl Secrets {
         Secrets { key }
     }
 
+    /// The key itself, to share it through the store with other nodes.
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
     /// HMAC-SHA-256 of `purpose` and `message`, as hex.
     pub fn sign(&self, purpose: &str, message: &str) -> String {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.key)

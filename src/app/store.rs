@@ -14,6 +14,7 @@ use paperhub_store::Store;
 
 use crate::config::DatabaseConfig;
 use crate::data_dir::{DataDir, create_private_dir, create_private_file, make_private_file};
+use crate::secrets::Secrets;
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
@@ -43,6 +44,29 @@ pub fn open(data_dir: &DataDir, database: &DatabaseConfig) -> Result<SharedStore
         make_private_file(Path::new(&name))?;
     }
     Ok(store)
+}
+
+/// The key this node signs with: the data directory's, unless the store is
+/// shared by several nodes, which then all sign with the key the first of
+/// them stored (sessions, CSRF tokens and mail links must verify on any
+/// node behind the proxy).
+///
+/// # Errors
+/// The key file cannot be read or made, or the store fails.
+pub fn signing_secrets(store: &dyn Store, data_dir: &DataDir) -> Result<Secrets> {
+    let local = Secrets::load_or_create(data_dir.path())?;
+    match store.shared_signing_key(local.key())? {
+        None => Ok(local),
+        Some(shared) => {
+            let key: [u8; 32] = shared.as_slice().try_into().map_err(|_| {
+                anyhow::anyhow!(
+                    "the database's signing key is {} bytes, not 32",
+                    shared.len()
+                )
+            })?;
+            Ok(Secrets::from_key(key))
+        }
+    }
 }
 
 /// Opens a store by URL: `sqlite:PATH` (or a bare path) for an embedded

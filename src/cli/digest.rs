@@ -21,7 +21,6 @@ use crate::digest;
 use crate::mail::sender::{SendReport, send_due};
 use crate::mail::transport::Transport;
 use crate::retrieval::Retriever;
-use crate::secrets::Secrets;
 
 /// `paperhub digest ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -167,7 +166,7 @@ fn print_send(report: &SendReport, json: bool) -> Result<()> {
 /// The store, indexes, templates or transport fail.
 pub fn run(data_dir: &DataDir, config: &Config, command: &DigestCommand) -> Result<Outcome> {
     let store = crate::app::store::open(data_dir, &config.database)?;
-    let secrets = Secrets::load_or_create(data_dir.path())?;
+    let secrets = crate::app::store::signing_secrets(store.as_ref(), data_dir)?;
     let hub = config.web.base_url();
     let context = |retriever| digest::Context {
         config,

@@ -20,9 +20,11 @@ use chrono_tz::Tz;
 use paperhub_arxiv::SystemClock;
 
 use super::Outcome;
+use crate::app::store::SharedStore;
 use crate::config::{Config, ScheduleConfig};
 use crate::data_dir::DataDir;
 use crate::harvest::{self, Silent};
+use crate::jobs::lease::{Elected, Wait, run_elected};
 use crate::web::searcher::IndexerOptions;
 use crate::web::{self, AppState};
 
@@ -73,10 +75,32 @@ pub fn next_harvest(now: DateTime<Utc>, schedule: &ScheduleConfig) -> Result<Dat
     anyhow::bail!("schedule.days is empty: there is never a next harvest")
 }
 
-fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
+/// The last scheduled harvest at or before `now`, if the schedule had one
+/// in the past week: what `--harvest-now` runs, so nodes started together
+/// elect one harvest between them.
+///
+/// # Errors
+/// As [`next_harvest`].
+pub fn previous_harvest(
+    now: DateTime<Utc>,
+    schedule: &ScheduleConfig,
+) -> Result<Option<DateTime<Tz>>> {
+    let week_ago = now - Duration::days(8);
+    let mut last = None;
+    let mut t = week_ago;
+    loop {
+        let next = next_harvest(t, schedule)?;
+        if next.with_timezone(&Utc) > now {
+            return Ok(last);
+        }
+        last = Some(next);
+        t = next.with_timezone(&Utc);
+    }
+}
+
+fn harvest_all(store: &SharedStore, config: &Config) -> Result<()> {
     let h = &config.harvest;
     let client = harvest::client(h, Arc::new(SystemClock))?;
-    let store = crate::app::store::open(data_dir, &config.database)?;
     for set in &h.sets {
         let request = harvest::oai::OaiRequest {
             base_url: h.oai_base_url.clone(),
@@ -101,14 +125,11 @@ fn harvest_all(data_dir: &DataDir, config: &Config) -> Result<()> {
 }
 
 /// The harvest schedule, forever; every run ends by waking the indexer.
-fn harvest_loop(
-    data_dir: &DataDir,
-    config: &Config,
-    app: &AppState,
-    now_first: bool,
-) -> Result<()> {
+fn harvest_loop(config: &Config, app: &AppState, now_first: bool) -> Result<()> {
     if now_first {
-        harvest_then_index(data_dir, config, app);
+        let slot = previous_harvest(Utc::now(), &config.schedule)?
+            .map_or_else(|| "now".to_owned(), |t| t.to_rfc3339());
+        harvest_then_index(config, app, &slot);
     }
     loop {
         let now = Utc::now();
@@ -129,15 +150,23 @@ fn harvest_loop(
             wait.as_secs() / 60
         );
         std::thread::sleep(wait);
-        harvest_then_index(data_dir, config, app);
+        harvest_then_index(config, app, &next.to_rfc3339());
     }
 }
 
-/// One harvest, then the indexer is woken; a failure is logged and the
-/// schedule carries on.
-fn harvest_then_index(data_dir: &DataDir, config: &Config, app: &AppState) {
-    match harvest_all(data_dir, config) {
-        Ok(()) => app.searcher.refresh(),
+/// The harvest of the scheduled slot `slot`, by whichever node wins its
+/// lease (the others wait until it is done), then the indexer is woken; a
+/// failure is logged and the schedule carries on.
+fn harvest_then_index(config: &Config, app: &AppState, slot: &str) {
+    let store = app.db.store();
+    match run_elected(store, "harvest", slot, Wait::Yes, || {
+        harvest_all(store, config)
+    }) {
+        Ok(Elected::Ran(())) => app.searcher.refresh(),
+        Ok(Elected::Done | Elected::Busy) => {
+            eprintln!("the harvest of {slot} was done by another node");
+            app.searcher.refresh();
+        }
         Err(e) => {
             tracing::error!("harvest failed, will try again at the next announcement: {e:#}");
             eprintln!("harvest failed: {e:#}");
@@ -170,11 +199,11 @@ pub fn serve(
         anyhow::bail!("--harvest-now needs schedule.enabled = true");
     }
     if harvesting {
-        let (dir, cfg, state) = (data_dir.clone(), config.clone(), Arc::clone(&app));
+        let (cfg, state) = (config.clone(), Arc::clone(&app));
         std::thread::Builder::new()
             .name("harvest".into())
             .spawn(move || {
-                if let Err(e) = harvest_loop(&dir, &cfg, &state, harvest_now) {
+                if let Err(e) = harvest_loop(&cfg, &state, harvest_now) {
                     tracing::error!("the harvest schedule stopped: {e:#}");
                     eprintln!("the harvest schedule stopped: {e:#}");
                 }
@@ -248,6 +277,26 @@ mod tests {
             next_harvest(at("2025-07-01T12:00:00Z"), &s).unwrap(),
             at("2025-07-02T00:30:00Z")
         );
+    }
+
+    #[test]
+    fn harvest_now_runs_the_last_slot_so_nodes_agree_on_it() {
+        let s = ScheduleConfig::default();
+        // Monday noon UTC: the last run was Sunday 20:00 EST + 30 min.
+        let last = previous_harvest(at("2025-12-01T12:00:00Z"), &s)
+            .unwrap()
+            .map(|t| t.with_timezone(&Utc));
+        assert_eq!(last, Some(at("2025-12-01T01:30:00Z")));
+        // At the slot itself, it is that slot.
+        let same = previous_harvest(at("2025-12-02T01:30:00Z"), &s)
+            .unwrap()
+            .map(|t| t.with_timezone(&Utc));
+        assert_eq!(same, Some(at("2025-12-02T01:30:00Z")));
+        // Saturday: Thursday evening's run (none on Friday or Saturday).
+        let saturday = previous_harvest(at("2025-12-06T12:00:00Z"), &s)
+            .unwrap()
+            .map(|t| t.with_timezone(&Utc));
+        assert_eq!(saturday, Some(at("2025-12-05T01:30:00Z")));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use paperhub_store::{Frequency, Store};
 
 use super::sender::send_due;
 use super::transport::Transport;
+use crate::app::store::SharedStore;
 use crate::digest::{self, Period};
+use crate::jobs::lease::{Elected, Wait, run_elected};
 use crate::web::AppState;
 
 /// The longest sleep between two looks at the outbox and the schedule.
@@ -78,7 +80,7 @@ struct Schedule {
 impl Schedule {
     /// Runs the digests that are due; returns true when one had to wait
     /// for the indexer (look again soon).
-    fn tick(&mut self, app: &AppState, store: &dyn Store) -> Result<bool> {
+    fn tick(&mut self, app: &AppState, store: &SharedStore) -> Result<bool> {
         if !app.config.mail.digests_enabled {
             return Ok(false);
         }
@@ -112,7 +114,7 @@ impl Schedule {
                 continue;
             }
             let retriever = app.searcher.get();
-            if app.searcher.is_busy() || !indexed(store, &retriever, frequency, latest)? {
+            if app.searcher.is_busy() || !indexed(store.as_ref(), &retriever, frequency, latest)? {
                 return Ok(true);
             }
             let hub = app.base_url();
@@ -122,15 +124,24 @@ impl Schedule {
                 retriever: Some(&retriever),
                 hub_url: &hub,
             };
-            let report = digest::run(store, cx, frequency, false, Utc::now())?;
-            eprintln!(
-                "{} digests for {}: {} queued, {} already queued, {} empty",
-                frequency.as_str(),
-                key,
-                report.queued,
-                report.already_queued,
-                report.empty
-            );
+            // One node renders a period's digests; the outbox's dedupe keys
+            // would keep a second run from queueing anything anyway.
+            let job = format!("digest:{}", frequency.as_str());
+            let run = || digest::run(store.as_ref(), cx, frequency, false, Utc::now());
+            match run_elected(store, &job, &key, Wait::No, run)? {
+                Elected::Ran(report) => eprintln!(
+                    "{} digests for {}: {} queued, {} already queued, {} empty",
+                    frequency.as_str(),
+                    key,
+                    report.queued,
+                    report.already_queued,
+                    report.empty
+                ),
+                Elected::Done => {}
+                // Another node is at it; look again on the next tick, and
+                // take over if its lease runs out.
+                Elected::Busy => continue,
+            }
             *last = Some(key);
         }
         Ok(false)
@@ -173,12 +184,12 @@ fn indexed(
 }
 
 fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
-    let store = crate::app::store::open(&app.data_dir, &app.config.database)?;
+    let store = std::sync::Arc::clone(app.db.store());
     let mut schedule = Schedule::default();
     let never = AtomicBool::new(false);
     loop {
         let waiting = digests
-            && schedule.tick(app, store.as_ref()).unwrap_or_else(|e| {
+            && schedule.tick(app, &store).unwrap_or_else(|e| {
                 tracing::error!("running digests failed; will try again: {e:#}");
                 false
             });

@@ -83,9 +83,9 @@ impl AppState {
         Ok(Arc::new(AppState {
             config: config.clone(),
             data_dir: data_dir.clone(),
-            db: Arc::new(db::Db::new(store)),
-            searcher: searcher::Searcher::open(data_dir, config)?,
-            secrets: Secrets::load_or_create(data_dir.path())?,
+            db: Arc::new(db::Db::new(Arc::clone(&store))),
+            searcher: searcher::Searcher::open(data_dir, config, Arc::clone(&store))?,
+            secrets: crate::app::store::signing_secrets(store.as_ref(), data_dir)?,
             limiter: limits::RateLimiter::default(),
             pages: page_cache::PageCache::new(config.web.page_cache_mb as usize * 1024 * 1024),
             arxiv,
@@ -233,11 +233,39 @@ pub async fn shutdown_signal() {
 /// Every minute: forget expired rate-limit windows and cached pages, so
 /// memory goes back down after a burst of hostile requests.
 async fn housekeeping(app: Arc<AppState>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
+    let mut tick = tokio::time::interval(FOLLOW_EVERY);
+    let sweep_every = (60 / FOLLOW_EVERY.as_secs().max(1)).max(1);
+    for n in 0u64.. {
         tick.tick().await;
-        app.limiter.sweep();
-        app.pages.sweep();
+        follow_store(&app).await;
+        if n % sweep_every == 0 {
+            app.limiter.sweep();
+            app.pages.sweep();
+        }
+    }
+}
+
+/// How often a node looks at the shared store for what other nodes (or a
+/// command-line import) changed.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Catches up with changes this process did not make: papers another node
+/// harvested or fetched reach this node's search indexes, and votes,
+/// submissions and curation there make this node's cached pages stale.
+async fn follow_store(app: &Arc<AppState>) {
+    let app = Arc::clone(app);
+    let followed = tokio::task::spawn_blocking(move || -> Result<()> {
+        if app.searcher.behind()? {
+            app.searcher.refresh();
+        }
+        app.pages.observe(app.db.store().community_version()?);
+        Ok(())
+    })
+    .await;
+    match followed {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("following the store failed: {e:#}"),
+        Err(e) => tracing::warn!("following the store failed: {e}"),
     }
 }
 

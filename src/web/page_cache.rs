@@ -5,7 +5,9 @@
 //! with a placeholder token, kept here, and served with the visitor's token
 //! put in. An entry is dropped when it is older than [`TTL`], or when the
 //! community changed (any vote, submission or curation bumps the
-//! generation) or the search indexes were swapped. Logged-in users always
+//! generation, on this node at once, from other nodes sharing the database
+//! within seconds through the store's community version) or the search
+//! indexes were swapped. Logged-in users always
 //! get a fresh page (it shows their own votes). Search pages are not cached.
 //!
 //! Two rules keep the cache safe against hostile visitors (see #13):
@@ -37,6 +39,8 @@ struct Cached {
 /// The cache.
 pub struct PageCache {
     generation: AtomicU64,
+    /// The store's community version last observed.
+    observed: AtomicU64,
     placeholder: String,
     max_bytes: usize,
     pages: Mutex<Pages>,
@@ -86,6 +90,7 @@ impl PageCache {
         });
         PageCache {
             generation: AtomicU64::new(0),
+            observed: AtomicU64::new(u64::MAX),
             placeholder: format!("csrf-placeholder-{random}"),
             max_bytes,
             pages: Mutex::new(Pages::default()),
@@ -101,6 +106,15 @@ impl PageCache {
     /// Invalidates every page (the community changed).
     pub fn bump(&self) {
         self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Invalidates every page when the store's community version moved
+    /// since the last call: a vote, submission or curation on another
+    /// node (this node's own also [`bump`](PageCache::bump) at once).
+    pub fn observe(&self, community_version: u64) {
+        if self.observed.swap(community_version, Ordering::Relaxed) != community_version {
+            self.bump();
+        }
     }
 
     /// The current generation, combined with the caller's (index) one.
@@ -203,6 +217,23 @@ impl PageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_moved_community_version_makes_pages_stale() {
+        let cache = PageCache::new(1 << 20);
+        cache.observe(7);
+        cache.put("/", 0, "<p>old</p>");
+        cache.observe(7);
+        assert!(
+            cache.get("/", 0, "t").is_some(),
+            "same version: still fresh"
+        );
+        cache.observe(8);
+        assert!(
+            cache.get("/", 0, "t").is_none(),
+            "another node changed something"
+        );
+    }
 
     fn field(value: &str) -> String {
         format!(r#"<input type="hidden" name="csrf" value="{value}">"#)

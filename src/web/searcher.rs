@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 
+use crate::app::store::SharedStore;
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::indexing;
@@ -41,6 +42,10 @@ pub struct IndexerOptions {
 
 /// See the module docs.
 pub struct Searcher {
+    store: SharedStore,
+    /// The change position the indexes have reached, for following other
+    /// nodes' writes ([`Searcher::behind`]).
+    indexed_head: std::sync::atomic::AtomicI64,
     current: RwLock<Arc<Retriever>>,
     generation: AtomicU64,
     progress: Progress,
@@ -55,8 +60,10 @@ impl Searcher {
     ///
     /// # Errors
     /// The lexical index or a present model cannot be opened.
-    pub fn open(data_dir: &DataDir, config: &Config) -> Result<Arc<Searcher>> {
+    pub fn open(data_dir: &DataDir, config: &Config, store: SharedStore) -> Result<Arc<Searcher>> {
         Ok(Arc::new(Searcher {
+            store,
+            indexed_head: std::sync::atomic::AtomicI64::new(-1),
             current: RwLock::new(Arc::new(Retriever::open(data_dir, config)?)),
             generation: AtomicU64::new(0),
             progress: Progress::default(),
@@ -103,6 +110,18 @@ impl Searcher {
             self.requested.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send(());
         }
+    }
+
+    /// Whether the catalog changed since the indexes were last updated (a
+    /// harvest or submission on another node, an import from the command
+    /// line), so the caller should [`refresh`](Searcher::refresh). Reads the
+    /// store's change head: call it from a blocking thread.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub fn behind(&self) -> Result<bool> {
+        let head = self.store.change_head()?.0;
+        Ok(head > self.indexed_head.load(Ordering::SeqCst) && !self.is_busy())
     }
 
     /// Whether an index update was asked for and has not finished: digests
@@ -163,10 +182,13 @@ impl Searcher {
 
     fn update(&self, data_dir: &DataDir, config: &Config, options: IndexerOptions) -> Result<()> {
         let progress_bar = options.progress_bar;
-        let store = crate::app::store::open(data_dir, &config.database)?;
+        let store = Arc::clone(&self.store);
+        // Read before indexing: a change made meanwhile lies beyond it.
+        let head = store.change_head()?.0;
         let lexical =
             paperhub_search::LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
         let indexed = indexing::update_lexical(store.as_ref(), &lexical, &mut |_| {})?;
+        self.indexed_head.fetch_max(head, Ordering::SeqCst);
         if indexed > 0 {
             tracing::info!("indexed {indexed} new or changed papers");
             eprintln!("indexed {indexed} new or changed papers");

@@ -382,6 +382,15 @@ impl CatalogStore for PgStore {
         })
     }
 
+    fn change_head(&self) -> StoreResult<ChangePosition> {
+        self.read(|c| {
+            Ok(ChangePosition(
+                c.query_one("SELECT last_seq FROM change_counter WHERE id = 1", &[])?
+                    .try_get(0)?,
+            ))
+        })
+    }
+
     fn legacy_change_position(&self, _modified_at: &str, _row: i64) -> StoreResult<ChangePosition> {
         // No PostgreSQL database predates change numbers.
         Ok(ChangePosition(0))

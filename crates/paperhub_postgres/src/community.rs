@@ -87,6 +87,16 @@ fn entries_in(
     Ok(found)
 }
 
+/// Moves the community version, inside the transaction of the change and
+/// as its last statement, so the counter row is held as briefly as can be.
+fn bump_version(client: &mut impl GenericClient) -> Result<(), DbError> {
+    client.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'community'",
+        &[],
+    )?;
+    Ok(())
+}
+
 fn submissions_since_in(
     client: &mut impl GenericClient,
     user: UserId,
@@ -149,6 +159,9 @@ impl CommunityStore for PgStore {
                     &[&arxiv_id, &now, &(up && changed > 0)],
                 )?
                 .try_get(0)?;
+            if changed > 0 {
+                bump_version(tx)?;
+            }
             Ok(count4(votes))
         })
     }
@@ -233,6 +246,9 @@ impl CommunityStore for PgStore {
                 }
             };
             let entry = read_entry(tx)?;
+            if matches!(outcome, Submission::Added { .. }) {
+                bump_version(tx)?;
+            }
             Ok(Submitted { outcome, entry })
         })
     }
@@ -253,6 +269,7 @@ impl CommunityStore for PgStore {
                    hidden = coalesce($4, paper_community.hidden)",
                 &[&id.base(), &now, &featured, &hidden],
             )?;
+            bump_version(tx)?;
             Ok(())
         })
     }
@@ -284,6 +301,15 @@ impl CommunityStore for PgStore {
             let listing = listing_in(&mut tx, query, viewer)?;
             tx.commit()?;
             Ok(listing)
+        })
+    }
+
+    fn community_version(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            Ok(count(
+                c.query_one("SELECT value FROM counters WHERE name = 'community'", &[])?
+                    .try_get(0)?,
+            ))
         })
     }
 

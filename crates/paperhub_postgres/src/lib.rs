@@ -23,6 +23,7 @@ mod accounts;
 mod catalog;
 mod community;
 mod error;
+mod jobs;
 mod migrations;
 mod outbox;
 mod rows;
@@ -156,5 +157,37 @@ impl Store for PgStore {
             location: self.location.clone(),
             schema_version: SCHEMA_VERSION,
         }
+    }
+
+    fn shared_signing_key(&self, candidate: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let hex: String = candidate.iter().map(|b| format!("{b:02x}")).collect();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('signing_key', $1) \
+                 ON CONFLICT (key) DO NOTHING",
+                &[&hex],
+            )?;
+            let stored: String = tx
+                .query_one(
+                    "SELECT value FROM store_meta WHERE key = 'signing_key'",
+                    &[],
+                )?
+                .try_get(0)?;
+            let bytes = (0..stored.len())
+                .step_by(2)
+                .map(|i| {
+                    stored
+                        .get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect::<Option<Vec<u8>>>()
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| DbError::Corrupt {
+                    what: "store_meta",
+                    key: "signing_key".into(),
+                    reason: "not hexadecimal".into(),
+                })?;
+            Ok(Some(bytes))
+        })
     }
 }

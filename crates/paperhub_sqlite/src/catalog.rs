@@ -302,6 +302,15 @@ impl CatalogStore for SqliteStore {
         })
     }
 
+    fn change_head(&self) -> StoreResult<ChangePosition> {
+        self.read(|conn| {
+            Ok(ChangePosition(
+                conn.prepare_cached("SELECT last_seq FROM change_counter WHERE id = 1")?
+                    .query_row([], |r| r.get(0))?,
+            ))
+        })
+    }
+
     fn legacy_change_position(&self, modified_at: &str, row: i64) -> StoreResult<ChangePosition> {
         self.read(|conn| {
             // Rows the backfill numbered kept their (modified_at, id) order, so

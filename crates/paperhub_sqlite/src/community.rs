@@ -121,6 +121,13 @@ fn entries_in(
     Ok(found)
 }
 
+/// Moves the community version, inside the transaction of the change.
+fn bump_version(conn: &Connection) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'community'")?
+        .execute([])?;
+    Ok(())
+}
+
 /// Papers `user` submitted at or after `since`.
 fn submissions_since_in(
     conn: &Connection,
@@ -166,6 +173,9 @@ impl CommunityStore for SqliteStore {
                      WHERE arxiv_id = ?1",
                 )?
                 .execute(params![arxiv_id, now, up && changed > 0])?;
+            }
+            if changed > 0 {
+                bump_version(&tx)?;
             }
             let votes: u32 = tx
                 .prepare_cached("SELECT count(*) FROM votes WHERE arxiv_id = ?1")?
@@ -236,6 +246,7 @@ impl CommunityStore for SqliteStore {
                             now,
                             list_date.format("%Y-%m-%d").to_string()
                         ])?;
+                        bump_version(&tx)?;
                         Submission::Added { list_date }
                     }
                 }
@@ -262,6 +273,7 @@ impl CommunityStore for SqliteStore {
                  hidden = coalesce(?3, hidden) WHERE arxiv_id = ?1",
                 params![arxiv_id, featured, hidden],
             )?;
+            bump_version(&tx)?;
             tx.commit()?;
             Ok(())
         })
@@ -463,6 +475,14 @@ impl CommunityStore for SqliteStore {
                 &[Value::Integer(viewer_param(viewer)), Value::Integer(user.0)],
             )?;
             Ok((submitted, upvoted))
+        })
+    }
+
+    fn community_version(&self) -> StoreResult<u64> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM counters WHERE name = 'community'")?
+                .query_row([], |r| r.get(0))?)
         })
     }
 }

@@ -24,6 +24,7 @@ mod catalog;
 mod checkpoint;
 mod community;
 mod error;
+mod jobs;
 mod migrations;
 mod outbox;
 mod rows;
@@ -166,5 +167,10 @@ impl Store for SqliteStore {
             location: self.path.display().to_string(),
             schema_version: SCHEMA_VERSION,
         }
+    }
+
+    fn shared_signing_key(&self, _candidate: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        // One node per file: the key stays in the data directory.
+        Ok(None)
     }
 }

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_digests.sql"),
     include_str!("../migrations/0006_change_seq_and_leases.sql"),
     include_str!("../migrations/0007_token_expiry.sql"),
+    include_str!("../migrations/0008_nodes.sql"),
 ];
 
 /// The schema version this build writes.

@@ -206,6 +206,13 @@ pub trait CatalogStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<(ChangePosition, Paper)>>;
 
+    /// The position of the newest change: an index that has reached it has
+    /// every paper, whichever node wrote it.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn change_head(&self) -> StoreResult<ChangePosition>;
+
     /// Translates a cursor of the old `(modified_at, row id)` form, saved by
     /// an index before schema version 6, into a [`ChangePosition`] that
     /// covers the same papers, so an upgraded index resumes instead of

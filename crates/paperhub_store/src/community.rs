@@ -230,4 +230,12 @@ pub trait CommunityStore: Send + Sync {
         user: UserId,
         viewer: Option<UserId>,
     ) -> StoreResult<(Vec<Entry>, Vec<Entry>)>;
+
+    /// A number that changes in the transaction of every vote, submission
+    /// and curation, on every node: page caches compare it to know when the
+    /// lists they hold went stale.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn community_version(&self) -> StoreResult<u64>;
 }

@@ -21,6 +21,7 @@ mod community;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod jobs;
 mod outbox;
 mod subscriptions;
 
@@ -34,6 +35,7 @@ pub use community::{
     Submitted, TrendingCandidate,
 };
 pub use error::{BoxError, OpenError, StoreError, StoreResult};
+pub use jobs::{Acquire, JobLease, JobStore};
 pub use outbox::{NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled};
 pub use paperhub_domain::{
     ApiTokenId, Frequency, Interest, InterestKind, SubscriberId, SubscriberStatus, User, UserId,
@@ -59,8 +61,18 @@ pub struct StoreInfo {
 /// Functions that need one aggregate take `&dyn CatalogStore` and so on;
 /// an `&dyn Store` coerces to each of them.
 pub trait Store:
-    CatalogStore + AccountStore + CommunityStore + SubscriptionStore + OutboxStore
+    CatalogStore + AccountStore + CommunityStore + SubscriptionStore + OutboxStore + JobStore
 {
     /// Which backend this is and where.
     fn info(&self) -> StoreInfo;
+
+    /// The key that signs sessions, CSRF tokens and mail links, when the
+    /// database is shared by several nodes: `candidate` is stored unless a
+    /// key is there, and the stored key is returned, so every node signs
+    /// alike. `None` for a store only one node uses (SQLite), whose key
+    /// stays in the data directory.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn shared_signing_key(&self, candidate: &[u8]) -> StoreResult<Option<Vec<u8>>>;
 }

@@ -238,6 +238,11 @@ pub fn catalog_change_feed_under_concurrent_writers(h: &dyn Harness) {
         follow(&mut cursor);
     }
     let all = nodes[0].changed_papers(None, 1000).unwrap();
+    assert_eq!(
+        Some(reader.change_head().unwrap()),
+        cursor,
+        "the reader is at the head"
+    );
     assert_eq!(seen.len(), all.len());
     for (_, p) in all {
         assert_eq!(seen.get(&p.id.to_string()), Some(&p.title), "{}", p.id);

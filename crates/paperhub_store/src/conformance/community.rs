@@ -296,3 +296,30 @@ pub fn community_concurrent_submissions_respect_the_quota(h: &dyn Harness) {
         .count();
     assert_eq!(added, 3, "{outcomes:?}");
 }
+
+/// Votes, submissions and curation move the community version, seen from
+/// every node; reads and no-op votes do not.
+pub fn community_version_moves_with_every_change(h: &dyn Harness) {
+    let (a, b) = (h.store(), h.second_node());
+    seed(a.as_ref());
+    let user = a.create_user("ada", None, "h", now()).unwrap().id;
+    let mut last = b.community_version().unwrap();
+    let mut moved = |what: &str| {
+        let v = b.community_version().unwrap();
+        assert!(v > last, "{what} did not move the version");
+        last = v;
+    };
+    a.set_vote(user, &id("2511.00001"), true, now()).unwrap();
+    moved("a vote");
+    submit(a.as_ref(), user, "2511.00002", None);
+    moved("a submission");
+    a.set_curation(&id("2511.00003"), Some(true), None, now())
+        .unwrap();
+    moved("featuring");
+    a.set_vote(user, &id("2511.00001"), false, now()).unwrap();
+    moved("taking a vote back");
+    let still = b.community_version().unwrap();
+    a.set_vote(user, &id("2511.00001"), false, now()).unwrap();
+    a.listing(&day_query("2025-11-20"), None).unwrap();
+    assert_eq!(b.community_version().unwrap(), still, "nothing changed");
+}

@@ -17,6 +17,7 @@ mod accounts;
 mod catalog;
 mod community;
 mod fixtures;
+mod jobs;
 mod outbox;
 mod subscriptions;
 
@@ -27,8 +28,20 @@ use crate::Store;
 pub use accounts::*;
 pub use catalog::*;
 pub use community::*;
+pub use jobs::*;
 pub use outbox::*;
 pub use subscriptions::*;
+
+/// Every node of a shared database signs with the same key; a store for
+/// one node keeps its key elsewhere.
+pub fn store_nodes_share_one_signing_key(h: &dyn Harness) {
+    let first = h.store().shared_signing_key(&[1; 32]).unwrap();
+    let second = h.second_node().shared_signing_key(&[2; 32]).unwrap();
+    assert_eq!(first, second);
+    if let Some(key) = first {
+        assert_eq!(key, vec![1; 32], "the first key stored wins");
+    }
+}
 
 /// A fresh, empty database for one case.
 pub trait Harness {
@@ -65,6 +78,10 @@ macro_rules! conformance_tests {
             community_listing_splits_and_filters,
             community_submissions_check_catalog_and_quota,
             community_concurrent_submissions_respect_the_quota,
+            community_version_moves_with_every_change,
+            jobs_one_node_wins_a_run,
+            jobs_an_expired_lease_is_taken_over,
+            store_nodes_share_one_signing_key,
             subscriptions_subscribing_twice_is_one_row,
             subscriptions_sign_up_and_mail_are_one_transaction,
             subscriptions_preferences_replace_interests,
