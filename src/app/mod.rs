@@ -6,5 +6,6 @@
 //! call `paperhub_domain`. Nothing below calls up. [`store`] is the only
 //! module that names a storage backend.
 
+pub mod copy;
 pub mod store;
 pub mod subscriptions;

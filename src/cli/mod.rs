@@ -14,6 +14,7 @@ mod search;
 mod serve;
 mod settings;
 mod stats;
+mod store;
 
 pub(crate) use search::progress_bar;
 
@@ -113,6 +114,12 @@ pub enum Command {
     },
     /// Catalog statistics: counts by category and by month, and the last import.
     Stats(stats::StatsArgs),
+    /// Move the hub between stores: SQLite and PostgreSQL, either way.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
     /// Import the bundled demo corpus, fetch the model, and serve it on 127.0.0.1:8080.
     Demo(demo::DemoArgs),
     /// Email digests: preview, run, send, status, and adding subscribers.
@@ -161,6 +168,7 @@ impl Cli {
             Command::Import(args) => import::run(&data_dir, &config, &args),
             Command::Papers { command } => papers::run(&data_dir, &config, &command),
             Command::Stats(args) => stats::run(&data_dir, &config, &args),
+            Command::Store { command } => store::run(&config, &command),
             Command::Demo(args) => demo::run(&data_dir, &config, &args),
             Command::Digest { command } => digest::run(&data_dir, &config, &command),
             Command::Bench { command } => crate::bench::run(&data_dir, &config, &command),

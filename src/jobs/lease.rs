@@ -85,7 +85,7 @@ pub fn run_elected<T>(
                     run = run_key,
                     "{job} {run_key} is running on {owner}; waiting"
                 );
-                std::thread::sleep(left.clamp(Duration::from_secs(1), Duration::from_secs(30)));
+                std::thread::sleep(left.clamp(Duration::from_secs(1), Duration::from_secs(5)));
             }
         }
     }

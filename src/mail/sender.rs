@@ -10,7 +10,7 @@
 //! Several senders may drain one outbox at once (`paperhub serve`'s mail
 //! thread and a `paperhub digest send`, or hubs on one database). Each
 //! [`send_due`] run is a sender with its own random id, and claims one mail
-//! at a time with a lease ([`MailStore::claim_due_mails`]) just before
+//! at a time with a lease ([`OutboxStore::claim_due_mails`]) just before
 //! delivering it, so no two senders hold the same mail; the lease covers one
 //! delivery (see [`lease_for`]), and the outcome is recorded only while the
 //! sender still holds it.

@@ -98,7 +98,7 @@ impl Live {
     }
 }
 
-fn raw(addr: SocketAddr, request: &[u8], timeout: Duration) -> (u16, String, String) {
+pub(crate) fn raw(addr: SocketAddr, request: &[u8], timeout: Duration) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(timeout)).unwrap();
     s.write_all(request).unwrap();
@@ -114,7 +114,7 @@ fn raw(addr: SocketAddr, request: &[u8], timeout: Duration) -> (u16, String, Str
     (status, head.to_owned(), body.to_owned())
 }
 
-fn cookie(head: &str, name: &str) -> Option<String> {
+pub(crate) fn cookie(head: &str, name: &str) -> Option<String> {
     head.lines()
         .filter_map(|l| {
             l.strip_prefix("set-cookie: ")
@@ -124,7 +124,7 @@ fn cookie(head: &str, name: &str) -> Option<String> {
         .map(|c| c.split(';').next().unwrap().to_owned())
 }
 
-fn csrf_field(body: &str) -> String {
+pub(crate) fn csrf_field(body: &str) -> String {
     let re = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#).unwrap();
     re.captures(body).unwrap()[1].to_owned()
 }

@@ -25,10 +25,9 @@ fn write_snapshot(path: &std::path::Path) {
 }
 
 fn count_rows(db: &std::path::Path) -> u64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.query_row("SELECT COUNT(*) FROM papers", [], |r| r.get::<_, i64>(0))
-        .unwrap_or(0) as u64
+    paperhub::app::store::open_sqlite(db)
+        .and_then(|s| Ok(s.count_papers()?))
+        .unwrap_or(0)
 }
 
 #[test]
@@ -62,11 +61,10 @@ fn kill_9_mid_import_then_rerun_completes_without_duplicates() {
     child.wait().unwrap();
     assert!(seen > 0, "import made no progress before the kill");
 
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(
+        paperhub_sqlite::testing::integrity_check(&db).unwrap(),
+        "ok"
+    );
     let after_kill = count_rows(&db);
     assert!(
         after_kill < RECORDS,
@@ -77,26 +75,30 @@ fn kill_9_mid_import_then_rerun_completes_without_duplicates() {
         0,
         "a partial batch was committed: {after_kill}"
     );
-    let running: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM import_runs WHERE status = 'running'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let store = paperhub::app::store::open_sqlite(&db).unwrap();
+    let running = store
+        .import_runs(10)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.status == paperhub_store::ImportStatus::Running)
+        .count();
     assert_eq!(running, 1, "the killed run stays visible as unfinished");
-    drop(conn);
+    drop(store);
 
     let (summary, code, stderr) = t.import(&[&input]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(int(&summary, "new"), RECORDS - after_kill);
     assert_eq!(int(&summary, "unchanged"), after_kill);
     assert_eq!(count_rows(&db), RECORDS);
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let distinct: i64 = conn
-        .query_row("SELECT COUNT(DISTINCT arxiv_id) FROM papers", [], |r| {
-            r.get(0)
-        })
+    // Every id once: the change feed lists each paper once.
+    let feed = paperhub::app::store::open_sqlite(&db)
+        .unwrap()
+        .changed_papers(None, u32::MAX)
         .unwrap();
-    assert_eq!(distinct as u64, RECORDS);
+    let distinct: std::collections::BTreeSet<String> =
+        feed.iter().map(|(_, p)| p.id.base().to_owned()).collect();
+    assert_eq!(
+        (feed.len() as u64, distinct.len() as u64),
+        (RECORDS, RECORDS)
+    );
 }

@@ -370,16 +370,10 @@ fn killing_the_sender_between_mails_loses_and_duplicates_nothing() {
     );
     // ...and sends it once it has: move the expiry into the past instead of
     // waiting out the killed sender's lease (over an hour at its timeout).
-    let conn = rusqlite::Connection::open(t.data_dir().join("paperhub.sqlite3")).unwrap();
-    let expired = conn
-        .execute(
-            "UPDATE outbox SET lease_until = '2000-01-01T00:00:00.000Z' \
-             WHERE status = 'queued' AND lease_owner IS NOT NULL",
-            [],
-        )
-        .unwrap();
+    let expired =
+        paperhub_sqlite::testing::expire_outbox_leases(&t.data_dir().join("paperhub.sqlite3"))
+            .unwrap();
     assert_eq!(expired, 1, "one mail was held by the killed sender");
-    drop(conn);
     run_ok(cmd(&t, &sink).args(["digest", "send", "--json"]));
     let mails = sink.wait_for(N);
     assert_eq!(mails.len(), N);

@@ -22,6 +22,7 @@
 mod accounts;
 mod catalog;
 mod community;
+mod copy;
 mod error;
 mod jobs;
 mod migrations;

@@ -23,12 +23,14 @@ mod accounts;
 mod catalog;
 mod checkpoint;
 mod community;
+mod copy;
 mod error;
 mod jobs;
 mod migrations;
 mod outbox;
 mod rows;
 mod subscriptions;
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -20,6 +20,7 @@ mod catalog;
 mod community;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod copy;
 mod error;
 mod jobs;
 mod outbox;
@@ -61,7 +62,13 @@ pub struct StoreInfo {
 /// Functions that need one aggregate take `&dyn CatalogStore` and so on;
 /// an `&dyn Store` coerces to each of them.
 pub trait Store:
-    CatalogStore + AccountStore + CommunityStore + SubscriptionStore + OutboxStore + JobStore
+    CatalogStore
+    + AccountStore
+    + CommunityStore
+    + SubscriptionStore
+    + OutboxStore
+    + JobStore
+    + copy::CopyStore
 {
     /// Which backend this is and where.
     fn info(&self) -> StoreInfo;
