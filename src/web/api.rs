@@ -15,7 +15,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use paperhub_store::{ListOrder, Submission};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -122,12 +121,7 @@ pub async fn daily_papers(
         (Some(d), None, None) => Period::day(d)?,
         (None, Some(w), None) => Period::week(w)?,
         (None, None, Some(m)) => Period::month(m)?,
-        (None, None, None) => Period::Day(
-            app.db
-                .run(|s| s.latest_day())
-                .await?
-                .unwrap_or_else(|| Utc::now().date_naive()),
-        ),
+        (None, None, None) => Period::Day(app.latest_day().await?),
         _ => {
             return Err(AppError::bad_request("Give at most one of date, week and month.").into());
         }

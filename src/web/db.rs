@@ -15,8 +15,9 @@ use tokio::sync::Semaphore;
 use super::errors::AppError;
 use crate::app::store::SharedStore;
 
-/// Store calls running at once, at most.
-const CONCURRENT_CALLS: usize = 4;
+/// Store calls running at once, at most, on the embedded store (each holds
+/// a blocking thread; SQLite readers beyond the cores only queue).
+const EMBEDDED_CALLS: usize = 4;
 
 /// The handlers' handle on the store.
 pub struct Db {
@@ -25,11 +26,16 @@ pub struct Db {
 }
 
 impl Db {
-    /// Handler access to `store`.
-    pub fn new(store: SharedStore) -> Db {
+    /// Handler access to `store`, with at most `database_pool` calls at once
+    /// on a database server (each waits on the network, not a core).
+    pub fn new(store: SharedStore, database_pool: u32) -> Db {
+        let calls = match store.info().backend {
+            "sqlite" => EMBEDDED_CALLS,
+            _ => database_pool.max(1) as usize,
+        };
         Db {
             store,
-            permits: Arc::new(Semaphore::new(CONCURRENT_CALLS)),
+            permits: Arc::new(Semaphore::new(calls)),
         }
     }
 

@@ -151,12 +151,7 @@ fn respond(feed: &Feed, base: &str, is_atom: bool) -> Response {
 }
 
 async fn daily(app: Arc<AppState>, is_atom: bool) -> Result<Response, AppError> {
-    let day = app
-        .db
-        .run(|s| s.latest_day())
-        .await?
-        .unwrap_or_else(|| Utc::now().date_naive());
-    let period = Period::Day(day);
+    let period = Period::Day(app.latest_day().await?);
     let listing = lists::listing(
         &app,
         ListRequest {

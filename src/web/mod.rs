@@ -68,7 +68,15 @@ pub struct AppState {
     pub mailer: crate::mail::worker::Mailer,
     /// The address the server is listening on, once bound.
     pub bound: std::sync::OnceLock<SocketAddr>,
+    /// The newest announcement day, read from the store at most every
+    /// [`LATEST_DAY_TTL`]: the daily list, its feeds and the API ask on
+    /// every request, and on PostgreSQL each ask is a round trip.
+    latest_day_cache: std::sync::Mutex<Option<(std::time::Instant, Option<chrono::NaiveDate>)>>,
 }
+
+/// How long the newest announcement day is remembered; a harvest shows up
+/// on the daily list at most this much later.
+pub const LATEST_DAY_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl AppState {
     /// Opens the state for `data_dir`.
@@ -83,7 +91,7 @@ impl AppState {
         Ok(Arc::new(AppState {
             config: config.clone(),
             data_dir: data_dir.clone(),
-            db: Arc::new(db::Db::new(Arc::clone(&store))),
+            db: Arc::new(db::Db::new(Arc::clone(&store), config.database.pool_size)),
             searcher: searcher::Searcher::open(data_dir, config, Arc::clone(&store))?,
             secrets: crate::app::store::signing_secrets(store.as_ref(), data_dir)?,
             limiter: limits::RateLimiter::default(),
@@ -94,7 +102,33 @@ impl AppState {
             searching: Arc::new(tokio::sync::Semaphore::new(2 * cores())),
             mailer: crate::mail::worker::Mailer::default(),
             bound: std::sync::OnceLock::new(),
+            latest_day_cache: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// The newest announcement day in the catalog, today's date when it
+    /// has none, remembered for [`LATEST_DAY_TTL`].
+    ///
+    /// # Errors
+    /// A storage error.
+    pub async fn latest_day(self: &Arc<Self>) -> Result<chrono::NaiveDate, errors::AppError> {
+        let remembered = self
+            .latest_day_cache
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .filter(|(at, _)| at.elapsed() < LATEST_DAY_TTL);
+        let day = match remembered {
+            Some((_, day)) => day,
+            None => {
+                let day = self.db.run(|s| s.latest_day()).await?;
+                if let Ok(mut g) = self.latest_day_cache.lock() {
+                    *g = Some((std::time::Instant::now(), day));
+                }
+                day
+            }
+        };
+        Ok(day.unwrap_or_else(|| chrono::Utc::now().date_naive()))
     }
 
     /// Whether cookies get `Secure` (the public URL is https).

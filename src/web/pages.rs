@@ -253,11 +253,7 @@ pub async fn today(
     uri: OriginalUri,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
-    let day = app
-        .db
-        .run(|s| s.latest_day())
-        .await?
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let day = app.latest_day().await?;
     list_page(app, viewer, uri, Period::Day(day), params).await
 }
 
