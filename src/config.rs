@@ -536,19 +536,45 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
     }
 }
 
+/// `url` without its password (in `user:password@` or `password=`), for
+/// messages.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(parts) => parts,
+        None => return url.to_owned(),
+    };
+    // The authority ends at the first '/' or '?'; a password may hold '@'.
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:[redacted]@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[redacted]"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 fn redact(table: &mut toml::Table) {
     for (k, v) in table.iter_mut() {
         match v {
             toml::Value::Table(inner) => redact(inner),
-            // A database URL may carry a password: `scheme://user:secret@host`.
-            toml::Value::String(s) if k == "url" => {
-                if let Some((scheme, rest)) = s.split_once("://")
-                    && let Some((userinfo, host)) = rest.split_once('@')
-                    && let Some((user, _)) = userinfo.split_once(':')
-                {
-                    *s = format!("{scheme}://{user}:[redacted]@{host}");
-                }
-            }
+            // A database URL may carry a password.
+            toml::Value::String(s) if k == "url" => *s = redact_url(s),
             toml::Value::String(s)
                 if SECRET_KEYS.iter().any(|secret| k.contains(secret)) && !s.is_empty() =>
             {
@@ -655,5 +681,29 @@ mod tests {
             table["url"].as_str(),
             Some("postgres://hub:[redacted]@db:5432/paperhub")
         );
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::redact_url as redacted;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        for (url, shown) in [
+            (
+                "postgres://hub:s3cret@db:5432/x",
+                "postgres://hub:[redacted]@db:5432/x",
+            ),
+            ("postgres://hub:p@ss@db/x", "postgres://hub:[redacted]@db/x"),
+            (
+                "postgres://db/x?password=s3cret&sslmode=disable",
+                "postgres://db/x?password=[redacted]&sslmode=disable",
+            ),
+            ("postgres://hub@db/x", "postgres://hub@db/x"),
+            ("sqlite:/var/lib/x.sqlite3", "sqlite:/var/lib/x.sqlite3"),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
     }
 }

@@ -115,7 +115,10 @@ pub fn copy(
         Some(secrets) => match to.shared_signing_key(secrets.key())? {
             None => "not copied: the destination keeps its key in its data directory",
             Some(stored) if stored == secrets.key() => "copied",
-            Some(_) => "differs: the destination had a key already and keeps it",
+            Some(_) => bail!(
+                "the destination has a signing key of its own: sessions and the links in mails \
+                 already sent would stop working after the move. Copy into a new, empty database"
+            ),
         },
     };
     Ok(CopyReport {

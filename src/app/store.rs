@@ -12,7 +12,7 @@ use paperhub_postgres::PgStore;
 use paperhub_sqlite::SqliteStore;
 use paperhub_store::Store;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, redact_url};
 use crate::data_dir::{DataDir, create_private_dir, create_private_file, make_private_file};
 use crate::secrets::Secrets;
 
@@ -34,16 +34,7 @@ pub fn open(data_dir: &DataDir, database: &DatabaseConfig) -> Result<SharedStore
     let root = data_dir.path();
     create_private_dir(root)
         .with_context(|| format!("cannot create data directory {}", root.display()))?;
-    let path = data_dir.database_path();
-    create_private_file(&path)?;
-    let store = open_sqlite(&path)?;
-    // Left by an older build, these may be wider than the database.
-    for suffix in ["-wal", "-shm"] {
-        let mut name = path.clone().into_os_string();
-        name.push(suffix);
-        make_private_file(Path::new(&name))?;
-    }
-    Ok(store)
+    open_sqlite(&data_dir.database_path())
 }
 
 /// The key this node signs with: the data directory's, unless the store is
@@ -80,33 +71,33 @@ pub fn open_url(url: &str, pool_size: u32) -> Result<SharedStore> {
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = PgStore::open(url, pool_size)
-            .with_context(|| format!("cannot open the PostgreSQL database {}", redacted(url)))?;
+            .with_context(|| format!("cannot open the PostgreSQL database {}", redact_url(url)))?;
         return Ok(Arc::new(store));
     }
     if url.contains("://") {
-        bail!("unknown database URL scheme in {url:?}: use sqlite:PATH");
+        bail!(
+            "unknown database URL scheme in {}: use sqlite:PATH or postgres://",
+            redact_url(url)
+        );
     }
     open_sqlite(Path::new(url))
 }
 
-/// `url` without the password of its user, for messages.
-fn redacted(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| {
-        let (userinfo, host) = rest.split_once('@')?;
-        let (user, _) = userinfo.split_once(':')?;
-        Some(format!("{scheme}://{user}:[redacted]@{host}"))
-    }) {
-        Some(r) => r,
-        None => url.to_owned(),
-    }
-}
-
-/// Opens (creating if needed) the embedded store in the file at `path`.
+/// Opens (creating if needed) the embedded store in the file at `path`,
+/// private to its owner: the file is made 0600 before SQLite opens it (so
+/// its `-wal` and `-shm`, which SQLite creates with the database file's
+/// mode, are too), and older, wider files are tightened.
 ///
 /// # Errors
 /// The file cannot be opened, created or migrated.
 pub fn open_sqlite(path: &Path) -> Result<SharedStore> {
+    create_private_file(path)?;
     let store = SqliteStore::open(path)
         .with_context(|| format!("cannot open catalog {}", path.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.to_owned().into_os_string();
+        name.push(suffix);
+        make_private_file(Path::new(&name))?;
+    }
     Ok(Arc::new(store))
 }

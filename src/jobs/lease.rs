@@ -96,10 +96,14 @@ pub fn run_elected<T>(
             .name("lease".into())
             .spawn(move || heartbeat(store.as_ref(), &job, me, &stop))?
     };
+    // Stops the heartbeat however `work` ends, a panic included: a lease
+    // renewed for a run nobody works on would hold the job forever.
+    let guard = StopOnDrop {
+        stop,
+        heartbeat: Some(heartbeat),
+    };
     let outcome = work();
-    stop.store(true, Ordering::Relaxed);
-    heartbeat.thread().unpark();
-    let _ = heartbeat.join();
+    drop(guard);
     match outcome {
         Ok(value) => {
             if !store.complete(job, run_key, me, Utc::now())? {
@@ -114,6 +118,22 @@ pub fn run_elected<T>(
         Err(e) => {
             store.release(job, me)?;
             Err(e)
+        }
+    }
+}
+
+/// Stops and joins the heartbeat thread when dropped.
+struct StopOnDrop {
+    stop: Arc<AtomicBool>,
+    heartbeat: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.thread().unpark();
+            let _ = heartbeat.join();
         }
     }
 }

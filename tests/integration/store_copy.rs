@@ -140,6 +140,24 @@ fn a_hub_moves_to_postgresql_and_back_with_identical_checksums() {
     );
     assert_eq!(sums(&there, "source"), sums(&there, "destination"));
     assert_eq!(there["signing_key"], "copied");
+    // Change numbers are kept: a node's search index, which records the
+    // number it reached, finds every later paper in the copy.
+    let source_head = hub.store().change_head().unwrap();
+    let pg = paperhub::app::store::open_url(&db.url, 2).unwrap();
+    assert_eq!(pg.change_head().unwrap(), source_head);
+    assert_eq!(
+        pg.changed_papers(None, u32::MAX)
+            .unwrap()
+            .last()
+            .map(|(at, _)| *at),
+        hub.store()
+            .changed_papers(None, u32::MAX)
+            .unwrap()
+            .last()
+            .map(|(at, _)| *at)
+    );
+
+    drop(pg);
 
     // Again: nothing new, everything already there, still equal.
     let again = copy(&from, &db.url);
@@ -170,4 +188,14 @@ fn a_hub_moves_to_postgresql_and_back_with_identical_checksums() {
     assert!(copied.user_by_name("carol").unwrap().is_none());
     let carol = copied.create_user("carol", None, "h3", Utc::now()).unwrap();
     assert!(carol.id.0 > 2, "new ids follow the copied ones");
+    let head = copied.change_head().unwrap();
+    let mut fresh = paperhub_domain::Paper::new(
+        "2601.00001".parse().unwrap(),
+        "A paper written after the move".into(),
+        "Abstract.".into(),
+    );
+    fresh.finalize();
+    copied.upsert_papers(&[fresh], Utc::now()).unwrap();
+    let after = copied.changed_papers(Some(head), 10).unwrap();
+    assert_eq!(after.len(), 1, "numbered after the copied papers");
 }

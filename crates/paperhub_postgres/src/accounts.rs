@@ -51,9 +51,9 @@ impl AccountStore for PgStore {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SIGN_UP_LOCK])?;
             let clash: Option<bool> = tx
                 .query_opt(
-                    "SELECT lower(username) = lower($1) FROM users \
-                     WHERE lower(username) = lower($1) \
-                        OR ($2::text IS NOT NULL AND lower(email) = lower($2)) LIMIT 1",
+                    "SELECT lower(username) = lower($1 COLLATE \"C\") FROM users \
+                     WHERE lower(username) = lower($1 COLLATE \"C\") \
+                        OR ($2::text IS NOT NULL AND lower(email) = lower($2 COLLATE \"C\")) LIMIT 1",
                     &[&text(username), &email.map(text)],
                 )?
                 .map(|r| r.try_get(0))
@@ -86,7 +86,7 @@ impl AccountStore for PgStore {
             c.query_opt(
                 &format!(
                     "SELECT {USER_COLUMNS}, u.password_hash FROM users u \
-                     WHERE lower(u.username) = lower($1)"
+                     WHERE lower(u.username) = lower($1 COLLATE \"C\")"
                 ),
                 &[&text(username)],
             )?
@@ -98,7 +98,7 @@ impl AccountStore for PgStore {
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         self.read(|c| {
             c.query_opt(
-                &format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.username) = lower($1)"),
+                &format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.username) = lower($1 COLLATE \"C\")"),
                 &[&text(username)],
             )?
             .map(|r| user_from_row(&r, 0))
@@ -135,7 +135,7 @@ impl AccountStore for PgStore {
     fn set_admin(&self, username: &str, admin: bool) -> StoreResult<bool> {
         self.write(|tx| {
             Ok(tx.execute(
-                "UPDATE users SET is_admin = $2 WHERE lower(username) = lower($1)",
+                "UPDATE users SET is_admin = $2 WHERE lower(username) = lower($1 COLLATE \"C\")",
                 &[&text(username), &admin],
             )? > 0)
         })

@@ -190,7 +190,12 @@ impl CommunityStore for PgStore {
             }
             // One submitter's requests queue here, so the quota is counted
             // with nothing of theirs in flight.
-            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user.0])?;
+            // NO KEY UPDATE: foreign-key checks (a vote, a session of this user)
+            // take KEY SHARE and must not wait for it.
+            tx.execute(
+                "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+                &[&user.0],
+            )?;
             let already = |tx: &mut postgres::Transaction<'_>| -> Result<Option<Submission>, DbError> {
                 tx
                     .query_opt(

@@ -133,7 +133,7 @@ impl CopyStore for PgStore {
                     format!("{} values for {n} columns", row.len()),
                 ));
             }
-            let mut params: Vec<Box<dyn ToSql + Sync>> = (0..n)
+            let params: Vec<Box<dyn ToSql + Sync>> = (0..n)
                 .map(|i| column_param(table, i, rows))
                 .collect::<Result<_, _>>()?;
             let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
@@ -143,24 +143,9 @@ impl CopyStore for PgStore {
                 .enumerate()
                 .map(|(i, c)| format!("${}::{}", i + 1, array_type(c.kind)))
                 .collect();
-            let papers = table.name == "papers";
-            let (extra_column, extra_value) = if papers {
-                // The next change numbers, in the rows' order.
-                let first: i64 = tx
-                    .query_one(
-                        "SELECT last_seq FROM change_counter WHERE id = 1 FOR UPDATE",
-                        &[],
-                    )?
-                    .try_get(0)?;
-                params.push(Box::new(first));
-                (", change_seq", format!(", ${} + u.n", n + 1))
-            } else {
-                ("", String::new())
-            };
             let sql = format!(
-                "INSERT INTO {table} ({cols}{extra_column}) \
-                 SELECT {u_cols}{extra_value} FROM unnest({arrays}) WITH ORDINALITY \
-                   AS u({cols}, n) \
+                "INSERT INTO {table} ({cols}) \
+                 SELECT {u_cols} FROM unnest({arrays}) WITH ORDINALITY AS u({cols}, n) \
                  ORDER BY u.n ON CONFLICT DO NOTHING",
                 table = table.name,
                 cols = names.join(", "),
@@ -172,11 +157,16 @@ impl CopyStore for PgStore {
                 arrays = arrays.join(", "),
             );
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(AsRef::as_ref).collect();
+            if table.name == "papers" {
+                // Paper writers lock the counter first; so does this.
+                tx.execute("SELECT 1 FROM change_counter WHERE id = 1 FOR UPDATE", &[])?;
+            }
             let written = tx.execute(&sql, &refs)?;
-            if papers {
+            if table.name == "papers" {
+                // New papers must be numbered after the copied ones.
                 tx.execute(
-                    "UPDATE change_counter SET last_seq = \
-                       (SELECT coalesce(max(change_seq), 0) FROM papers) WHERE id = 1",
+                    "UPDATE change_counter SET last_seq = greatest(last_seq, \
+                       (SELECT coalesce(max(change_seq), 0) FROM papers)) WHERE id = 1",
                     &[],
                 )?;
             }

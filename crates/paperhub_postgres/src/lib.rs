@@ -73,6 +73,13 @@ impl PgStore {
                     .into(),
             ));
         }
+        let mut config = config;
+        // A node that dies mid-transaction must not hold its locks (the
+        // change counter stops every paper write) until TCP notices.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .options("-c idle_in_transaction_session_timeout=60000");
         let location = describe(&config);
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()

@@ -200,7 +200,7 @@ impl SubscriptionStore for PgStore {
         self.read(|c| {
             c.query_opt(
                 &format!(
-                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE lower(email) = lower($1)"
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE lower(email) = lower($1 COLLATE \"C\")"
                 ),
                 &[&text(email)],
             )?

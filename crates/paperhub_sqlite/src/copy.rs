@@ -104,23 +104,14 @@ impl CopyStore for SqliteStore {
     fn import_rows(&self, table: &Table, rows: &[Vec<Value>]) -> StoreResult<u64> {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let papers = table.name == "papers";
             let n = table.columns.len();
-            let marks: Vec<String> = (1..=n + usize::from(papers))
-                .map(|i| format!("?{i}"))
-                .collect();
+            let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "INSERT INTO {} ({}{}) VALUES ({}) ON CONFLICT DO NOTHING",
+                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
                 table.name,
                 names(table),
-                if papers { ", change_seq" } else { "" },
                 marks.join(", ")
             );
-            let mut seq: i64 = tx.query_row(
-                "SELECT last_seq FROM change_counter WHERE id = 1",
-                [],
-                |r| r.get(0),
-            )?;
             let mut written = 0;
             {
                 let mut insert = tx.prepare_cached(&sql)?;
@@ -132,25 +123,16 @@ impl CopyStore for SqliteStore {
                             format!("{} values for {n} columns", row.len()),
                         ));
                     }
-                    let mut values: Vec<Sql> = row
-                        .iter()
-                        .zip(table.columns)
-                        .map(|(v, c)| write(v, c.kind))
-                        .collect();
-                    if papers {
-                        values.push(Sql::Integer(seq + 1));
-                    }
-                    let added = insert.execute(params_from_iter(values))?;
-                    if added > 0 && papers {
-                        seq += 1;
-                    }
-                    written += added as u64;
+                    let values = row.iter().zip(table.columns).map(|(v, c)| write(v, c.kind));
+                    written += insert.execute(params_from_iter(values))? as u64;
                 }
             }
-            if papers {
+            if table.name == "papers" {
+                // New papers must be numbered after the copied ones.
                 tx.execute(
-                    "UPDATE change_counter SET last_seq = ?1 WHERE id = 1",
-                    [seq],
+                    "UPDATE change_counter SET last_seq = \
+                     max(last_seq, (SELECT coalesce(max(change_seq), 0) FROM papers)) WHERE id = 1",
+                    [],
                 )?;
             }
             tx.commit()?;

@@ -3,9 +3,11 @@
 //!
 //! [`TABLES`] lists what is copied, parents before children, with each
 //! column's kind; a backend reads and writes rows in that shape, converting
-//! from and to its own column types. Ids are kept, so references hold; the
-//! destination numbers papers' change feed itself, and skips rows it
-//! already has, so a copy that was stopped can simply run again. Job leases
+//! from and to its own column types. Ids and papers' change numbers are
+//! kept, so references hold and a node's search index, which records the
+//! change number it reached, stays valid against the copy; the destination
+//! skips rows it already has, so a copy that was stopped can simply run
+//! again. Job leases
 //! and counters are per-database state and are not copied.
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
@@ -104,6 +106,7 @@ pub const TABLES: &[Table] = &[
             c("code_url", Text),
             c("created_at", TimeSecs),
             c("modified_at", TimeSecs),
+            c("change_seq", Int),
         ],
         key: &["id"],
     },
@@ -266,8 +269,8 @@ pub trait CopyStore: Send + Sync {
     fn export_rows(&self, table: &Table, offset: u64, limit: u32) -> StoreResult<Vec<Vec<Value>>>;
 
     /// Writes `rows` of `table` in one transaction, skipping rows whose key
-    /// is already there; returns how many were written. Papers get the next
-    /// change numbers of this store's feed.
+    /// is already there; returns how many were written. Papers keep their
+    /// change numbers, and the store's change counter moves past them.
     ///
     /// # Errors
     /// A storage error, or a row that does not fit; nothing is written then.
