@@ -4,16 +4,11 @@
 //! `paperhub_arxiv` the formats, `paperhub_store` the storage interface and
 //! `paperhub_sqlite` its embedded backend). This crate owns what
 //! joins them: where data lives ([`data_dir`]), the import pipeline
-//! ([`import`]), the command line ([`cli`]) and benchmarks ([`mod@bench`]).
+//! ([`import`]), the command line ([`cli`], benchmarks included).
 
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod bench;
-pub mod bench_digest;
-pub mod bench_search;
-pub mod bench_starvation;
-pub mod bench_web;
 pub mod cli;
 pub mod config;
 pub mod data_dir;
@@ -24,6 +19,7 @@ pub mod indexing;
 pub mod jobs;
 pub mod mail;
 pub mod models;
+pub mod progress;
 pub mod retrieval;
 pub mod secrets;
 pub mod telemetry;

@@ -288,7 +288,7 @@ fn download(agent: &ureq::Agent, url: &str, path: &Path) -> Result<String> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let mut body = response.into_body().into_reader();
-    let bar = crate::cli::progress_bar(
+    let bar = crate::progress::progress_bar(
         length.unwrap_or(0),
         "{bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}",
     );

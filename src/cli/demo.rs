@@ -99,7 +99,7 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
             &config,
             args.addr.as_deref(),
             false,
-            crate::web::searcher::IndexerOptions {
+            crate::jobs::index::IndexerOptions {
                 build_now: true,
                 progress_bar: true,
                 embed: !args.lexical_only,

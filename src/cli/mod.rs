@@ -5,6 +5,7 @@
 //! codes: 0 success, 1 the command ran but its goal failed (nothing imported,
 //! `--strict` violated, paper not found), 2 an error.
 
+pub mod bench;
 mod demo;
 mod digest;
 mod harvest;
@@ -15,8 +16,6 @@ mod serve;
 mod settings;
 mod stats;
 mod store;
-
-pub(crate) use search::progress_bar;
 
 use std::path::PathBuf;
 
@@ -135,7 +134,7 @@ pub enum Command {
     Bench {
         /// Which benchmark.
         #[command(subcommand)]
-        command: crate::bench::BenchCommand,
+        command: bench::BenchCommand,
     },
 }
 
@@ -171,7 +170,7 @@ impl Cli {
             Command::Store { command } => store::run(&config, &command),
             Command::Demo(args) => demo::run(&data_dir, &config, &args),
             Command::Digest { command } => digest::run(&data_dir, &config, &command),
-            Command::Bench { command } => crate::bench::run(&data_dir, &config, &command),
+            Command::Bench { command } => bench::run(&data_dir, &config, &command),
         }
     }
 }

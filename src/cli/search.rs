@@ -6,12 +6,10 @@
 //! model fingerprint), so a second run in another mode reuses them.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use paperhub_domain::ArxivId;
 use paperhub_embed::Embedder;
 use paperhub_search::eval::{self, Scores};
@@ -90,26 +88,6 @@ pub enum ModelCommand {
     Info,
 }
 
-fn hidden_unless_terminal() -> ProgressDrawTarget {
-    if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    }
-}
-
-/// A progress bar with an ETA on a terminal, invisible otherwise.
-pub(crate) fn progress_bar(total: u64, template: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), hidden_unless_terminal());
-    bar.set_style(
-        ProgressStyle::with_template(&format!("{{spinner}} [{{bar:30}}] {template}"))
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
-}
-
 /// Runs `paperhub model …`.
 ///
 /// # Errors
@@ -175,7 +153,7 @@ pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Resul
         Embedder::load(&dir).with_context(|| format!("loading the model in {}", dir.display()))?;
     let mut vectors = open_vectors(data_dir, &embedder)?;
     let started = std::time::Instant::now();
-    let bar = progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
+    let bar = crate::progress::progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
     let done = indexing::update_vectors(
         store.as_ref(),
         &mut vectors,
@@ -588,7 +566,7 @@ fn beir_retriever(
         if missing.is_empty() {
             eprintln!("reusing the cached vectors in {}", path.display());
         } else {
-            let bar = progress_bar(
+            let bar = crate::progress::progress_bar(
                 missing.len() as u64,
                 "{pos}/{len} documents embedded, {per_sec}, ETA {eta}",
             );

@@ -7,7 +7,7 @@
 //! OAI-PMH set and the RSS announcements of the configured categories, then
 //! wakes the indexer, which brings the BM25 and vector indexes up to date
 //! while requests keep being served. A failed run is logged and the schedule
-//! carries on. The mail thread ([`crate::mail::worker`]) runs the daily
+//! carries on. The mail thread ([`crate::jobs::mail`]) runs the daily
 //! digests once the indexer has caught up, the weekly ones on their day, and
 //! sends the outbox. SIGTERM or Ctrl-C stops accepting connections, finishes the
 //! requests in flight, and closes the store.
@@ -24,8 +24,8 @@ use crate::app::store::SharedStore;
 use crate::config::{Config, ScheduleConfig};
 use crate::data_dir::DataDir;
 use crate::harvest::{self, Silent};
+use crate::jobs::index::IndexerOptions;
 use crate::jobs::lease::{Elected, Wait, run_elected};
-use crate::web::searcher::IndexerOptions;
 use crate::web::{self, AppState};
 
 /// Arguments of `paperhub serve`.
@@ -187,7 +187,17 @@ pub fn serve(
     indexer: IndexerOptions,
 ) -> Result<Outcome> {
     let app = AppState::open(data_dir, config)?;
-    crate::mail::worker::Mailer::start(&app, config.mail.digests_enabled)?;
+    app.mailer.start(
+        crate::jobs::mail::MailJob {
+            store: Arc::clone(app.db.store()),
+            config: config.clone(),
+            secrets: app.secrets.clone(),
+            searcher: Arc::clone(&app.searcher),
+            hub: Arc::clone(&app.hub),
+            outbox_dir: data_dir.outbox_dir(),
+        },
+        config.mail.digests_enabled,
+    )?;
     let indexer = app
         .searcher
         .start_indexer(data_dir.clone(), config.clone(), indexer)?;

@@ -3,7 +3,7 @@
 //!
 //! Nothing here decides *what* to send; [`crate::digest`] and the web
 //! handlers render mails and queue them in the store's outbox
-//! ([`paperhub_store::MailStore`]). [`sender::send_due`] then delivers queued
+//! ([`paperhub_store::OutboxStore`]). [`sender::send_due`] then delivers queued
 //! mails through a [`transport::Transport`]: `.eml` files in
 //! `<data dir>/outbox/` by default, SMTP when configured. Message-IDs are
 //! ours, chosen at rendering time, so a retried mail keeps its identity.
@@ -11,7 +11,6 @@
 
 pub mod sender;
 pub mod transport;
-pub mod worker;
 
 use anyhow::{Context, Result};
 use lettre::message::header::{Header, HeaderName, HeaderValue};

@@ -4,7 +4,7 @@
 //! middlewares: [`security::headers`] (CSP and friends, outermost) and
 //! [`session::resolve_viewer`] (who is asking, CSRF check for writes).
 //! Handlers read through the store pool ([`db::Db`]) and search through
-//! [`searcher::Searcher`]; pages and the API call the same functions in
+//! [`crate::jobs::index::Searcher`]; pages and the API call the same functions in
 //! [`lists`] so they never disagree.
 
 pub mod api;
@@ -18,7 +18,6 @@ pub mod page_cache;
 pub mod pages;
 pub mod paper;
 pub mod search;
-pub mod searcher;
 pub mod security;
 pub mod server;
 pub mod session;
@@ -49,7 +48,7 @@ pub struct AppState {
     /// Store connections.
     pub db: Arc<db::Db>,
     /// Search.
-    pub searcher: Arc<searcher::Searcher>,
+    pub searcher: Arc<crate::jobs::index::Searcher>,
     /// The signing key.
     pub secrets: Secrets,
     /// Log-in and sign-up limits.
@@ -65,9 +64,9 @@ pub struct AppState {
     /// Searches run at once (each takes a core).
     pub searching: Arc<tokio::sync::Semaphore>,
     /// Wakes the mail thread when a mail is queued.
-    pub mailer: crate::mail::worker::Mailer,
-    /// The address the server is listening on, once bound.
-    pub bound: std::sync::OnceLock<SocketAddr>,
+    pub mailer: crate::jobs::mail::Mailer,
+    /// The hub's public address (the configured one, else the one bound).
+    pub hub: Arc<crate::jobs::HubUrl>,
     /// The newest announcement day, read from the store at most every
     /// [`LATEST_DAY_TTL`]: the daily list, its feeds and the API ask on
     /// every request, and on PostgreSQL each ask is a round trip.
@@ -92,7 +91,7 @@ impl AppState {
             config: config.clone(),
             data_dir: data_dir.clone(),
             db: Arc::new(db::Db::new(Arc::clone(&store), config.database.pool_size)),
-            searcher: searcher::Searcher::open(data_dir, config, Arc::clone(&store))?,
+            searcher: crate::jobs::index::Searcher::open(data_dir, config, Arc::clone(&store))?,
             secrets: crate::app::store::signing_secrets(store.as_ref(), data_dir)?,
             limiter: limits::RateLimiter::default(),
             pages: page_cache::PageCache::new(config.web.page_cache_mb as usize * 1024 * 1024),
@@ -100,8 +99,8 @@ impl AppState {
             fetches: submit::FetchQueue::new(config.web.submission_queue as usize),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores())),
             searching: Arc::new(tokio::sync::Semaphore::new(2 * cores())),
-            mailer: crate::mail::worker::Mailer::default(),
-            bound: std::sync::OnceLock::new(),
+            mailer: crate::jobs::mail::Mailer::default(),
+            hub: Arc::new(crate::jobs::HubUrl::new(&config.web)),
             latest_day_cache: std::sync::Mutex::new(None),
         }))
     }
@@ -139,10 +138,7 @@ impl AppState {
     /// The public base URL without a trailing slash: `web.public_url`, else
     /// the address actually bound (which `serve --addr` may have changed).
     pub fn base_url(&self) -> String {
-        match self.bound.get() {
-            Some(addr) if self.config.web.public_url.is_empty() => format!("http://{addr}"),
-            _ => self.config.web.base_url(),
-        }
+        self.hub.get()
     }
 }
 
@@ -322,7 +318,7 @@ pub fn run(app: Arc<AppState>, addr: &str, on_ready: impl FnOnce(SocketAddr)) ->
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        let _ = app.bound.set(local);
+        app.hub.set_bound(local);
         on_ready(local);
         let housekeeping = tokio::spawn(housekeeping(Arc::clone(&app)));
         server::serve(

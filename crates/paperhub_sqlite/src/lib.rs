@@ -12,8 +12,8 @@
 //! Readers see the last committed state (WAL snapshot isolation) and never
 //! wait for the writer.
 //!
-//! One module per aggregate implements its trait: [`catalog`],
-//! [`accounts`], [`community`], [`subscriptions`] and [`outbox`]. Upserts
+//! One module per aggregate implements its trait: `catalog`,
+//! `accounts`, `community`, `subscriptions`, `outbox`, `jobs` and `copy`. Upserts
 //! go through [`paperhub_domain::Paper::merge`], so the store holds no
 //! merge rules of its own.
 

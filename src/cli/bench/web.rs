@@ -80,7 +80,7 @@ fn seed(data_dir: &DataDir, config: &Config, users: u32) -> Result<(Vec<String>,
     if ids.is_empty() {
         bail!("no announced papers in the latest month");
     }
-    let titles = crate::bench_search::title_queries(data_dir, &config.database, 2000)?;
+    let titles = super::search::title_queries(data_dir, &config.database, 2000)?;
     if store.user_by_name("bench-0")?.is_some() {
         eprintln!("community activity already seeded");
         return Ok((ids, titles));
@@ -279,7 +279,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     }
     println!(
         "peak RSS of this process (server + wrk excluded): {:.0} MiB",
-        crate::bench::peak_rss_mib()
+        super::peak_rss_mib()
     );
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use paperhub_embed::Embedder;
 use paperhub_search::{SearchRequest, Strategy};
 
-use crate::bench::peak_rss_mib;
+use super::peak_rss_mib;
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::retrieval::{Mode, Retriever};

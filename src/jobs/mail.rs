@@ -1,5 +1,5 @@
 //! The mail thread of `paperhub serve`: runs digests when their period
-//! comes and keeps the outbox drained.
+//! comes (on one node, through a lease) and keeps the outbox drained.
 //!
 //! It wakes when a handler queues a mail ([`Mailer::wake`]), when the next
 //! queued retry falls due, or once a minute. Each time it first checks the
@@ -19,12 +19,15 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, Utc};
 use paperhub_store::{Frequency, Store};
 
-use super::sender::send_due;
-use super::transport::Transport;
 use crate::app::store::SharedStore;
+use crate::config::Config;
 use crate::digest::{self, Period};
+use crate::jobs::HubUrl;
+use crate::jobs::index::Searcher;
 use crate::jobs::lease::{Elected, Wait, run_elected};
-use crate::web::AppState;
+use crate::mail::sender::send_due;
+use crate::mail::transport::Transport;
+use crate::secrets::Secrets;
 
 /// The longest sleep between two looks at the outbox and the schedule.
 const TICK: Duration = Duration::from_secs(60);
@@ -47,17 +50,18 @@ impl Mailer {
         }
     }
 
-    /// Starts the mail thread of `app`; digests run only when `digests`.
+    /// Starts the mail thread of `job`, woken through this handle; digests
+    /// run only when `digests`.
     ///
     /// # Errors
     /// The transport is misconfigured or the thread cannot start.
-    pub fn start(app: &Arc<AppState>, digests: bool) -> Result<std::thread::JoinHandle<()>> {
-        let transport = Transport::from_config(&app.config.mail, &app.data_dir.outbox_dir())?;
+    pub fn start(&self, job: MailJob, digests: bool) -> Result<std::thread::JoinHandle<()>> {
+        let transport = Transport::from_config(&job.config.mail, &job.outbox_dir)?;
         let (tx, rx) = channel();
-        if let Ok(mut wake) = app.mailer.wake.lock() {
+        if let Ok(mut wake) = self.wake.lock() {
             *wake = Some(tx);
         }
-        let app = Arc::clone(app);
+        let app = job;
         std::thread::Builder::new()
             .name("mail".into())
             .spawn(move || {
@@ -70,6 +74,23 @@ impl Mailer {
     }
 }
 
+/// What the mail thread works with.
+pub struct MailJob {
+    /// The store (digests read it; the outbox is in it).
+    pub store: SharedStore,
+    /// The hub's configuration.
+    pub config: Config,
+    /// Signs the links in digests.
+    pub secrets: Secrets,
+    /// The search indexes, for saved searches (digests wait until they hold
+    /// the period's papers).
+    pub searcher: Arc<Searcher>,
+    /// The hub's address, for links.
+    pub hub: Arc<HubUrl>,
+    /// Where the file transport writes.
+    pub outbox_dir: std::path::PathBuf,
+}
+
 /// Which digest periods this process already ran.
 #[derive(Debug, Default)]
 struct Schedule {
@@ -80,7 +101,7 @@ struct Schedule {
 impl Schedule {
     /// Runs the digests that are due; returns true when one had to wait
     /// for the indexer (look again soon).
-    fn tick(&mut self, app: &AppState, store: &SharedStore) -> Result<bool> {
+    fn tick(&mut self, app: &MailJob, store: &SharedStore) -> Result<bool> {
         if !app.config.mail.digests_enabled {
             return Ok(false);
         }
@@ -117,7 +138,7 @@ impl Schedule {
             if app.searcher.is_busy() || !indexed(store.as_ref(), &retriever, frequency, latest)? {
                 return Ok(true);
             }
-            let hub = app.base_url();
+            let hub = app.hub.get();
             let cx = digest::Context {
                 config: &app.config,
                 secrets: &app.secrets,
@@ -183,8 +204,8 @@ fn indexed(
     Ok(in_index >= announced)
 }
 
-fn run(app: &AppState, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
-    let store = std::sync::Arc::clone(app.db.store());
+fn run(app: &MailJob, transport: &Transport, rx: &Receiver<()>, digests: bool) -> Result<()> {
+    let store = Arc::clone(&app.store);
     let mut schedule = Schedule::default();
     let never = AtomicBool::new(false);
     loop {

@@ -15,7 +15,14 @@
 //! 5. `import`: the real `paperhub import` pipeline into a fresh SQLite file.
 //!
 //! It prints records/s, peak RSS and the import/parse ratios. This is a
-//! benchmark, never a test: numbers depend on the machine.
+//! benchmark, never a test: numbers depend on the machine. The other
+//! benchmarks live in the submodules: [`search`] (query latency, embedding,
+//! vectors), [`web`] (pages under `wrk`), [`digest`] and [`starvation`].
+
+pub mod digest;
+pub mod search;
+pub mod starvation;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,7 +32,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Outcome;
+use super::Outcome;
 use crate::import::{self, ImportOptions, Quiet};
 
 /// Benchmarks.
@@ -71,14 +78,14 @@ pub enum BenchCommand {
     /// The web hub under load: wrk against the daily page, trending, paper
     /// pages, the search page and the API, plus page weight (seeds bench
     /// users and votes into the data dir once).
-    Web(crate::bench_web::WebBenchArgs),
+    Web(web::WebBenchArgs),
     /// Rendering and queueing the daily digest for many subscribers with
     /// personal interests (on a scratch copy of the store), against matching
     /// them one by one.
-    Digest(crate::bench_digest::DigestBenchArgs),
+    Digest(digest::DigestBenchArgs),
     /// Page latency while submissions wait on a slow arXiv, against the
     /// same hub idle (adds one bench account to the data dir).
-    Starvation(crate::bench_starvation::StarvationBenchArgs),
+    Starvation(starvation::StarvationBenchArgs),
     /// One measurement in a fresh process; used by `bench import`.
     #[command(hide = true)]
     Worker {
@@ -244,21 +251,17 @@ pub fn run(
     command: &BenchCommand,
 ) -> Result<Outcome> {
     match command {
-        BenchCommand::Search { queries } => {
-            crate::bench_search::latency(data_dir, config, *queries)?
-        }
+        BenchCommand::Search { queries } => search::latency(data_dir, config, *queries)?,
         BenchCommand::Embed {
             paths,
             count,
             no_peer,
-        } => crate::bench_search::embed(data_dir, config, paths, *count, !*no_peer)?,
-        BenchCommand::Vectors { queries } => {
-            crate::bench_search::vectors(data_dir, config, *queries)?
-        }
-        BenchCommand::Web(args) => crate::bench_web::web(data_dir, config, args)?,
-        BenchCommand::Digest(args) => crate::bench_digest::digest(data_dir, config, args)?,
+        } => search::embed(data_dir, config, paths, *count, !*no_peer)?,
+        BenchCommand::Vectors { queries } => search::vectors(data_dir, config, *queries)?,
+        BenchCommand::Web(args) => web::web(data_dir, config, args)?,
+        BenchCommand::Digest(args) => digest::digest(data_dir, config, args)?,
         BenchCommand::Starvation(args) => {
-            crate::bench_starvation::starvation(data_dir, config, args)?;
+            starvation::starvation(data_dir, config, args)?;
         }
         BenchCommand::Worker {
             phase,

@@ -211,7 +211,7 @@ impl Searcher {
         self.progress.building.store(true, Ordering::Relaxed);
         self.progress.done.store(0, Ordering::Relaxed);
         self.progress.total.store(waiting, Ordering::Relaxed);
-        let bar = progress_bar.then(|| crate::cli::progress_bar(waiting, "embedding"));
+        let bar = progress_bar.then(|| crate::progress::progress_bar(waiting, "embedding"));
         let result = indexing::update_vectors(
             store.as_ref(),
             &mut vectors,
