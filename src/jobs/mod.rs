@@ -1,7 +1,8 @@
 //! The background work of `paperhub serve`, apart from serving requests:
-//! the indexer thread and the searcher it feeds ([`index`]), the mail
-//! thread that runs digests and drains the outbox ([`mail`]), and the lease
-//! that elects one node for each scheduled run ([`lease`]).
+//! the harvest schedule ([`harvest`]), the indexer thread and the searcher
+//! it feeds ([`index`]), the mail thread that runs digests and drains the
+//! outbox ([`mail`]), and the lease that elects one node for each scheduled
+//! run ([`lease`]).
 //!
 //! Several `paperhub serve` nodes on one PostgreSQL run the same schedule;
 //! every scheduled run (a harvest after an announcement, a period's
@@ -14,6 +15,7 @@ use std::sync::OnceLock;
 
 use crate::config::WebConfig;
 
+pub mod harvest;
 pub mod index;
 pub mod lease;
 pub mod mail;
