@@ -69,6 +69,19 @@ impl Secrets {
     /// # Errors
     /// The file cannot be read or written, or is not 32 bytes.
     pub fn load_or_create(dir: &Path) -> Result<Secrets> {
+        Secrets::load_or_write(dir, random_bytes::<32>)
+    }
+
+    /// Loads `<dir>/secret.key`, or writes `key` there (0600) if absent: a
+    /// hub moved here by `paperhub store copy` keeps signing as before.
+    ///
+    /// # Errors
+    /// The file cannot be read or written, or is not 32 bytes.
+    pub fn load_or_adopt(dir: &Path, key: [u8; 32]) -> Result<Secrets> {
+        Secrets::load_or_write(dir, || Ok(key))
+    }
+
+    fn load_or_write(dir: &Path, make: impl FnOnce() -> Result<[u8; 32]>) -> Result<Secrets> {
         let path = dir.join("secret.key");
         match fs_err::read(&path) {
             Ok(bytes) => {
@@ -83,7 +96,7 @@ impl Secrets {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs_err::create_dir_all(dir)?;
-                let key = random_bytes::<32>()?;
+                let key = make()?;
                 let tmp = dir.join("secret.key.tmp");
                 let mut options = fs_err::OpenOptions::new();
                 options.write(true).create(true).truncate(true);

@@ -51,17 +51,27 @@ pub struct CopyReport {
     pub signing_key: &'static str,
 }
 
-/// Copies every table of `from` into `to` and verifies the result;
-/// `on_batch` hears of each batch (table, rows so far).
+/// Where a store is, as `paperhub store copy` names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ends<'a> {
+    /// The source's URL.
+    pub from: &'a str,
+    /// The destination's URL.
+    pub to: &'a str,
+}
+
+/// Copies every table of `from` into `to` and verifies the result, then
+/// gives the destination the source's signing key; `on_batch` hears of
+/// each batch (table, rows so far).
 ///
 /// # Errors
-/// A store fails, or the destination does not match the source after the
-/// copy (a row the destination refused, such as two addresses that differ
-/// only in case where one store ignores case and the other does not).
+/// A store fails; the destination does not match the source after the
+/// copy (a row the destination refused); or the destination already signs
+/// with another key.
 pub fn copy(
     from: &dyn Store,
     to: &dyn Store,
-    signing_key: Option<&Secrets>,
+    ends: Ends<'_>,
     on_batch: &mut dyn FnMut(&str, u64),
 ) -> Result<CopyReport> {
     let mut tables = Vec::new();
@@ -110,17 +120,7 @@ pub fn copy(
             );
         }
     }
-    let signing_key = match signing_key {
-        None => "not copied: the source's key is not at hand",
-        Some(secrets) => match to.shared_signing_key(secrets.key())? {
-            None => "not copied: the destination keeps its key in its data directory",
-            Some(stored) if stored == secrets.key() => "copied",
-            Some(_) => bail!(
-                "the destination has a signing key of its own: sessions and the links in mails \
-                 already sent would stop working after the move. Copy into a new, empty database"
-            ),
-        },
-    };
+    let signing_key = move_signing_key(from, to, ends)?;
     Ok(CopyReport {
         tables,
         signing_key,
@@ -162,18 +162,41 @@ fn hash_value(digest: &mut Sha256, value: &Value) {
     digest.update(&bytes);
 }
 
-/// The signing key of the hub whose store `url` names, when it is at hand:
-/// for `sqlite:PATH`, the `secret.key` beside the database file.
-///
-/// # Errors
-/// The key file exists but cannot be read.
-pub fn local_signing_key(url: &str) -> Result<Option<Secrets>> {
-    let Some(path) = url.strip_prefix("sqlite:") else {
-        return Ok(None);
+/// The directory of a `sqlite:PATH` store, where its `secret.key` lives.
+fn sqlite_dir(url: &str) -> Option<&Path> {
+    let path = Path::new(url.strip_prefix("sqlite:")?);
+    Some(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// The source's signing key goes with its data: read from `secret.key`
+/// beside a SQLite file, or from a shared database; stored in the
+/// destination database, or written beside the destination SQLite file.
+fn move_signing_key(from: &dyn Store, to: &dyn Store, ends: Ends<'_>) -> Result<&'static str> {
+    let source = match sqlite_dir(ends.from) {
+        Some(dir) if dir.join("secret.key").exists() => Some(Secrets::load_or_create(dir)?),
+        Some(_) => None,
+        // A shared database keeps its key; one no node ever used gets this
+        // random one, which is as good as none.
+        None => from
+            .shared_signing_key(&crate::secrets::random_bytes::<32>()?)?
+            .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+            .map(Secrets::from_key),
     };
-    let dir = Path::new(path).parent().unwrap_or(Path::new("."));
-    if !dir.join("secret.key").exists() {
-        return Ok(None);
+    let Some(source) = source else {
+        return Ok("not copied: the source has no signing key");
+    };
+    let kept = match to.shared_signing_key(source.key())? {
+        Some(stored) => stored == source.key(),
+        None => match sqlite_dir(ends.to) {
+            Some(dir) => Secrets::load_or_adopt(dir, *source.key())?.key() == source.key(),
+            None => bail!("the destination keeps no signing key"),
+        },
+    };
+    if !kept {
+        bail!(
+            "the destination has a signing key of its own: sessions and the links in mails \
+             already sent would stop working after the move. Copy into a new, empty database"
+        );
     }
-    Secrets::load_or_create(dir).map(Some)
+    Ok("copied")
 }

@@ -42,12 +42,11 @@ pub fn run(config: &Config, command: &StoreCommand) -> Result<Outcome> {
             let pool = config.database.pool_size;
             let source = open_url(from, pool)?;
             let destination = open_url(to, pool)?;
-            let key = copy::local_signing_key(from)?;
             let mut last = String::new();
             let report = copy::copy(
                 source.as_ref(),
                 destination.as_ref(),
-                key.as_ref(),
+                copy::Ends { from, to },
                 &mut |table, rows| {
                     if !*json && table != last {
                         eprintln!("copying {table}");

@@ -175,6 +175,12 @@ fn a_hub_moves_to_postgresql_and_back_with_identical_checksums() {
     );
     let home = copy(&db.url, &to);
     assert_eq!(sums(&home, "destination"), sums(&there, "source"));
+    // The signing key made the round trip too: old links still verify.
+    assert_eq!(home["signing_key"], "copied");
+    assert_eq!(
+        std::fs::read(back.data_dir().join("secret.key")).unwrap(),
+        std::fs::read(hub.data_dir().join("secret.key")).unwrap()
+    );
 
     // The copy is a working hub: the votes, the account and the queue.
     let copied = back.store();
