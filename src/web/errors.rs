@@ -171,3 +171,28 @@ impl IntoResponse for ApiError {
             .finish((self.0.status, axum::Json(body)).into_response())
     }
 }
+
+/// An [`AppError`] in Hugging Face's error shape, `{"error": "..."}`, for
+/// the routes its client calls (`web::hf_api`).
+#[derive(Debug)]
+pub struct HfError(pub AppError);
+
+impl From<AppError> for HfError {
+    fn from(e: AppError) -> HfError {
+        HfError(e)
+    }
+}
+
+impl From<StoreError> for HfError {
+    fn from(e: StoreError) -> HfError {
+        HfError(e.into())
+    }
+}
+
+impl IntoResponse for HfError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.0.detail });
+        self.0
+            .finish((self.0.status, axum::Json(body)).into_response())
+    }
+}

@@ -12,6 +12,7 @@ pub mod assets;
 pub mod db;
 pub mod errors;
 pub mod feeds;
+pub mod hf_api;
 pub mod limits;
 pub mod lists;
 pub mod page_cache;
@@ -223,6 +224,9 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/static/style.css", get(assets::style))
         .route("/static/app.js", get(assets::script))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/daily_papers", get(hf_api::daily_papers))
+        .route("/api/papers/search", get(hf_api::search))
+        .route("/api/papers/{id}", get(hf_api::paper_info))
         .nest("/api/v1", api::routes())
         .fallback(pages::not_found)
         .layer(from_fn_with_state(

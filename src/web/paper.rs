@@ -145,6 +145,19 @@ pub async fn show(
     uri: OriginalUri,
     Path(rest): Path<String>,
 ) -> Result<Response, AppError> {
+    if let Some(id) = rest.strip_suffix(".md") {
+        // Hugging Face's `read_paper`: the page as markdown.
+        let id = parse_id(id)?;
+        let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            super::hf_api::markdown(&entry),
+        )
+            .into_response());
+    }
     let (id, action) = split_action(&rest);
     if action.is_some() {
         return Err(AppError::not_found("There is no page here."));

@@ -28,14 +28,14 @@ impl Drop for Guard {
 }
 
 /// `paperhub serve` on a seeded data directory.
-struct Live {
-    addr: SocketAddr,
+pub(crate) struct Live {
+    pub(crate) addr: SocketAddr,
     server: Guard,
     _dir: TestDir,
 }
 
 impl Live {
-    fn start(env: &[(&str, String)]) -> Live {
+    pub(crate) fn start(env: &[(&str, String)]) -> Live {
         let dir = seeded_dir();
         let mut child = Command::new(env!("CARGO_BIN_EXE_paperhub"))
             .arg("--data-dir")
@@ -65,11 +65,11 @@ impl Live {
     }
 
     /// Sends `request` as is and reads the whole answer.
-    fn raw(&self, request: &[u8]) -> (u16, String, String) {
+    pub(crate) fn raw(&self, request: &[u8]) -> (u16, String, String) {
         raw(self.addr, request, Duration::from_secs(30))
     }
 
-    fn get(&self, target: &str) -> (u16, String, String) {
+    pub(crate) fn get(&self, target: &str) -> (u16, String, String) {
         self.raw(
             format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
         )
@@ -130,7 +130,7 @@ pub(crate) fn csrf_field(body: &str) -> String {
 }
 
 /// Signs `name` up on a live hub; returns the session cookie.
-fn sign_up(live: &Live, name: &str) -> String {
+pub(crate) fn sign_up(live: &Live, name: &str) -> String {
     let (_, head, body) = live.get("/signup");
     let anon = cookie(&head, "ph_csrf").unwrap();
     let form = format!(

@@ -12,6 +12,7 @@ mod browser;
 mod commands;
 mod crash;
 mod harvest;
+mod hf_client;
 mod import_formats;
 mod mail;
 mod multinode;
