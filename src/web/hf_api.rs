@@ -175,7 +175,7 @@ pub async fn daily_papers(
                 .await?;
             mine.retain(|e| !e.hidden && e.list_date.is_some_and(|d| d >= from && d <= to));
             if order == ListOrder::Votes {
-                mine.sort_by(|a, b| b.votes.cmp(&a.votes));
+                mine.sort_by_key(|e| std::cmp::Reverse(e.votes));
             }
             mine.into_iter()
                 .skip((page * limit) as usize)
