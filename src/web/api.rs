@@ -28,18 +28,22 @@ use super::session::Viewer;
 use super::submit::{parse_input, submit_paper};
 use super::views::PaperView;
 
-/// Every API route as (method, path under `/api/v1`), as the OpenAPI
-/// document lists them.
+/// Every API route as (method, path), as the OpenAPI document lists them:
+/// `/api/v1` and the Hugging Face-compatible routes of `web::hf_api`.
 pub const API_ROUTES: &[(&str, &str)] = &[
-    ("get", "/daily_papers"),
-    ("get", "/trending"),
-    ("get", "/papers/search"),
-    ("get", "/papers/{id}"),
-    ("get", "/papers/{id}/similar"),
-    ("post", "/papers"),
-    ("put", "/papers/{id}/vote"),
-    ("delete", "/papers/{id}/vote"),
-    ("get", "/openapi.json"),
+    ("get", "/api/v1/daily_papers"),
+    ("get", "/api/v1/trending"),
+    ("get", "/api/v1/papers/search"),
+    ("get", "/api/v1/papers/{id}"),
+    ("get", "/api/v1/papers/{id}/similar"),
+    ("post", "/api/v1/papers"),
+    ("put", "/api/v1/papers/{id}/vote"),
+    ("delete", "/api/v1/papers/{id}/vote"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/daily_papers"),
+    ("get", "/api/papers/search"),
+    ("get", "/api/papers/{id}"),
+    ("get", "/papers/{id}.md"),
 ];
 
 /// The OpenAPI document.
