@@ -100,6 +100,31 @@ fn busy_hub() -> TestDir {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let said = store
+        .add_comment(
+            &paperhub_store::NewComment {
+                paper: &paper,
+                author: ada.id,
+                parent: None,
+                body: "A *question*.",
+            },
+            now,
+        )
+        .unwrap();
+    let paperhub_store::Commented::Added(said) = said else {
+        panic!("{said:?}")
+    };
+    store
+        .add_comment(
+            &paperhub_store::NewComment {
+                paper: &paper,
+                author: bob.id,
+                parent: Some(said.id),
+                body: "An answer.",
+            },
+            now,
+        )
+        .unwrap();
     let sub = store
         .subscriber_by_email("r1@example.org")
         .unwrap()
@@ -133,7 +158,7 @@ fn a_hub_moves_to_postgresql_and_back_with_identical_checksums() {
 
     let there = copy(&from, &db.url);
     let tables = sums(&there, "source");
-    assert_eq!(tables.len(), 11);
+    assert_eq!(tables.len(), 12);
     assert!(
         tables.iter().all(|(_, rows, _)| *rows > 0),
         "every table has rows: {tables:?}"

@@ -192,6 +192,7 @@ impl CopyStore for PgStore {
                 "api_tokens",
                 "subscribers",
                 "outbox",
+                "comments",
             ] {
                 tx.execute(
                     &format!(

@@ -23,6 +23,7 @@ mod accounts;
 mod catalog;
 mod community;
 mod copy;
+mod discussions;
 mod error;
 mod jobs;
 mod migrations;

@@ -14,7 +14,10 @@ use sha2::{Digest, Sha256};
 ///
 /// The numbering is PostgreSQL's own, independent of SQLite's: version 1 is
 /// the schema SQLite reaches at version 8.
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_comments.sql")),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -24,6 +24,7 @@ mod catalog;
 mod checkpoint;
 mod community;
 mod copy;
+mod discussions;
 mod error;
 mod jobs;
 mod migrations;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_change_seq_and_leases.sql"),
     include_str!("../migrations/0007_token_expiry.sql"),
     include_str!("../migrations/0008_nodes.sql"),
+    include_str!("../migrations/0009_comments.sql"),
 ];
 
 /// The schema version this build writes.

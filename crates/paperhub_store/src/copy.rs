@@ -220,6 +220,21 @@ pub const TABLES: &[Table] = &[
         key: &["subscriber_id", "kind", "value"],
     },
     Table {
+        name: "comments",
+        columns: &[
+            c("id", Int),
+            c("arxiv_id", Text),
+            c("user_id", Int),
+            c("parent_id", Int),
+            c("body", Text),
+            c("created_at", TimeMillis),
+            c("edited_at", TimeMillis),
+            c("deleted", Bool),
+            c("hidden", Bool),
+        ],
+        key: &["id"],
+    },
+    Table {
         name: "outbox",
         columns: &[
             c("id", Int),

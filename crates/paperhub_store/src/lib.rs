@@ -21,6 +21,7 @@ mod community;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod copy;
+mod discussions;
 mod error;
 mod jobs;
 mod outbox;
@@ -35,6 +36,7 @@ pub use community::{
     CommunityStore, Entry, ListOrder, ListQuery, Listing, Quota, Submission, SubmitRequest,
     Submitted, TrendingCandidate,
 };
+pub use discussions::{Comment, CommentId, Commented, DiscussionStore, NewComment};
 pub use error::{BoxError, OpenError, StoreError, StoreResult};
 pub use jobs::{Acquire, JobLease, JobStore};
 pub use outbox::{NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled};
@@ -68,6 +70,7 @@ pub trait Store:
     + SubscriptionStore
     + OutboxStore
     + JobStore
+    + DiscussionStore
     + copy::CopyStore
 {
     /// Which backend this is and where.

@@ -16,6 +16,7 @@
 mod accounts;
 mod catalog;
 mod community;
+mod discussions;
 mod fixtures;
 mod jobs;
 mod outbox;
@@ -28,6 +29,7 @@ use crate::Store;
 pub use accounts::*;
 pub use catalog::*;
 pub use community::*;
+pub use discussions::*;
 pub use jobs::*;
 pub use outbox::*;
 pub use subscriptions::*;
@@ -79,6 +81,8 @@ macro_rules! conformance_tests {
             community_submissions_check_catalog_and_quota,
             community_concurrent_submissions_respect_the_quota,
             community_version_moves_with_every_change,
+            discussions_thread_one_level_deep,
+            discussions_edit_delete_and_hide,
             jobs_one_node_wins_a_run,
             jobs_an_expired_lease_is_taken_over,
             store_nodes_share_one_signing_key,
