@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveTime, Utc};
 use paperhub_domain::text::author_line;
-use paperhub_store::{Entry, ListOrder};
+use paperhub_store::{Comment, Entry, ListOrder};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -89,7 +89,7 @@ fn paper(e: &Entry) -> Value {
         "githubRepo": github_repo(e),
         "projectPage": null,
         "withdrawnAt": null,
-        "numComments": 0,
+        "numComments": e.comments,
     })
 }
 
@@ -101,7 +101,7 @@ fn item(e: &Entry) -> Value {
         "title": e.paper.title,
         "summary": e.paper.abstract_text,
         "thumbnail": null,
-        "numComments": 0,
+        "numComments": e.comments,
         "submittedBy": e.submitted_by.as_deref().map(user),
         "isAuthorParticipating": false,
     })
@@ -253,8 +253,9 @@ pub async fn search(State(app): State<Arc<AppState>>, Query(q): Query<SearchQuer
 }
 
 /// The paper page as markdown (`/papers/{id}.md`): title, authors,
-/// abstract, links and the discussion.
-pub fn markdown(e: &Entry) -> String {
+/// abstract, links and the discussion (visible comments, replies quoted
+/// under their thread).
+pub fn markdown(e: &Entry, discussion: &[Comment]) -> String {
     let p = &e.paper;
     let id = p.id.base();
     let mut md = format!("# {}\n\n", p.title);
@@ -274,6 +275,33 @@ pub fn markdown(e: &Entry) -> String {
     }
     md.push_str("## Abstract\n\n");
     md.push_str(&p.abstract_text);
-    md.push_str("\n\n## Discussion\n\nNo comments yet.\n");
+    md.push_str("\n\n## Discussion\n\n");
+    let shown: Vec<&Comment> = discussion.iter().filter(|c| !c.hidden).collect();
+    if shown.is_empty() {
+        md.push_str("No comments yet.\n");
+    }
+    for c in shown {
+        let who = c.author_name.as_deref().unwrap_or("a deleted account");
+        let when = c.created_at.format("%Y-%m-%d");
+        let text = if c.deleted {
+            "*Deleted by its author.*".to_owned()
+        } else {
+            c.body.clone()
+        };
+        let edited = if c.edited_at.is_some() && !c.deleted {
+            " (edited)"
+        } else {
+            ""
+        };
+        let block = format!("**{who}** on {when}{edited}:\n\n{text}\n\n");
+        if c.parent.is_some() {
+            for line in block.lines() {
+                md.push_str(&format!("> {line}\n"));
+            }
+            md.push('\n');
+        } else {
+            md.push_str(&block);
+        }
+    }
     md
 }

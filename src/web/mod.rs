@@ -10,6 +10,7 @@
 pub mod api;
 pub mod assets;
 pub mod db;
+pub mod discussion;
 pub mod errors;
 pub mod feeds;
 pub mod hf_api;

@@ -29,7 +29,7 @@ const SIMILAR: usize = 6;
 
 /// Splits `rest` into the paper id and an action (`vote`, `curate`, `similar`).
 pub fn split_action(rest: &str) -> (&str, Option<&str>) {
-    for action in ["vote", "curate", "similar"] {
+    for action in ["vote", "curate", "similar", "comments"] {
         if let Some(id) = rest.strip_suffix(action).and_then(|r| r.strip_suffix('/')) {
             return (id, Some(action));
         }
@@ -131,6 +131,7 @@ struct PaperPage {
     featured: bool,
     hidden: bool,
     bibtex: String,
+    discussion: Vec<super::discussion::CommentView>,
     similar: Vec<Card>,
     c: Card,
 }
@@ -149,12 +150,14 @@ pub async fn show(
         // Hugging Face's `read_paper`: the page as markdown.
         let id = parse_id(id)?;
         let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
+        let paper = entry.paper.id.clone();
+        let discussion = app.db.run(move |s| s.comments(&paper, false)).await?;
         return Ok((
             [(
                 axum::http::header::CONTENT_TYPE,
                 "text/markdown; charset=utf-8",
             )],
-            super::hf_api::markdown(&entry),
+            super::hf_api::markdown(&entry, &discussion),
         )
             .into_response());
     }
@@ -174,6 +177,7 @@ pub async fn show(
         let (app, uri) = (a, u);
         let entry = find_entry(&app, &id, viewer.user.as_ref()).await?;
         let user = viewer.user.as_ref().map(|u| u.id);
+        let discussion = super::discussion::thread(&app, &entry, viewer.user.as_ref()).await?;
         let similar = similar_entries(&app, &entry, SIMILAR, user).await?;
         let p = &entry.paper;
         let fmt = |d: Option<chrono::DateTime<Utc>>| {
@@ -215,6 +219,7 @@ pub async fn show(
             featured: entry.featured,
             hidden: entry.hidden,
             bibtex: bibtex(p),
+            discussion,
             similar: similar.iter().map(|e| Card::new(e, &[])).collect(),
             c: Card::new(&entry, &[]),
         };
@@ -249,10 +254,17 @@ pub async fn cast_vote(
 pub struct ActionForm {
     /// `1` to upvote, `0` to take it back.
     pub up: Option<String>,
-    /// Curation: feature, unfeature, hide, unhide.
+    /// Curation: feature, unfeature, hide, unhide; comments: post, edit,
+    /// delete, hide, show.
     pub action: Option<String>,
     /// Where to go afterwards (a local path).
     pub next: Option<String>,
+    /// A comment's markdown.
+    pub body: Option<String>,
+    /// The comment a reply answers.
+    pub parent: Option<String>,
+    /// The comment acted on.
+    pub comment: Option<String>,
 }
 
 /// A local path to return to, never another site.
@@ -341,6 +353,15 @@ pub async fn act(
                 .await?;
             app.pages.bump();
             Ok(Redirect::to(&next).into_response())
+        }
+        Some("comments") => {
+            let form = super::discussion::CommentForm {
+                action: form.action,
+                body: form.body,
+                parent: form.parent,
+                comment: form.comment,
+            };
+            super::discussion::act(&app, &user, &entry, form).await
         }
         _ => Err(AppError::not_found("There is no such action.")),
     }

@@ -248,6 +248,8 @@ pub struct PaperView {
     pub upvotes: u32,
     /// Whether the caller upvoted it.
     pub upvoted: bool,
+    /// Visible comments in its discussion.
+    pub num_comments: u32,
     /// Who submitted it to the hub.
     pub submitted_by: Option<String>,
     /// When.
@@ -296,6 +298,7 @@ impl PaperView {
             doi: p.doi.clone(),
             upvotes: entry.votes,
             upvoted: entry.voted,
+            num_comments: entry.comments,
             submitted_by: entry.submitted_by.clone(),
             submitted_at: entry.submitted_at.map(rfc3339),
             featured: entry.featured,

@@ -994,3 +994,126 @@ fn demo_serves_at_once_and_stops_cleanly_on_sigterm() {
     assert!(exit.success(), "exit {exit:?}: {rest}");
     assert!(rest.contains("Paperhub stopped."), "{rest}");
 }
+
+#[tokio::test]
+async fn discussions_comment_reply_edit_delete_and_hide_with_hostile_markdown_inert() {
+    let hub = Hub::new();
+    let mut ada = hub.client(); // the first account: the curator
+    ada.sign_up("ada").await;
+    let mut bob = hub.client();
+    bob.sign_up("bob").await;
+    let id = first_paper(&mut bob).await;
+    let page = format!("/papers/{id}");
+    let comments = format!("{page}/comments");
+    bob.get(&page).await;
+    let posted = bob
+        .post(
+            &comments,
+            &[(
+                "body",
+                "**Nice.** <script>alert(1)</script> [x](javascript:alert(1)) \
+                 <img src=x onerror=alert(1)> [paper](https://arxiv.org/abs/2503.15621)",
+            )],
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+    let html = bob.get(&page).await.body;
+    assert!(html.contains("<strong>Nice.</strong>"), "rendered markdown");
+    // Nothing runs: the rendered comment has no script, handler or
+    // javascript: link (its source in the author's edit form is escaped text).
+    let rendered = regex::Regex::new(r#"(?s)<div class="comment-body">(.*?)</div>"#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_owned();
+    for bad in ["<script", "javascript:", "onerror", "<img"] {
+        assert!(!rendered.contains(bad), "{bad} in {rendered}");
+    }
+    assert!(!html.contains("<script>alert"), "no live script anywhere");
+    assert!(html.contains(r#"rel="nofollow ugc noopener""#));
+    assert!(html.contains("Discussion (1)"));
+    let cid = regex::Regex::new(r#"id="c(\d+)""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_owned();
+
+    // A reply, then no reply to the reply.
+    ada.get(&page).await;
+    let reply = ada
+        .post(&comments, &[("body", "Agreed."), ("parent", &cid)])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let html = ada.get(&page).await.body;
+    let rid = regex::Regex::new(r#"id="c(\d+)" class="comment reply""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_owned();
+    let deeper = ada
+        .post(&comments, &[("body", "Deeper"), ("parent", &rid)])
+        .await;
+    assert_eq!(deeper.status, StatusCode::BAD_REQUEST);
+
+    // Only its author edits or deletes a comment; edits are marked.
+    let theft = ada
+        .post(
+            &comments,
+            &[("action", "edit"), ("comment", &cid), ("body", "mine now")],
+        )
+        .await;
+    assert_eq!(theft.status, StatusCode::FORBIDDEN);
+    bob.get(&page).await;
+    let edit = bob
+        .post(
+            &comments,
+            &[("action", "edit"), ("comment", &cid), ("body", "*Nicer.*")],
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::SEE_OTHER);
+    let html = bob.get(&page).await.body;
+    assert!(html.contains("<em>Nicer.</em>") && html.contains(" · edited"));
+
+    // The count reaches both APIs and the markdown page.
+    let v1 = bob.get(&format!("/api/v1/papers/{id}")).await.json();
+    assert_eq!(v1["paper"]["num_comments"], 2);
+    let hf = bob.get(&format!("/api/papers/{id}")).await.json();
+    assert_eq!(hf["numComments"], 2);
+    let md = bob.get(&format!("/papers/{id}.md")).await.body;
+    assert!(
+        md.contains("**bob** on") && md.contains("*Nicer.*") && md.contains("> Agreed."),
+        "{md}"
+    );
+
+    // The curator hides bob's comment: gone for bob, shown to the curator.
+    let hide = ada
+        .post(&comments, &[("action", "hide"), ("comment", &cid)])
+        .await;
+    assert_eq!(hide.status, StatusCode::SEE_OTHER);
+    let not_curator = bob
+        .post(&comments, &[("action", "show"), ("comment", &cid)])
+        .await;
+    assert_eq!(not_curator.status, StatusCode::FORBIDDEN);
+    assert!(!bob.get(&page).await.body.contains("<em>Nicer.</em>"));
+    assert!(ada.get(&page).await.body.contains("hidden by the curators"));
+    assert_eq!(
+        bob.get(&format!("/api/papers/{id}")).await.json()["numComments"],
+        1
+    );
+
+    // Deleting keeps the thread; empty and oversized comments are refused.
+    let del = ada
+        .post(&comments, &[("action", "delete"), ("comment", &rid)])
+        .await;
+    assert_eq!(del.status, StatusCode::SEE_OTHER);
+    assert!(ada.get(&page).await.body.contains("Deleted by its author."));
+    let empty = ada.post(&comments, &[("body", "   ")]).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let huge = "x".repeat(10_001);
+    let long = ada.post(&comments, &[("body", &huge)]).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    // A visitor sees the thread and a log-in link, no forms.
+    let mut anon = hub.client();
+    let html = anon.get(&page).await.body;
+    assert!(html.contains("to comment.") && !html.contains("name=\"body\""));
+}

@@ -30,7 +30,9 @@ fn entry_select() -> String {
         "SELECT {}, coalesce(c.votes, 0), \
          EXISTS (SELECT 1 FROM votes v WHERE v.user_id = $1 AND v.arxiv_id = p.arxiv_id), \
          u.username, c.submitted_at, c.list_date, coalesce(c.featured, false), \
-         coalesce(c.hidden, false) \
+         coalesce(c.hidden, false), \
+         (SELECT count(*)::int4 FROM comments cm \
+          WHERE cm.arxiv_id = p.arxiv_id AND NOT cm.deleted AND NOT cm.hidden) \
          FROM papers p \
          LEFT JOIN paper_community c ON c.arxiv_id = p.arxiv_id \
          LEFT JOIN users u ON u.id = c.submitted_by",
@@ -48,6 +50,7 @@ fn entry(row: &postgres::Row) -> Result<Entry, DbError> {
         list_date: row.try_get(24)?,
         featured: row.try_get(25)?,
         hidden: row.try_get(26)?,
+        comments: count4(row.try_get(27)?),
     })
 }
 

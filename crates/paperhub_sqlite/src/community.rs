@@ -32,7 +32,9 @@ static ENTRY_SELECT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT p.id, {}, coalesce(c.votes, 0), \
          EXISTS (SELECT 1 FROM votes v WHERE v.user_id = ?1 AND v.arxiv_id = p.arxiv_id), \
-         u.username, c.submitted_at, c.list_date, coalesce(c.featured, 0), coalesce(c.hidden, 0) \
+         u.username, c.submitted_at, c.list_date, coalesce(c.featured, 0), coalesce(c.hidden, 0), \
+         (SELECT count(*) FROM comments cm \
+          WHERE cm.arxiv_id = p.arxiv_id AND NOT cm.deleted AND NOT cm.hidden) \
          FROM papers p \
          LEFT JOIN paper_community c ON c.arxiv_id = p.arxiv_id \
          LEFT JOIN users u ON u.id = c.submitted_by",
@@ -49,6 +51,7 @@ struct RawEntry {
     list_date: Option<String>,
     featured: bool,
     hidden: bool,
+    comments: u32,
 }
 
 impl RawEntry {
@@ -62,6 +65,7 @@ impl RawEntry {
             list_date: row.get(25)?,
             featured: row.get(26)?,
             hidden: row.get(27)?,
+            comments: row.get(28)?,
         })
     }
 
@@ -75,6 +79,7 @@ impl RawEntry {
             list_date: self.list_date.as_deref().and_then(parse_day),
             featured: self.featured,
             hidden: self.hidden,
+            comments: self.comments,
         })
     }
 }

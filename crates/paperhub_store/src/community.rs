@@ -28,6 +28,8 @@ pub struct Entry {
     pub featured: bool,
     /// Hidden by a curator (shown to curators only).
     pub hidden: bool,
+    /// Visible comments in its discussion.
+    pub comments: u32,
 }
 
 /// What a submission did.
