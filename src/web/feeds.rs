@@ -266,6 +266,56 @@ pub async fn search_rss(
     search(app, p, false).await
 }
 
+/// The Atom feed of a paper's discussion (`/papers/{id}/comments.atom`):
+/// its visible comments, newest first, their HTML rendered and cleaned as
+/// on the page.
+pub fn discussion_atom(base: &str, entry: &Entry, comments: &[paperhub_store::Comment]) -> String {
+    let p = &entry.paper;
+    let page = format!("{base}/papers/{}", p.id.base());
+    let own = format!("{page}/comments.atom");
+    let mut shown: Vec<&paperhub_store::Comment> = comments
+        .iter()
+        .filter(|c| !c.hidden && !c.deleted)
+        .collect();
+    shown.sort_by_key(|c| std::cmp::Reverse(c.id));
+    let updated = shown
+        .iter()
+        .map(|c| c.edited_at.unwrap_or(c.created_at))
+        .max()
+        .unwrap_or_else(|| entry_time(entry));
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
+         <title>Discussion: {}</title>\n<id>{}</id>\n<link rel=\"self\" href=\"{}\"/>\n<link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n\
+         <updated>{}</updated>\n<generator>Paperhub</generator>\n",
+        xml(&p.title),
+        xml(&own),
+        xml(&own),
+        xml(&page),
+        rfc3339(updated)
+    );
+    for c in shown {
+        let link = format!("{page}#c{}", c.id);
+        let who = c.author_name.as_deref().unwrap_or("a deleted account");
+        let _ = write!(
+            out,
+            "<entry>\n<title>{} on {}</title>\n<id>{}</id>\n<link href=\"{}\"/>\n<updated>{}</updated>\n\
+             <published>{}</published>\n<author><name>{}</name></author>\n<content type=\"html\">{}</content>\n</entry>\n",
+            xml(who),
+            xml(&p.title),
+            xml(&link),
+            xml(&link),
+            rfc3339(c.edited_at.unwrap_or(c.created_at)),
+            rfc3339(c.created_at),
+            xml(who),
+            xml(&super::discussion::render(&c.body))
+        );
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,6 +146,20 @@ pub async fn show(
     uri: OriginalUri,
     Path(rest): Path<String>,
 ) -> Result<Response, AppError> {
+    if let Some(id) = rest.strip_suffix("/comments.atom") {
+        let id = parse_id(id)?;
+        let entry = find_entry(&app, &id, None).await?;
+        let paper = entry.paper.id.clone();
+        let discussion = app.db.run(move |s| s.comments(&paper, false)).await?;
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/atom+xml; charset=utf-8",
+            )],
+            super::feeds::discussion_atom(&app.base_url(), &entry, &discussion),
+        )
+            .into_response());
+    }
     if let Some(id) = rest.strip_suffix(".md") {
         // Hugging Face's `read_paper`: the page as markdown.
         let id = parse_id(id)?;

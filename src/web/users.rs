@@ -391,6 +391,15 @@ struct UserPage {
     is_admin: bool,
     submitted: Vec<Card>,
     upvoted: Vec<Card>,
+    comments: Vec<UserComment>,
+}
+
+/// A comment on a user's page.
+struct UserComment {
+    paper: String,
+    id: i64,
+    when: String,
+    html: String,
 }
 
 /// `GET /users/{name}`.
@@ -412,10 +421,11 @@ pub async fn show_user(
                 return Ok(None);
             };
             let (submitted, upvoted) = s.user_papers(user.id, me)?;
-            Ok::<_, StoreError>(Some((user, submitted, upvoted)))
+            let comments = s.user_comments(user.id, 50)?;
+            Ok::<_, StoreError>(Some((user, submitted, upvoted, comments)))
         })
         .await?;
-    let Some((user, submitted, upvoted)) = found else {
+    let Some((user, submitted, upvoted, comments)) = found else {
         return Err(AppError::not_found("There is no such user."));
     };
     Ok(render(&UserPage {
@@ -432,6 +442,16 @@ pub async fn show_user(
             .iter()
             .filter(|e| !e.hidden)
             .map(|e| Card::new(e, &[]))
+            .collect(),
+        comments: comments
+            .iter()
+            .filter(|c| !c.hidden || viewer.user.as_ref().is_some_and(|u| u.is_admin))
+            .map(|c| UserComment {
+                paper: c.paper.clone(),
+                id: c.id.0,
+                when: c.created_at.format("%Y-%m-%d").to_string(),
+                html: super::discussion::render(&c.body),
+            })
             .collect(),
     }))
 }

@@ -91,6 +91,8 @@ pub struct Card {
     pub featured: bool,
     /// Hidden by a curator.
     pub hidden: bool,
+    /// Visible comments in its discussion.
+    pub comments: u32,
 }
 
 /// The day a paper is dated by in lists: announcement, else first version.
@@ -121,6 +123,7 @@ impl Card {
             submitted_by: entry.submitted_by.clone(),
             featured: entry.featured,
             hidden: entry.hidden,
+            comments: entry.comments,
         }
     }
 }

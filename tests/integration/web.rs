@@ -1085,6 +1085,37 @@ async fn discussions_comment_reply_edit_delete_and_hide_with_hostile_markdown_in
         "{md}"
     );
 
+    // The discussion's Atom feed is well-formed XML with both comments; the
+    // author's page lists theirs; the list card shows the count.
+    let feed = bob.get(&format!("{page}/comments.atom")).await;
+    assert_eq!(feed.status, StatusCode::OK);
+    let mut reader = quick_xml::Reader::from_str(&feed.body);
+    let mut entries = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(e)) => {
+                if e.local_name().as_ref() == "entry" {
+                    entries += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("the discussion feed is not well-formed: {e}"),
+        }
+    }
+    assert_eq!(entries, 2, "{}", feed.body);
+    assert!(
+        feed.body.contains("&lt;em&gt;Nicer.&lt;/em&gt;"),
+        "{}",
+        feed.body
+    );
+    let profile = bob.get("/users/bob").await.body;
+    assert!(
+        profile.contains("<em>Nicer.</em>") && profile.contains(&format!("/papers/{id}#c{cid}"))
+    );
+    let list = bob.get(&format!("/papers/date/{LATEST}")).await.body;
+    assert!(list.contains("2 comments"), "the card shows the count");
+
     // The curator hides bob's comment: gone for bob, shown to the curator.
     let hide = ada
         .post(&comments, &[("action", "hide"), ("comment", &cid)])
