@@ -7,5 +7,6 @@
 //! module that names a storage backend.
 
 pub mod copy;
+pub mod demo;
 pub mod store;
 pub mod subscriptions;

@@ -6,7 +6,9 @@
 //! the hub at once on 127.0.0.1:8080. The vector index builds in the
 //! background (a few minutes on two cores, with a progress bar); until it is
 //! ready, search uses BM25 and the search page says so. `--no-serve` instead
-//! embeds in the foreground, runs a sample search and exits.
+//! embeds in the foreground, runs a sample search and exits. Unless told
+//! `--no-community`, it also adds the labelled sample community of
+//! [`crate::app::demo`], so trending and discussions are not empty.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +35,10 @@ pub struct DemoArgs {
     /// Listen on this address [default: web.addr, 127.0.0.1:8080].
     #[arg(long, value_name = "HOST:PORT")]
     pub addr: Option<String>,
+    /// Do not add the sample community (demo accounts, submissions, votes
+    /// and comments, all labelled as demo data).
+    #[arg(long)]
+    pub no_community: bool,
 }
 
 fn default_corpus() -> Option<PathBuf> {
@@ -75,6 +81,16 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
     );
     print_stats(&store.stats()?, 10, &mut std::io::stdout().lock())?;
     println!();
+    if !args.no_community {
+        let seeded = crate::app::demo::seed(store.as_ref(), chrono::Utc::now())?;
+        if seeded.accounts > 0 {
+            println!(
+                "Sample community: {} demo accounts, {} submissions, {} upvotes, {} comments \
+                 (labelled as demo data; --no-community leaves them out).\n",
+                seeded.accounts, seeded.submissions, seeded.votes, seeded.comments
+            );
+        }
+    }
     drop(store);
     if !args.no_serve {
         search::run_index(data_dir, config, &search::IndexArgs { lexical_only: true })?;

@@ -52,7 +52,7 @@ pub struct CommentView {
     /// Its id, for anchors and forms.
     pub id: i64,
     /// Its author, if the account still exists.
-    pub author: Option<String>,
+    pub author: Option<super::views::Person>,
     /// Rendered, cleaned HTML; empty when deleted.
     pub html: String,
     /// A reply (indented, no reply form).
@@ -77,7 +77,7 @@ impl CommentView {
         let mine = viewer.is_some_and(|u| Some(u.id) == c.author) && !c.deleted;
         CommentView {
             id: c.id.0,
-            author: c.author_name.clone(),
+            author: c.author_name.as_deref().map(super::views::Person::new),
             html: if c.deleted {
                 String::new()
             } else {

@@ -297,18 +297,18 @@ pub fn discussion_atom(base: &str, entry: &Entry, comments: &[paperhub_store::Co
     );
     for c in shown {
         let link = format!("{page}#c{}", c.id);
-        let who = c.author_name.as_deref().unwrap_or("a deleted account");
+        let who = super::views::Person::plain(c.author_name.as_deref());
         let _ = write!(
             out,
             "<entry>\n<title>{} on {}</title>\n<id>{}</id>\n<link href=\"{}\"/>\n<updated>{}</updated>\n\
              <published>{}</published>\n<author><name>{}</name></author>\n<content type=\"html\">{}</content>\n</entry>\n",
-            xml(who),
+            xml(&who),
             xml(&p.title),
             xml(&link),
             xml(&link),
             rfc3339(c.edited_at.unwrap_or(c.created_at)),
             rfc3339(c.created_at),
-            xml(who),
+            xml(&who),
             xml(&super::discussion::render(&c.body))
         );
     }

@@ -271,7 +271,10 @@ pub fn markdown(e: &Entry, discussion: &[Comment]) -> String {
     }
     md.push_str(&format!("\n\n**Upvotes:** {}\n\n", e.votes));
     if let Some(by) = &e.submitted_by {
-        md.push_str(&format!("**Submitted by:** {by}\n\n"));
+        md.push_str(&format!(
+            "**Submitted by:** {}\n\n",
+            super::views::Person::plain(Some(by))
+        ));
     }
     md.push_str("## Abstract\n\n");
     md.push_str(&p.abstract_text);
@@ -281,7 +284,7 @@ pub fn markdown(e: &Entry, discussion: &[Comment]) -> String {
         md.push_str("No comments yet.\n");
     }
     for c in shown {
-        let who = c.author_name.as_deref().unwrap_or("a deleted account");
+        let who = super::views::Person::plain(c.author_name.as_deref());
         let when = c.created_at.format("%Y-%m-%d");
         let text = if c.deleted {
             "*Deleted by its author.*".to_owned()

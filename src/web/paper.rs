@@ -126,7 +126,7 @@ struct PaperPage {
     code_url: Option<String>,
     abs_url: String,
     pdf_url: String,
-    submitted_by: Option<String>,
+    submitted_by: Option<super::views::Person>,
     submitted_at: Option<String>,
     featured: bool,
     hidden: bool,
@@ -226,7 +226,7 @@ pub async fn show(
             code_url: p.code_url.clone(),
             abs_url: format!("https://arxiv.org/abs/{}", p.id.base()),
             pdf_url: format!("https://arxiv.org/pdf/{}", p.id.base()),
-            submitted_by: entry.submitted_by.clone(),
+            submitted_by: entry.submitted_by.as_deref().map(super::views::Person::new),
             submitted_at: entry
                 .submitted_at
                 .map(|d| d.format("%-d %B %Y, %H:%M UTC").to_string()),

@@ -224,6 +224,10 @@ pub async fn signup(
     if let Err(e) = check_username(&username) {
         return Ok(form_error(&viewer, &uri, true, &form, e));
     }
+    if paperhub_domain::account::is_demo_name(&username) {
+        let e = AppError::bad_request("Names starting with 'demo-' are kept for demo data.");
+        return Ok(form_error(&viewer, &uri, true, &form, e));
+    }
     let email = form
         .email
         .as_deref()
@@ -387,6 +391,7 @@ pub async fn logout(
 struct UserPage {
     chrome: Chrome,
     name: String,
+    demo: bool,
     since: String,
     is_admin: bool,
     submitted: Vec<Card>,
@@ -431,6 +436,7 @@ pub async fn show_user(
     Ok(render(&UserPage {
         chrome: chrome(&viewer, user.username.clone(), &uri),
         name: user.username.clone(),
+        demo: paperhub_domain::account::is_demo_name(&user.username),
         since: user.created_at.format("%B %Y").to_string(),
         is_admin: user.is_admin,
         submitted: submitted

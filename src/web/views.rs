@@ -64,6 +64,36 @@ impl Link {
     }
 }
 
+/// An account's name as pages show it, with the "demo" label for the
+/// sample community of `paperhub demo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The username.
+    pub name: String,
+    /// One of the demo's sample accounts.
+    pub demo: bool,
+}
+
+impl Person {
+    /// `name`, labelled when it is a demo account.
+    pub fn new(name: &str) -> Person {
+        Person {
+            name: name.to_owned(),
+            demo: paperhub_domain::account::is_demo_name(name),
+        }
+    }
+
+    /// The name as plain text (feeds, markdown): labelled when a demo
+    /// account, "a deleted account" when there is none.
+    pub fn plain(name: Option<&str>) -> String {
+        match name {
+            Some(n) if paperhub_domain::account::is_demo_name(n) => format!("{n} (demo account)"),
+            Some(n) => n.to_owned(),
+            None => "a deleted account".to_owned(),
+        }
+    }
+}
+
 /// A paper in a list.
 #[derive(Debug, Clone)]
 pub struct Card {
@@ -86,7 +116,7 @@ pub struct Card {
     /// The viewer upvoted it.
     pub voted: bool,
     /// Who submitted it.
-    pub submitted_by: Option<String>,
+    pub submitted_by: Option<Person>,
     /// Featured by a curator.
     pub featured: bool,
     /// Hidden by a curator.
@@ -120,7 +150,7 @@ impl Card {
             excerpt_html: highlight(&excerpt(&p.abstract_text, terms, EXCERPT_CHARS), terms),
             votes: entry.votes,
             voted: entry.voted,
-            submitted_by: entry.submitted_by.clone(),
+            submitted_by: entry.submitted_by.as_deref().map(Person::new),
             featured: entry.featured,
             hidden: entry.hidden,
             comments: entry.comments,

@@ -47,7 +47,11 @@ impl Hub {
     }
 
     pub fn with_config(config: Config) -> Hub {
-        let t = seeded_dir();
+        Hub::over(seeded_dir(), config)
+    }
+
+    /// A hub over the data directory of `t`.
+    pub fn over(t: TestDir, config: Config) -> Hub {
         let data_dir = DataDir::resolve(Some(&t.data_dir())).unwrap();
         let app = AppState::open(&data_dir, &config).unwrap();
         let router = web::router(app);
@@ -993,6 +997,106 @@ fn demo_serves_at_once_and_stops_cleanly_on_sigterm() {
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert!(exit.success(), "exit {exit:?}: {rest}");
     assert!(rest.contains("Paperhub stopped."), "{rest}");
+}
+
+/// `paperhub demo` gives the hub a labelled sample community, once, and
+/// its accounts neither log in nor take the curator's seat.
+#[tokio::test]
+async fn demo_community_fills_trending_and_discussions_and_is_labelled() {
+    let t = TestDir::new();
+    for run in 0..2 {
+        let out = t
+            .cmd()
+            .args(["demo", "--lexical-only", "--no-serve"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}");
+        assert_eq!(
+            stdout.contains(
+                "Sample community: 5 demo accounts, 6 submissions, 17 upvotes, 6 comments"
+            ),
+            run == 0,
+            "run {run}: {stdout}"
+        );
+    }
+    let hub = Hub::over(t, Config::default());
+    let mut visitor = hub.client();
+    let home = visitor.get("/").await.body;
+    let community =
+        &home[home.find("From the community").unwrap()..home.find("arXiv announcement").unwrap()];
+    assert_eq!(
+        community.matches("<article class=\"paper").count(),
+        6,
+        "{community}"
+    );
+    assert_eq!(
+        community.matches("class=\"demo-label\"").count(),
+        6,
+        "{community}"
+    );
+    assert!(community.contains("3 comments</a>"), "{community}");
+    let trending = visitor.get("/trending?window=week").await.body;
+    for id in [
+        "2512.22630",
+        "2512.22737",
+        "2512.22631",
+        "2512.22322",
+        "2512.22562",
+        "2512.22416",
+    ] {
+        assert!(
+            trending.contains(&format!("/papers/{id}\"")),
+            "{id} not trending"
+        );
+    }
+    let paper = visitor.get("/papers/2512.22630").await.body;
+    assert_eq!(
+        paper.matches("class=\"comment reply\"").count(),
+        1,
+        "{paper}"
+    );
+    assert!(paper.contains("reading group"), "{paper}");
+    assert!(
+        paper.matches("class=\"demo-label\"").count() >= 4,
+        "{paper}"
+    );
+    let md = visitor.get("/papers/2512.22630.md").await.body;
+    assert!(md.contains("demo-ada (demo account)"), "{md}");
+    let user = visitor.get("/users/demo-grace").await.body;
+    assert!(
+        user.contains("sample account of <code>paperhub demo</code>"),
+        "{user}"
+    );
+    // Nobody can sign up under the demo's prefix or log in as a demo account.
+    visitor.get("/signup").await;
+    let refused = visitor
+        .post(
+            "/signup",
+            &[
+                ("username", "Demo-Eve"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("kept for demo data"),
+        "{}",
+        refused.body
+    );
+    visitor.get("/login").await;
+    let login = visitor
+        .post(
+            "/login",
+            &[("username", "demo-ada"), ("password", "!demo account")],
+        )
+        .await;
+    assert_ne!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    // The first real account is still the curator.
+    let mut ada = hub.client();
+    ada.sign_up("ada").await;
+    assert!(ada.get("/users/ada").await.body.contains("curator"));
 }
 
 #[tokio::test]

@@ -42,3 +42,28 @@ pub struct User {
     /// When the account was made.
     pub created_at: DateTime<Utc>,
 }
+
+/// Usernames that start with this belong to `paperhub demo`'s sample
+/// community; sign-up refuses them, and pages label them as demo data.
+pub const DEMO_PREFIX: &str = "demo-";
+
+/// True for an account `paperhub demo` made (see [`DEMO_PREFIX`]).
+pub fn is_demo_name(username: &str) -> bool {
+    username
+        .get(..DEMO_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(DEMO_PREFIX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_names_are_recognised_in_any_case() {
+        assert!(is_demo_name("demo-ada"));
+        assert!(is_demo_name("DEMO-Ada"));
+        assert!(!is_demo_name("demo"));
+        assert!(!is_demo_name("ademo-x"));
+        assert!(!is_demo_name("dé"));
+    }
+}

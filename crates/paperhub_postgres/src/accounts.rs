@@ -7,6 +7,7 @@
 //! change between the check and the insert on any node.
 
 use chrono::{DateTime, Duration, Utc};
+use paperhub_domain::account::is_demo_name;
 use paperhub_store::{AccountStore, ApiToken, ApiTokenId, StoreResult, User, UserId};
 
 use crate::PgStore;
@@ -66,9 +67,16 @@ impl AccountStore for PgStore {
             let row = tx
                 .query_one(
                     "INSERT INTO users (username, email, password_hash, created_at, is_admin) \
-                     VALUES ($1, $2, $3, $4, NOT EXISTS (SELECT 1 FROM users)) \
+                     VALUES ($1, $2, $3, $4, NOT $5 AND NOT EXISTS \
+                       (SELECT 1 FROM users WHERE lower(username) NOT LIKE 'demo-%')) \
                      RETURNING id, is_admin",
-                    &[&text(username), &email.map(text), &password_hash, &now],
+                    &[
+                        &text(username),
+                        &email.map(text),
+                        &password_hash,
+                        &now,
+                        &is_demo_name(username),
+                    ],
                 )
                 .map_err(|e| taken(e.into()))?;
             Ok(User {

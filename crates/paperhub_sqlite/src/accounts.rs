@@ -7,6 +7,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use paperhub_domain::account::is_demo_name;
 #[cfg(doc)]
 use paperhub_store::StoreError;
 use paperhub_store::{AccountStore, ApiToken, ApiTokenId, StoreResult, User, UserId};
@@ -81,9 +82,14 @@ impl AccountStore for SqliteStore {
                 });
             }
             // The write lock is held, so "no account yet" cannot change
-            // before the insert: two first sign-ups make one curator.
-            let first: bool =
-                tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+            // before the insert: two first sign-ups make one curator. The
+            // demo's sample accounts do not count, and are never curators.
+            let first: bool = !is_demo_name(username)
+                && tx.query_row(
+                    "SELECT NOT EXISTS (SELECT 1 FROM users WHERE lower(username) NOT LIKE 'demo-%')",
+                    [],
+                    |r| r.get(0),
+                )?;
             let result = tx.execute(
                 "INSERT INTO users (username, email, password_hash, created_at, is_admin) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
