@@ -6,8 +6,10 @@
 //! digest from the page's box, confirms from the mail a real SMTP server on
 //! loopback caught, picks interests, receives a digest with trending and
 //! personal sections, follows its link, unsubscribes with one click, and
-//! checks the browser console stayed free of errors. Screenshots go to
-//! `target/e2e-screenshots/`. `scripts/install-browser` installs chromium
+//! checks the browser console stayed free of errors. A second test holds a
+//! discussion: a comment with hostile markdown, a reply, an edit, the
+//! curator hiding the reply, and the count on the daily list before and
+//! after. Screenshots go to `target/e2e-screenshots/`. `scripts/install-browser` installs chromium
 //! and chromedriver (`scripts/test` runs it).
 
 use std::io::BufRead;
@@ -163,31 +165,15 @@ fn require(bin: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
-    let chromium = require("chromium");
-    let chromedriver = require("chromedriver");
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-
-    // arXiv's API on loopback, answering with a real recorded response.
-    let atom = std::fs::read(fixture("arxiv-api/id_list=1111.2011v2.xml")).unwrap();
-    let arxiv = Server::start(move |_, _| Reply::ok(atom.clone()));
-
-    // The hub, mailing through a real SMTP server on loopback.
-    let t = seeded_dir();
-    let sink = Sink::start(&t.file("sink"), &[]);
+/// `paperhub serve` on `data_dir` with `envs`, and its base URL; the
+/// scheduler is off.
+fn serve(data_dir: &Path, envs: impl IntoIterator<Item = (String, String)>) -> (Guard, String) {
     let mut hub = Guard(
         Command::new(env!("CARGO_BIN_EXE_paperhub"))
             .arg("--data-dir")
-            .arg(t.data_dir())
+            .arg(data_dir)
             .args(["serve", "--addr", "127.0.0.1:0"])
-            .envs(sink.env())
-            .env("PAPERHUB__HARVEST__CONTACT_EMAIL", "ops@example.org")
-            .env(
-                "PAPERHUB__HARVEST__API_BASE_URL",
-                format!("{}/api/query", arxiv.base),
-            )
+            .envs(envs)
             .env("PAPERHUB__SCHEDULE__ENABLED", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -211,10 +197,17 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
         }
     };
     std::thread::spawn(move || for _ in stderr.lines() {});
+    (hub, base)
+}
 
-    // The browser.
+/// A headless chromium under chromedriver, with screenshots going to
+/// `shots`; the guard stops the driver (and with it the browser).
+fn browser(shots: PathBuf) -> ((Guard, tempfile::TempDir), Driver) {
+    let chromium = require("chromium");
+    let chromedriver = require("chromedriver");
+    std::fs::create_dir_all(&shots).unwrap();
     let port = free_port();
-    let _driver = Guard(
+    let driver = Guard(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -260,11 +253,187 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
         .as_str()
         .unwrap_or_else(|| panic!("no session: {session}"))
         .to_owned();
-    let d = Driver {
-        agent,
-        base: format!("{wd}/session/{id}"),
-        shots,
-    };
+    (
+        (driver, profile),
+        Driver {
+            agent,
+            base: format!("{wd}/session/{id}"),
+            shots,
+        },
+    )
+}
+
+fn screenshots(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/e2e-screenshots")
+        .join(name)
+}
+
+/// Requires the console to have held no errors, after proving it is
+/// readable with a probe.
+fn assert_console_clean(d: &Driver) {
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({ "script": "console.error('paperhub-probe')", "args": [] })),
+    );
+    let errors = d.console_errors();
+    assert!(
+        errors.iter().any(|e| e.contains("paperhub-probe")),
+        "the console log is not readable: {errors:?}"
+    );
+    let others: Vec<&String> = errors
+        .iter()
+        .filter(|e| !e.contains("paperhub-probe"))
+        .collect();
+    assert!(others.is_empty(), "console errors: {others:?}");
+}
+
+impl Driver {
+    /// Signs up `name` and waits for their page.
+    fn sign_up(&self, base: &str, name: &str) {
+        let d = self;
+        d.go(&format!("{base}/signup"));
+        d.type_into("#username", name);
+        d.type_into("#password", "a long enough password");
+        d.click("main form button[type=submit]");
+        d.wait_for("the user page", |d| {
+            d.url().ends_with(&format!("/users/{name}"))
+        });
+    }
+}
+
+#[test]
+fn discuss_a_paper_in_chromium_comment_reply_edit_hide_and_count() {
+    let t = seeded_dir();
+    let (_hub, base) = serve(&t.data_dir(), []);
+    let (_browser, d) = browser(screenshots("discussion"));
+
+    // The first account is the curator; it opens the discussion.
+    d.sign_up(&base, "e2e-curator");
+    d.go(&format!("{base}/"));
+    let paper = d.call("POST", "/execute/sync", Some(json!({
+        "script": "return document.querySelector('section[aria-labelledby=announced] article.paper h3 a').getAttribute('href')",
+        "args": []
+    })));
+    let paper = paper.as_str().unwrap().to_owned();
+    d.go(&format!("{base}{paper}"));
+    d.type_into(
+        "#new-comment",
+        "**Worth reading.** See [the code](javascript:alert(1)) <img src=x onerror=alert(2)>",
+    );
+    d.click("form.comment-form button");
+    d.wait_for("the comment", |d| d.source().contains("Discussion (1)"));
+    assert_eq!(d.text("#discussion .comment-body strong"), "Worth reading.");
+    // The markdown's source stays in the edit box as text; the rendered
+    // body carries neither the script link nor the handler.
+    let body = d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({
+            "script": "return document.querySelector('#discussion .comment-body').innerHTML",
+            "args": []
+        })),
+    );
+    let body = body.as_str().unwrap();
+    assert!(
+        !body.contains("javascript:") && !body.contains("onerror"),
+        "{body}"
+    );
+    d.screenshot("1-commented");
+
+    // Another reader replies, then edits the reply.
+    d.click("form.inline[action='/logout'] button");
+    d.wait_for("logged out", |d| d.source().contains("Log in"));
+    d.sign_up(&base, "e2e-reader");
+    d.go(&format!("{base}{paper}"));
+    d.click("#discussion details.comment-reply summary");
+    d.type_into(
+        "#discussion details.comment-reply textarea",
+        "I agree, *especially* section 3.",
+    );
+    d.click("#discussion details.comment-reply button");
+    d.wait_for("the reply", |d| d.source().contains("Discussion (2)"));
+    assert_eq!(
+        d.text("#discussion article.reply .comment-body em"),
+        "especially"
+    );
+    d.click("#discussion article.reply details.comment-edit summary");
+    let area = "#discussion article.reply details.comment-edit textarea";
+    let e = d.find(area);
+    d.call("POST", &format!("/element/{e}/clear"), None);
+    d.type_into(area, "I agree, *especially* section 4.");
+    d.click("#discussion article.reply details.comment-edit button");
+    d.wait_for("the edit", |d| d.source().contains("section 4."));
+    assert!(d.text("#discussion article.reply .meta").contains("edited"));
+    d.screenshot("2-replied-and-edited");
+
+    // The list shows the count.
+    d.go(&format!("{base}/"));
+    d.wait_for("the count on the list", |d| {
+        d.source()
+            .contains(&format!("<a href=\"{paper}#discussion\">2 comments</a>"))
+    });
+
+    // The curator hides the reply: gone for everyone else, and from the count.
+    d.click("form.inline[action='/logout'] button");
+    d.wait_for("logged out", |d| d.source().contains("Log in"));
+    d.go(&format!("{base}/login"));
+    d.type_into("#username", "e2e-curator");
+    d.type_into("#password", "a long enough password");
+    d.click("main form button[type=submit]");
+    d.wait_for("logged in", |d| d.source().contains("Log out"));
+    d.go(&format!("{base}{paper}"));
+    d.click("#discussion article.reply form.comment-moderate button[value=hide]");
+    d.wait_for("the hidden mark", |d| {
+        d.source().contains("hidden by the curators")
+    });
+    d.screenshot("3-hidden");
+    d.click("form.inline[action='/logout'] button");
+    d.wait_for("logged out", |d| d.source().contains("Log in"));
+    d.go(&format!("{base}{paper}"));
+    let html = d.source();
+    assert!(
+        !html.contains("section 4."),
+        "a hidden reply showed to a visitor"
+    );
+    assert!(html.contains("Discussion (1)"));
+    d.go(&format!("{base}/"));
+    d.wait_for("the count without the hidden reply", |d| {
+        d.source()
+            .contains(&format!("<a href=\"{paper}#discussion\">1 comment</a>"))
+    });
+    d.screenshot("4-count");
+    assert_console_clean(&d);
+    d.call("DELETE", "", None);
+}
+
+#[test]
+fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+
+    // arXiv's API on loopback, answering with a real recorded response.
+    let atom = std::fs::read(fixture("arxiv-api/id_list=1111.2011v2.xml")).unwrap();
+    let arxiv = Server::start(move |_, _| Reply::ok(atom.clone()));
+
+    // The hub, mailing through a real SMTP server on loopback.
+    let t = seeded_dir();
+    let sink = Sink::start(&t.file("sink"), &[]);
+    let (_hub, base) = serve(
+        &t.data_dir(),
+        sink.env().into_iter().chain([
+            (
+                "PAPERHUB__HARVEST__CONTACT_EMAIL".to_owned(),
+                "ops@example.org".to_owned(),
+            ),
+            (
+                "PAPERHUB__HARVEST__API_BASE_URL".to_owned(),
+                format!("{}/api/query", arxiv.base),
+            ),
+        ]),
+    );
+
+    let (_browser, d) = browser(shots);
 
     // Sign up.
     d.go(&format!("{base}/signup"));
@@ -406,21 +575,6 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
     d.go(&format!("{base}/"));
     d.screenshot("7-phone");
 
-    // Prove the console channel works, then require it to hold nothing else.
-    d.call(
-        "POST",
-        "/execute/sync",
-        Some(json!({ "script": "console.error('paperhub-probe')", "args": [] })),
-    );
-    let errors = d.console_errors();
-    assert!(
-        errors.iter().any(|e| e.contains("paperhub-probe")),
-        "the console log is not readable: {errors:?}"
-    );
-    let others: Vec<&String> = errors
-        .iter()
-        .filter(|e| !e.contains("paperhub-probe"))
-        .collect();
-    assert!(others.is_empty(), "console errors: {others:?}");
+    assert_console_clean(&d);
     d.call("DELETE", "", None);
 }
