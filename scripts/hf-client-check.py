@@ -84,6 +84,9 @@ def main():
     check(info.id == voted["id"] and info.title == voted["title"], f"paper_info: {info.id} {info.title}")
     check(info.upvotes == 1 and info.published_at is not None, "upvotes and date")
     check(info.authors and all(a.name for a in info.authors), "authors")
+    linked = api.paper_info(facts["linked"]["id"])
+    check(linked.project_page == facts["linked"]["project_page"], f"projectPage: {linked.project_page}")
+    check(linked.github_repo == facts["linked"]["github_repo"], f"githubRepo: {linked.github_repo}")
     try:
         api.paper_info(facts["missing"])
         check(False, "a paper the hub lacks is a 404")

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveTime, Utc};
-use paperhub_domain::text::author_line;
+use paperhub_domain::text::{author_line, one_line};
 use paperhub_store::{Comment, Entry, ListOrder};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -87,8 +87,8 @@ fn paper(e: &Entry) -> Value {
         "submittedOnDailyAt": e.submitted_at.map(instant),
         "submittedOnDailyBy": e.submitted_by.as_deref().map(user),
         "githubRepo": github_repo(e),
-        "projectPage": null,
-        "withdrawnAt": null,
+        "projectPage": p.project_url(),
+        "withdrawnAt": p.withdrawn_at().map(instant),
         "numComments": e.comments,
     })
 }
@@ -268,6 +268,16 @@ pub fn markdown(e: &Entry, discussion: &[Comment]) -> String {
     ));
     if let Some(code) = &p.code_url {
         md.push_str(&format!(" · [Code]({code})"));
+    }
+    if let Some(page) = p.project_url() {
+        md.push_str(&format!(" · [Project page]({page})"));
+    }
+    if let Some(at) = p.withdrawn_at() {
+        md.push_str(&format!(
+            "\n\n**Withdrawn** on {} (arXiv's comments: {})",
+            at.format("%Y-%m-%d"),
+            p.comments.as_deref().map(one_line).unwrap_or_default()
+        ));
     }
     md.push_str(&format!("\n\n**Upvotes:** {}\n\n", e.votes));
     if let Some(by) = &e.submitted_by {

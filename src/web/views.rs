@@ -123,6 +123,8 @@ pub struct Card {
     pub hidden: bool,
     /// Visible comments in its discussion.
     pub comments: u32,
+    /// Withdrawn by arXiv.
+    pub withdrawn: bool,
 }
 
 /// The day a paper is dated by in lists: announcement, else first version.
@@ -154,6 +156,7 @@ impl Card {
             featured: entry.featured,
             hidden: entry.hidden,
             comments: entry.comments,
+            withdrawn: p.withdrawn_at().is_some(),
         }
     }
 }
@@ -295,6 +298,10 @@ pub struct PaperView {
     pub pdf_url: String,
     /// Code, when the abstract or comments link to it.
     pub code_url: Option<String>,
+    /// The project page, when the abstract or comments name one.
+    pub project_url: Option<String>,
+    /// When arXiv withdrew it (the withdrawing version's date), if it did.
+    pub withdrawn_at: Option<String>,
     /// Relevance, in search results.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
@@ -338,6 +345,8 @@ impl PaperView {
             arxiv_url: format!("https://arxiv.org/abs/{}", p.id.base()),
             pdf_url: format!("https://arxiv.org/pdf/{}", p.id.base()),
             code_url: p.code_url.clone(),
+            project_url: p.project_url(),
+            withdrawn_at: p.withdrawn_at().map(rfc3339),
             score: None,
         }
     }

@@ -68,6 +68,13 @@ fn huggingface_hubs_own_client_works_against_the_hub() {
         "submitted": { "id": submitted },
         "submitter": "ada",
         "missing": "2503.99999",
+        // Its comments field: "Page:https://freedomgu.github.io/DiffPortrait360
+        // Code:https://github.com/FreedomGu/DiffPortrait360/".
+        "linked": {
+            "id": "2503.15667",
+            "project_page": "https://freedomgu.github.io/DiffPortrait360",
+            "github_repo": "https://github.com/FreedomGu/DiffPortrait360",
+        },
     });
     let out = Command::new(python)
         .arg(root.join("scripts/hf-client-check.py"))

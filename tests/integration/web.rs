@@ -999,6 +999,65 @@ fn demo_serves_at_once_and_stops_cleanly_on_sigterm() {
     assert!(rest.contains("Paperhub stopped."), "{rest}");
 }
 
+/// Project pages and withdrawals, recognised from real records, reach the
+/// page, the markdown, the v1 API and the Hugging Face API.
+#[tokio::test]
+async fn project_pages_and_withdrawals_are_shown_and_served() {
+    let t = seeded_dir();
+    let (_, code, stderr) = t.import(&[&fixture("snapshot/arxiv-metadata-oai-snapshot.json")]);
+    assert_eq!(code, 0, "{stderr}");
+    let hub = Hub::over(t, Config::default());
+    let mut c = hub.client();
+    // "Page:https://freedomgu.github.io/DiffPortrait360 Code:https://github.com/…"
+    let page_url = "https://freedomgu.github.io/DiffPortrait360";
+    let v1 = c.get("/api/v1/papers/2503.15667").await.json()["paper"].clone();
+    assert_eq!(v1["project_url"], page_url, "{v1}");
+    assert_eq!(
+        v1["code_url"],
+        "https://github.com/FreedomGu/DiffPortrait360"
+    );
+    assert!(v1["withdrawn_at"].is_null());
+    let hf = c.get("/api/papers/2503.15667").await.json();
+    assert_eq!(hf["projectPage"], page_url, "{hf}");
+    assert_eq!(
+        hf["githubRepo"],
+        "https://github.com/FreedomGu/DiffPortrait360"
+    );
+    assert!(hf["withdrawnAt"].is_null());
+    let html = c.get("/papers/2503.15667").await.body;
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{page_url}\" rel=\"nofollow\">Project page</a>"
+        )),
+        "{html}"
+    );
+    let md = c.get("/papers/2503.15667.md").await.body;
+    assert!(md.contains(&format!("[Project page]({page_url})")), "{md}");
+
+    // 0704.0156 v2 (5 Mar 2008): "This paper has been withdrawn by the authors."
+    let v1 = c.get("/api/v1/papers/0704.0156").await.json()["paper"].clone();
+    assert_eq!(v1["withdrawn_at"], "2008-03-05T04:28:27Z", "{v1}");
+    let hf = c.get("/api/papers/0704.0156").await.json();
+    assert_eq!(hf["withdrawnAt"], "2008-03-05T04:28:27.000Z", "{hf}");
+    let html = c.get("/papers/0704.0156").await.body;
+    assert!(
+        html.contains("Withdrawn from arXiv on 5 March 2008"),
+        "{html}"
+    );
+    let md = c.get("/papers/0704.0156.md").await.body;
+    assert!(md.contains("**Withdrawn** on 2008-03-05"), "{md}");
+    // A paper that only talks about withdrawing is not withdrawn.
+    let listed = c
+        .get("/api/v1/daily_papers?date=2025-03-21&limit=100")
+        .await
+        .json();
+    let papers = listed["papers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(papers.len() > 50);
+    assert!(papers.iter().all(|p| p["withdrawn_at"].is_null()));
+}
+
 /// `paperhub demo` gives the hub a labelled sample community, once, and
 /// its accounts neither log in nor take the curator's seat.
 #[tokio::test]

@@ -12,9 +12,11 @@ pub mod arxiv_id;
 pub mod author;
 pub mod code_link;
 pub mod paper;
+pub mod project_page;
 pub mod rank;
 pub mod subscription;
 pub mod text;
+pub mod withdrawal;
 
 pub use account::{ApiTokenId, User, UserId};
 pub use arxiv_id::{ArxivId, ArxivIdError, ArxivIdErrorKind};

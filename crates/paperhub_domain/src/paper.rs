@@ -121,6 +121,21 @@ pub enum MergeOutcome {
 }
 
 impl Paper {
+    /// The project page its abstract or comments name, if any (found when
+    /// asked, so papers imported before this existed have one too).
+    pub fn project_url(&self) -> Option<String> {
+        crate::project_page::find_project_url(
+            [Some(self.abstract_text.as_str()), self.comments.as_deref()]
+                .into_iter()
+                .flatten(),
+        )
+    }
+
+    /// When it was withdrawn, if its comments say it was.
+    pub fn withdrawn_at(&self) -> Option<DateTime<Utc>> {
+        crate::withdrawal::withdrawn_at(self)
+    }
+
     /// A paper with only the required fields; importers fill in the rest.
     pub fn new(id: ArxivId, title: String, abstract_text: String) -> Paper {
         Paper {

@@ -238,3 +238,73 @@ fn fuzz_domain_text() {
         Ok(())
     });
 }
+
+/// Comments and abstracts with links, labels and withdrawal phrases mixed
+/// into arbitrary text.
+fn link_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[A-Za-z0-9]{1,8}",
+        proptest::sample::select(
+            &[
+                " ",
+                "\n",
+                ".",
+                ":",
+                ",",
+                "/",
+                "-",
+                "_",
+                "\\_",
+                "(",
+                ")",
+                "Project page: ",
+                "Webpage:",
+                "project page is available at ",
+                "https://",
+                "http://",
+                "github.io",
+                ".github.io/",
+                "sites.google.com/",
+                "arxiv.org/abs/",
+                "withdrawn",
+                "This paper has been withdrawn",
+                " by the author",
+                "ITHDRAW",
+                "www.",
+            ][..]
+        )
+        .prop_map(str::to_owned),
+        any::<char>().prop_map(String::from),
+    ];
+    proptest::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+}
+
+#[test]
+fn fuzz_paper_links() {
+    use paperhub_domain::project_page::find_project_url;
+    use paperhub_domain::withdrawal::is_withdrawal_comment;
+    fuzz_for(target("paper_links"), link_text(), |s| {
+        if let Some(url) = find_project_url([s.as_str(), s.as_str()]) {
+            prop_assert!(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "{url:?} from {s:?}"
+            );
+            prop_assert!(!url.chars().any(char::is_whitespace), "{url:?}");
+            let host = url
+                .split("://")
+                .nth(1)
+                .unwrap_or("")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            let host = host.to_ascii_lowercase();
+            prop_assert!(
+                host != "arxiv.org" && !host.ends_with(".arxiv.org"),
+                "{url:?}"
+            );
+            prop_assert!(url.len() <= 300);
+        }
+        let _ = is_withdrawal_comment(&s);
+        Ok(())
+    });
+}
