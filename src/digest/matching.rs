@@ -41,15 +41,7 @@ pub struct PeriodPapers {
     by_author: HashMap<String, Vec<usize>>,
 }
 
-/// An author name as followed and as matched: lower case, letters and
-/// digits only, one space between words.
-pub fn author_key(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use paperhub_domain::author::author_key;
 
 impl PeriodPapers {
     /// The papers announced (or submitted to the hub) from `from` to `to`.

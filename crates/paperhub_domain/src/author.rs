@@ -28,6 +28,33 @@ pub struct Author {
     pub affiliation: Option<String>,
 }
 
+/// An author name as followed, matched and indexed: lower case, letters
+/// and digits only, one space between words ("J.-P. Müller" is
+/// "j p müller"). Author pages, follows and digests all key on it.
+pub fn author_key(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The distinct author keys of a paper's author list, in order, without
+/// empty ones.
+pub fn author_keys(authors: &[Author]) -> Vec<String> {
+    // Collaborations list thousands of authors: a set, not a scan.
+    let mut seen = std::collections::HashSet::with_capacity(authors.len());
+    authors
+        .iter()
+        .map(|a| author_key(&a.name))
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES && seen.insert(k.clone()))
+        .collect()
+}
+
+/// Longer keys are not indexed (no real name is this long; a broken
+/// record's author list can be).
+pub const MAX_KEY_BYTES: usize = 200;
+
 const SUFFIXES: &[&str] = &["Jr", "Jr.", "Sr", "Sr.", "II", "III", "IV", "2nd", "3rd"];
 const PARTICLES: &[&str] = &[
     "van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le",

@@ -218,6 +218,23 @@ pub(crate) fn upsert_in(
         );
         write_columns(tx, &sql, &changed, &now)?;
     }
+    // The author index: new papers, and changed ones whose authors changed.
+    let reindexed: Vec<&Paper> = writes
+        .iter()
+        .filter(|(p, is_new, _)| {
+            *is_new
+                || stored
+                    .get(p.id.base())
+                    .is_none_or(|old| old.authors != p.authors)
+        })
+        .map(|(p, _, _)| p)
+        .collect();
+    let replaced: Vec<&str> = reindexed
+        .iter()
+        .map(|p| p.id.base())
+        .filter(|id| stored.contains_key(*id))
+        .collect();
+    crate::authors::index_papers(tx, &reindexed, &replaced)?;
     if last != first {
         tx.execute(
             "UPDATE change_counter SET last_seq = $1 WHERE id = 1",

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod authors;
 mod catalog;
 mod community;
 mod copy;

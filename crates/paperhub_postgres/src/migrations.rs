@@ -17,7 +17,13 @@ use sha2::{Digest, Sha256};
 pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_comments.sql")),
+    (3, include_str!("../migrations/0003_authors.sql")),
 ];
+
+/// Steps in Rust that run after a migration's SQL, in its transaction:
+/// filling a new index from rows whose decoding SQL cannot do.
+type Step = fn(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>;
+const AFTER: &[(u32, Step)] = &[(3, crate::authors::backfill)];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -89,6 +95,9 @@ pub(crate) fn migrate(client: &mut impl GenericClient) -> Result<(), OpenError> 
             }
             None => {
                 tx.batch_execute(sql).map_err(failed(version))?;
+                for (_, step) in AFTER.iter().filter(|(v, _)| *v == version) {
+                    step(&mut tx).map_err(failed(version))?;
+                }
                 tx.execute(
                     "INSERT INTO schema_migrations (version, sha256) VALUES ($1, $2)",
                     &[&(version as i32), &digest],

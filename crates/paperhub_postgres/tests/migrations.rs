@@ -58,3 +58,30 @@ fn a_newer_or_altered_schema_is_refused() {
     let err = PgStore::open(&db.url, 1).err().unwrap().to_string();
     assert!(err.contains("migration 1 failed"), "{err}");
 }
+
+/// Migration 3 indexes the papers stored before it by their authors.
+#[test]
+fn the_author_index_is_filled_for_papers_stored_before_it() {
+    use paperhub_domain::{Author, Paper};
+    use paperhub_store::{AuthorStore, CatalogStore};
+    let Some(url) = server_url() else { return };
+    let db = FreshDb::new(&url);
+    let mut p = Paper::new("2511.00001".parse().unwrap(), "T".into(), "A".into());
+    p.authors = vec![
+        Author::from_display_name("Ada Lovelace"),
+        Author::from_display_name("Alan Turing"),
+    ];
+    p.finalize();
+    db.open(1).upsert_papers(&[p], chrono::Utc::now()).unwrap();
+    // Back to schema 2, as a database from the previous build.
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    c.batch_execute(
+        "DROP TABLE paper_authors; DROP TABLE author_follows; \
+         DELETE FROM schema_migrations WHERE version = 3",
+    )
+    .unwrap();
+    let store = db.open(1);
+    let found = store.author_papers("alan turing", 0, 10).unwrap();
+    assert_eq!(found.total, 1);
+    assert_eq!(found.ids[0].base(), "2511.00001");
+}

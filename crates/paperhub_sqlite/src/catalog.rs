@@ -484,6 +484,7 @@ fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCount
         // Bulk imports are mostly new papers: try the insert first and
         // only read the stored row when the id is already there.
         if write_paper(tx, Write::InsertIfAbsent, incoming, now, last + 1)? {
+            crate::authors::index_paper(tx, incoming, false)?;
             last += 1;
             counts.new += 1;
             continue;
@@ -495,6 +496,9 @@ fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCount
             MergeOutcome::Unchanged => counts.unchanged += 1,
             MergeOutcome::Updated(merged) => {
                 write_paper(tx, Write::Update, &merged, now, last + 1)?;
+                if merged.authors != stored.authors {
+                    crate::authors::index_paper(tx, &merged, true)?;
+                }
                 last += 1;
                 counts.updated += 1;
             }

@@ -19,7 +19,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_token_expiry.sql"),
     include_str!("../migrations/0008_nodes.sql"),
     include_str!("../migrations/0009_comments.sql"),
+    include_str!("../migrations/0010_authors.sql"),
 ];
+
+/// Steps in Rust that run after a migration's SQL, in its transaction:
+/// filling a new index from rows whose decoding SQL cannot do.
+type Step = fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>;
+const AFTER: &[(u32, Step)] = &[(10, crate::authors::backfill)];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -50,6 +56,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
                 source: Box::new(source),
             })?;
         tx.execute_batch(sql)
+            .and_then(|()| {
+                AFTER
+                    .iter()
+                    .filter(|(v, _)| *v == version)
+                    .try_for_each(|(_, step)| step(&tx))
+            })
             .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
             .and_then(|()| tx.commit())
             .map_err(|source| OpenError::Migration {
@@ -66,6 +78,44 @@ mod tests {
     use super::*;
     use crate::SqliteStore;
     use paperhub_store::{CatalogStore, ChangePosition};
+
+    /// Migration 10 indexes the papers stored before it by their authors,
+    /// and skips a row whose author list does not decode.
+    #[test]
+    fn the_author_index_is_filled_for_papers_stored_before_it() {
+        use paperhub_store::AuthorStore;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS[..9].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                    .unwrap();
+            }
+            for (seq, id, authors) in [
+                (
+                    "1",
+                    "2501.00001",
+                    r#"[{"name":"Ada Lovelace"},{"name":"Alan Turing"}]"#,
+                ),
+                ("2", "2501.00002", r#"[{"name":"alan  TURING"}]"#),
+                ("3", "2501.00003", "not json"),
+            ] {
+                conn.execute(
+                    "INSERT INTO papers (arxiv_id, title, abstract, authors, categories, \
+                     versions, announced, created_at, modified_at, change_seq) \
+                     VALUES (?1, 'T', 'A', ?2, 'cs.LG', '[]', '2025-03-21', 'x', 'x', ?3)",
+                    [id, authors, seq],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let found = store.author_papers("alan turing", 0, 10).unwrap();
+        assert_eq!(found.total, 2);
+        assert_eq!(store.author_papers("ada lovelace", 0, 10).unwrap().total, 1);
+    }
 
     /// A catalog at schema 5 with rows whose `(modified_at, id)` order differs
     /// from their id order, opened by this build.

@@ -235,6 +235,21 @@ pub const TABLES: &[Table] = &[
         key: &["id"],
     },
     Table {
+        name: "paper_authors",
+        columns: &[c("author_key", Text), c("arxiv_id", Text)],
+        key: &["author_key", "arxiv_id"],
+    },
+    Table {
+        name: "author_follows",
+        columns: &[
+            c("user_id", Int),
+            c("author_key", Text),
+            c("name", Text),
+            c("created_at", TimeMillis),
+        ],
+        key: &["user_id", "author_key"],
+    },
+    Table {
         name: "outbox",
         columns: &[
             c("id", Int),

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod authors;
 mod catalog;
 mod community;
 #[cfg(feature = "conformance")]
@@ -28,6 +29,7 @@ mod outbox;
 mod subscriptions;
 
 pub use accounts::{AccountStore, ApiToken};
+pub use authors::{AuthorPapers, AuthorStore, FollowedAuthor};
 pub use catalog::{
     CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
     UpsertCounts,
@@ -71,6 +73,7 @@ pub trait Store:
     + OutboxStore
     + JobStore
     + DiscussionStore
+    + AuthorStore
     + copy::CopyStore
 {
     /// Which backend this is and where.

@@ -14,6 +14,7 @@
 )]
 
 mod accounts;
+mod authors;
 mod catalog;
 mod community;
 mod discussions;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use crate::Store;
 
 pub use accounts::*;
+pub use authors::*;
 pub use catalog::*;
 pub use community::*;
 pub use discussions::*;
@@ -74,6 +76,8 @@ macro_rules! conformance_tests {
             accounts_password_change_is_compare_and_set,
             accounts_api_tokens_expire_and_are_revocable,
             accounts_set_admin,
+            authors_index_follows_every_write,
+            authors_follows_are_unique_and_bounded,
             community_votes_are_idempotent_and_counted,
             community_vote_races_keep_count_equal_to_rows,
             community_listing_pages_both_parts_as_one_sequence,

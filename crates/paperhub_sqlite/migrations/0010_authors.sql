@@ -1,0 +1,17 @@
+-- Author pages and follows. `paper_authors` indexes every paper by each of
+-- its authors' keys (paperhub_domain::author::author_key), written with the
+-- paper; the migration's Rust step fills it for the papers already stored.
+CREATE TABLE paper_authors (
+    author_key TEXT NOT NULL,
+    arxiv_id   TEXT NOT NULL,
+    PRIMARY KEY (author_key, arxiv_id)
+) WITHOUT ROWID;
+CREATE INDEX paper_authors_paper ON paper_authors (arxiv_id);
+
+CREATE TABLE author_follows (
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    author_key TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, author_key)
+) WITHOUT ROWID;

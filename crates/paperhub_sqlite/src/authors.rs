@@ -1,0 +1,155 @@
+//! Author pages and follows in SQLite; see `paperhub_store::AuthorStore`.
+
+use chrono::{DateTime, Utc};
+use paperhub_domain::author::author_keys;
+use paperhub_domain::{ArxivId, Author, Paper, UserId};
+use paperhub_store::{AuthorPapers, AuthorStore, FollowedAuthor, StoreResult};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::SqliteStore;
+use crate::error::DbError;
+use crate::rows::{parse_ts, ts};
+
+/// Indexes `paper` by its authors; `replace` drops its old rows first.
+pub(crate) fn index_paper(conn: &Connection, paper: &Paper, replace: bool) -> Result<(), DbError> {
+    let id = paper.id.base();
+    if replace {
+        conn.prepare_cached("DELETE FROM paper_authors WHERE arxiv_id = ?1")?
+            .execute([id])?;
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO paper_authors (author_key, arxiv_id) VALUES (?1, ?2)",
+    )?;
+    for key in author_keys(&paper.authors) {
+        insert.execute(params![key, id])?;
+    }
+    Ok(())
+}
+
+/// Migration 10's step: indexes the papers already stored. A row whose
+/// author list does not decode is left out (the catalog reports it as
+/// corrupt where it is read).
+pub(crate) fn backfill(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let mut read = tx.prepare("SELECT arxiv_id, authors FROM papers")?;
+    let mut insert =
+        tx.prepare("INSERT OR IGNORE INTO paper_authors (author_key, arxiv_id) VALUES (?1, ?2)")?;
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let authors: String = row.get(1)?;
+        let Ok(authors) = serde_json::from_str::<Vec<Author>>(&authors) else {
+            tracing::warn!(paper = %id, "authors do not decode; not indexed by author");
+            continue;
+        };
+        for key in author_keys(&authors) {
+            insert.execute(params![key, id])?;
+        }
+    }
+    Ok(())
+}
+
+impl AuthorStore for SqliteStore {
+    fn author_papers(&self, key: &str, offset: u32, limit: u32) -> StoreResult<AuthorPapers> {
+        self.read(|conn| {
+            let total: u64 = conn
+                .prepare_cached("SELECT count(*) FROM paper_authors WHERE author_key = ?1")?
+                .query_row([key], |r| r.get(0))?;
+            let ids = conn
+                .prepare_cached(
+                    "SELECT pa.arxiv_id FROM paper_authors pa \
+                     JOIN papers p ON p.arxiv_id = pa.arxiv_id \
+                     WHERE pa.author_key = ?1 \
+                     ORDER BY coalesce(p.announced, substr(p.submitted, 1, 10)) DESC, \
+                              pa.arxiv_id DESC \
+                     LIMIT ?2 OFFSET ?3",
+                )?
+                .query_map(params![key, limit, offset], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let ids = ids
+                .into_iter()
+                .map(|id| {
+                    id.parse::<ArxivId>().map_err(|e| DbError::Corrupt {
+                        what: "paper_authors",
+                        key: id.clone(),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(AuthorPapers { ids, total })
+        })
+    }
+
+    fn follow_author(
+        &self,
+        user: UserId,
+        key: &str,
+        name: &str,
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM author_follows WHERE user_id = ?1 AND author_key = ?2",
+                    params![user.0, key],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if exists {
+                return Ok(false);
+            }
+            let count: u32 = tx.query_row(
+                "SELECT count(*) FROM author_follows WHERE user_id = ?1",
+                [user.0],
+                |r| r.get(0),
+            )?;
+            if count >= max {
+                return Err(DbError::Conflict { field: "follows" });
+            }
+            tx.execute(
+                "INSERT INTO author_follows (user_id, author_key, name, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![user.0, key, name, ts(now)],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn unfollow_author(&self, user: UserId, key: &str) -> StoreResult<bool> {
+        self.write(|conn| {
+            Ok(conn.execute(
+                "DELETE FROM author_follows WHERE user_id = ?1 AND author_key = ?2",
+                params![user.0, key],
+            )? > 0)
+        })
+    }
+
+    fn followed_authors(&self, user: UserId) -> StoreResult<Vec<FollowedAuthor>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT author_key, name, created_at FROM author_follows \
+                     WHERE user_id = ?1 ORDER BY name COLLATE NOCASE, author_key",
+                )?
+                .query_map([user.0], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(key, name, since)| FollowedAuthor {
+                    key,
+                    name,
+                    since: parse_ts(&since).unwrap_or_default(),
+                })
+                .collect())
+        })
+    }
+}
