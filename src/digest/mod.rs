@@ -306,7 +306,11 @@ pub fn run(
     let todo: Vec<(Subscriber, Vec<Interest>)> = subscribers
         .into_iter()
         .filter(|(s, _)| !done.contains(&period.dedupe_key(s)))
-        .collect();
+        .map(|(s, interests)| {
+            let interests = with_follows(store, &s, interests)?;
+            Ok((s, interests))
+        })
+        .collect::<Result<_>>()?;
     report.already_queued = report.subscribers - todo.len();
     report.period = Some(period.clone());
     if todo.is_empty() {
@@ -395,13 +399,43 @@ pub fn preview(
     let Some(period) = current_period(store, subscriber.frequency)? else {
         return Ok(None);
     };
-    let interests = store.interests(subscriber.id)?;
+    let interests = with_follows(store, subscriber, store.interests(subscriber.id)?)?;
     let pair = [(subscriber.clone(), interests)];
     let prepared = Prepared::new(store, cx, period, &pair)?;
     match prepared.digest(cx, subscriber, &pair[0].1, now)? {
         Some(mail) => Ok(Some(render::digest_text(&mail)?)),
         None => Ok(None),
     }
+}
+
+/// `interests` plus, when the digest is linked to an account, the
+/// authors that account follows on the hub (each author once, however
+/// both lists spell the name).
+///
+/// # Errors
+/// A storage error.
+pub fn with_follows(
+    store: &dyn Store,
+    subscriber: &Subscriber,
+    mut interests: Vec<Interest>,
+) -> Result<Vec<Interest>> {
+    let Some(account) = subscriber.account else {
+        return Ok(interests);
+    };
+    let mut known: HashSet<String> = interests
+        .iter()
+        .filter(|i| i.kind == InterestKind::Author)
+        .map(|i| matching::author_key(&i.value))
+        .collect();
+    for followed in store.followed_authors(account)? {
+        if known.insert(followed.key) {
+            interests.push(Interest {
+                kind: InterestKind::Author,
+                value: followed.name,
+            });
+        }
+    }
+    Ok(interests)
 }
 
 #[cfg(test)]

@@ -114,6 +114,10 @@ impl From<StoreError> for AppError {
             StoreError::Conflict { field: "password" } => {
                 AppError::conflict("Your password was changed meanwhile; sign in again and retry.")
             }
+            StoreError::Conflict { field: "follows" } => AppError::conflict(format!(
+                "You follow {} authors already; unfollow some first.",
+                super::authors::MAX_FOLLOWS
+            )),
             StoreError::Conflict { field } => {
                 AppError::conflict(format!("That {field} is already taken; choose another."))
             }

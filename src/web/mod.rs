@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod authors;
 pub mod db;
 pub mod discussion;
 pub mod errors;
@@ -205,10 +206,13 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/login", get(users::login_form).post(users::login))
         .route("/logout", post(users::logout))
         .route("/users/{name}", get(users::show_user))
+        .route("/authors/{name}", get(authors::show))
+        .route("/authors/{name}/follow", post(authors::follow))
         .route("/settings", get(users::settings))
         .route("/settings/password", post(users::change_password))
         .route("/settings/tokens", post(users::create_token))
         .route("/settings/tokens/{id}/delete", post(users::delete_token))
+        .route("/email/manage/account", post(subscriptions::link_account))
         .route("/subscribe", post(subscriptions::subscribe))
         .route(
             "/email/confirm",

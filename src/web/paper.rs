@@ -22,7 +22,7 @@ use super::AppState;
 use super::errors::AppError;
 use super::pages::{cached_page, canonical_uri, chrome, render_string};
 use super::session::Viewer;
-use super::views::{Card, Chrome, author_line, bibtex};
+use super::views::{Card, Chrome, bibtex};
 
 /// Similar papers shown on a paper page.
 const SIMILAR: usize = 6;
@@ -115,7 +115,7 @@ struct PaperPage {
     chrome: Chrome,
     id: String,
     title: String,
-    authors: String,
+    authors: Vec<super::views::AuthorLink>,
     abstract_text: String,
     categories: Vec<String>,
     dates: String,
@@ -204,7 +204,14 @@ pub async fn show(
             chrome: chrome(&viewer, p.title.clone(), &uri),
             id: p.id.base().to_owned(),
             title: p.title.clone(),
-            authors: author_line(p, usize::MAX),
+            authors: p
+                .authors
+                .iter()
+                .map(|a| super::views::AuthorLink {
+                    name: a.name.clone(),
+                    href: super::views::author_href(&a.name),
+                })
+                .collect(),
             abstract_text: p.abstract_text.clone(),
             categories: p.categories.clone(),
             dates: [

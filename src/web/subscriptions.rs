@@ -48,6 +48,12 @@ pub struct PrefsForm {
     pub categories: String,
     /// Authors, one per line.
     pub authors: String,
+    /// The account whose followed authors the digest includes, by name.
+    pub account: Option<String>,
+    /// The signed-in viewer who could link their account instead.
+    pub viewer: Option<String>,
+    /// How many authors the viewer follows.
+    pub viewer_follows: usize,
 }
 
 #[derive(Template)]
@@ -248,7 +254,7 @@ pub async fn confirm(
         Ok(t) => t,
         Err(e) => return AppError::internal(e).into_response(),
     };
-    match manage_form(&app, &subscriber, &token).await {
+    match manage_form(&app, &viewer, &subscriber, &token).await {
         Ok(form) => {
             let mut p = page(
                 &viewer,
@@ -267,11 +273,26 @@ pub async fn confirm(
 
 async fn manage_form(
     app: &Arc<AppState>,
+    viewer: &Viewer,
     subscriber: &Subscriber,
     token: &str,
 ) -> Result<PrefsForm, AppError> {
     let id = subscriber.id;
-    let interests = app.db.run(move |s| s.interests(id)).await?;
+    let (account, me) = (subscriber.account, viewer.user.as_ref().map(|u| u.id));
+    let (interests, account, viewer_follows) = app
+        .db
+        .run(move |s| {
+            let account = match account {
+                Some(a) => s.user_by_id(a)?.map(|u| u.username),
+                None => None,
+            };
+            let follows = match me {
+                Some(me) => s.followed_authors(me)?.len(),
+                None => 0,
+            };
+            Ok::<_, paperhub_store::StoreError>((s.interests(id)?, account, follows))
+        })
+        .await?;
     let of = |kind: InterestKind, sep: &str| {
         interests
             .iter()
@@ -290,6 +311,9 @@ async fn manage_form(
         queries: of(InterestKind::Query, "\n"),
         categories: of(InterestKind::Category, " "),
         authors: of(InterestKind::Author, "\n"),
+        account,
+        viewer: viewer.user.as_ref().map(|u| u.username.clone()),
+        viewer_follows,
     })
 }
 
@@ -310,7 +334,7 @@ pub async fn manage(
             "This address does not receive the digest now. Saving preferences subscribes it again."
         }
     };
-    match manage_form(&app, &subscriber, &q.t).await {
+    match manage_form(&app, &viewer, &subscriber, &q.t).await {
         Ok(form) => {
             let mut p = page(&viewer, &uri, "Your digest", &[paragraph]);
             p.form = Some(form);
@@ -392,7 +416,7 @@ pub async fn save_manage(
         // Nothing was saved; show the stored preferences with the error.
         Err(_) => subscriber,
     };
-    match manage_form(&app, &current, &form.t).await {
+    match manage_form(&app, &viewer, &current, &form.t).await {
         Ok(mut prefs) => {
             let mut p = page(&viewer, &uri, "Your digest", &[]);
             match parsed {
@@ -500,5 +524,50 @@ mod tests {
         assert!(e.starts_with("trending"), "{e}");
         let e = parse_preferences(&form("daily", "5", "cs.LG cs_LG")).unwrap_err();
         assert!(e.contains("\"cs_LG\""), "{e}");
+    }
+}
+
+/// The account-link form of the preferences page.
+#[derive(Debug, Deserialize)]
+pub struct LinkForm {
+    /// The manage token.
+    #[serde(default)]
+    pub t: String,
+    /// `link` or `unlink`.
+    #[serde(default)]
+    pub action: String,
+}
+
+/// `POST /email/manage/account`: includes the signed-in viewer's followed
+/// authors in the digest, or stops including an account's.
+///
+/// Linking needs both credentials at once: the manage link proves the
+/// address, the session proves the account, so nobody can push their
+/// follows into another person's mail, or read whose mail it is.
+pub async fn link_account(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(form): axum::Form<LinkForm>,
+) -> Response {
+    let subscriber = match subscriber_for(&app, &viewer, &uri, MANAGE, &form.t).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let account = match form.action.as_str() {
+        "link" => match &viewer.user {
+            Some(u) => Some(u.id),
+            None => return AppError::unauthorized().into_response(),
+        },
+        "unlink" => None,
+        _ => return AppError::bad_request("Choose link or unlink.").into_response(),
+    };
+    let id = subscriber.id;
+    match app.db.run(move |s| s.link_account(id, account)).await {
+        Ok(true) => {
+            axum::response::Redirect::to(&format!("/email/manage?t={}", form.t)).into_response()
+        }
+        Ok(false) => AppError::not_found("This subscription no longer exists.").into_response(),
+        Err(e) => e.into_response(),
     }
 }

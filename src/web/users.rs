@@ -468,6 +468,7 @@ struct SettingsPage {
     chrome: Chrome,
     email: String,
     tokens: Vec<ApiToken>,
+    followed: Vec<super::views::AuthorLink>,
     new_token: Option<String>,
     message: Option<String>,
     error: Option<String>,
@@ -492,11 +493,21 @@ async fn settings_with(
 ) -> Result<Response, AppError> {
     let user = viewer.require()?.clone();
     let id = user.id;
-    let tokens = app.db.run(move |s| s.api_tokens(id)).await?;
+    let (tokens, followed) = app
+        .db
+        .run(move |s| Ok::<_, StoreError>((s.api_tokens(id)?, s.followed_authors(id)?)))
+        .await?;
     Ok(render(&SettingsPage {
         chrome: chrome(viewer, "Settings", uri),
         email: user.email.unwrap_or_default(),
         tokens,
+        followed: followed
+            .iter()
+            .map(|f| super::views::AuthorLink {
+                name: f.name.clone(),
+                href: super::views::author_href(&f.name),
+            })
+            .collect(),
         new_token,
         message,
         error,

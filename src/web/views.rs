@@ -94,6 +94,29 @@ impl Person {
     }
 }
 
+/// The page of the author named `name`: `/authors/` and the name with
+/// every byte outside `A-Z a-z 0-9 - . _ ~` percent-encoded.
+pub fn author_href(name: &str) -> String {
+    let mut href = String::from("/authors/");
+    for b in name.trim().bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            href.push(char::from(b));
+        } else {
+            href.push_str(&format!("%{b:02X}"));
+        }
+    }
+    href
+}
+
+/// An author as a paper page links them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorLink {
+    /// The name as the paper prints it.
+    pub name: String,
+    /// Their page.
+    pub href: String,
+}
+
 /// A paper in a list.
 #[derive(Debug, Clone)]
 pub struct Card {

@@ -7,6 +7,7 @@
 )]
 
 mod abuse;
+mod authors;
 mod bad_input;
 mod browser;
 mod commands;

@@ -14,3 +14,6 @@ CREATE TABLE author_follows (
     created_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, author_key)
 );
+
+-- A digest may include the authors an account follows (SQLite 0010).
+ALTER TABLE subscribers ADD COLUMN user_id bigint REFERENCES users (id) ON DELETE SET NULL;

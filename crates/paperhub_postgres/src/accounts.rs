@@ -114,6 +114,17 @@ impl AccountStore for PgStore {
         })
     }
 
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.read(|c| {
+            c.query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"),
+                &[&id.0],
+            )?
+            .map(|r| user_from_row(&r, 0))
+            .transpose()
+        })
+    }
+
     fn change_password(
         &self,
         user: UserId,

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use paperhub_domain::UserId;
 use paperhub_store::{
     Frequency, Interest, NewSubscriber, NoticeFn, Preferences, StoreResult, SubscribeRequest,
     Subscribed, Subscriber, SubscriberId, SubscriptionStore,
@@ -19,7 +20,7 @@ use crate::outbox::enqueue_in;
 use crate::rows::{count4, int4, parsed, text};
 
 const SUBSCRIBER_COLUMNS: &str =
-    "id, email, status, frequency, top_n, hard_failures, created_at, confirmed_at";
+    "id, email, status, frequency, top_n, hard_failures, created_at, confirmed_at, user_id";
 
 fn subscriber(row: &postgres::Row) -> Result<Subscriber, DbError> {
     Ok(Subscriber {
@@ -31,6 +32,7 @@ fn subscriber(row: &postgres::Row) -> Result<Subscriber, DbError> {
         hard_failures: count4(row.try_get(5)?),
         created_at: row.try_get(6)?,
         confirmed_at: row.try_get(7)?,
+        account: row.try_get::<_, Option<i64>>(8)?.map(UserId),
     })
 }
 
@@ -261,6 +263,15 @@ impl SubscriptionStore for PgStore {
 
     fn interests(&self, id: SubscriberId) -> StoreResult<Vec<Interest>> {
         self.read(|c| interests_in(c, id))
+    }
+
+    fn link_account(&self, id: SubscriberId, account: Option<UserId>) -> StoreResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE subscribers SET user_id = $2 WHERE id = $1",
+                &[&id.0, &account.map(|a| a.0)],
+            )? > 0)
+        })
     }
 
     fn active_subscribers(

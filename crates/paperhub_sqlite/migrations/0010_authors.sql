@@ -15,3 +15,7 @@ CREATE TABLE author_follows (
     created_at TEXT NOT NULL,
     PRIMARY KEY (user_id, author_key)
 ) WITHOUT ROWID;
+
+-- A digest may include the authors an account follows, once someone who
+-- holds both the manage link and the account's session linked them.
+ALTER TABLE subscribers ADD COLUMN user_id INTEGER REFERENCES users (id) ON DELETE SET NULL;

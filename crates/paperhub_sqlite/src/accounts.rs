@@ -136,6 +136,15 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([id.0], user_from_row)
+                .optional()?)
+        })
+    }
+
     fn change_password(
         &self,
         user: UserId,

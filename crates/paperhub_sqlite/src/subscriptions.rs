@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use paperhub_domain::UserId;
 use paperhub_store::{
     Frequency, Interest, InterestKind, NewSubscriber, NoticeFn, Preferences, StoreResult,
     SubscribeRequest, Subscribed, Subscriber, SubscriberId, SubscriptionStore,
@@ -18,7 +19,7 @@ use crate::outbox::enqueue_in;
 use crate::rows::{is_unique_violation, parse_ts, parsed, ts};
 
 const SUBSCRIBER_COLUMNS: &str =
-    "id, email, status, frequency, top_n, hard_failures, created_at, confirmed_at";
+    "id, email, status, frequency, top_n, hard_failures, created_at, confirmed_at, user_id";
 
 fn subscriber_from_row(row: &Row<'_>) -> rusqlite::Result<Subscriber> {
     let status: String = row.get(2)?;
@@ -34,6 +35,7 @@ fn subscriber_from_row(row: &Row<'_>) -> rusqlite::Result<Subscriber> {
         hard_failures: row.get(5)?,
         created_at: parse_ts(&created).unwrap_or_default(),
         confirmed_at: confirmed.as_deref().and_then(parse_ts),
+        account: row.get::<_, Option<i64>>(8)?.map(UserId),
     })
 }
 
@@ -255,6 +257,15 @@ impl SubscriptionStore for SqliteStore {
 
     fn interests(&self, id: SubscriberId) -> StoreResult<Vec<Interest>> {
         self.read(|conn| interests_in(conn, id))
+    }
+
+    fn link_account(&self, id: SubscriberId, account: Option<UserId>) -> StoreResult<bool> {
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE subscribers SET user_id = ?2 WHERE id = ?1",
+                rusqlite::params![id.0, account.map(|a| a.0)],
+            )? > 0)
+        })
     }
 
     fn active_subscribers(

@@ -54,6 +54,12 @@ pub trait AccountStore: Send + Sync {
     /// A storage error.
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
 
+    /// The account with this id.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+
     /// Replaces a user's password hash if it is still `expected_hash`,
     /// ends their other sessions and revokes their API tokens, in one
     /// transaction. The check makes two changes racing from the same old

@@ -211,6 +211,7 @@ pub const TABLES: &[Table] = &[
             c("created_at", TimeMillis),
             c("confirmed_at", TimeMillis),
             c("unsubscribed_at", TimeMillis),
+            c("user_id", Int),
         ],
         key: &["id"],
     },

@@ -1,7 +1,7 @@
 //! The subscriptions aggregate: digest subscribers and their interests.
 
 use chrono::{DateTime, Utc};
-use paperhub_domain::{Frequency, Interest, SubscriberId};
+use paperhub_domain::{Frequency, Interest, SubscriberId, UserId};
 use serde::Serialize;
 
 #[cfg(doc)]
@@ -27,6 +27,9 @@ pub struct Subscriber {
     pub created_at: DateTime<Utc>,
     /// When it confirmed.
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// The account whose followed authors the digest includes, linked
+    /// by someone holding both the manage link and that account.
+    pub account: Option<UserId>,
 }
 
 /// A subscriber to add in bulk (an address list moved from another tool).
@@ -161,6 +164,14 @@ pub trait SubscriptionStore: Send + Sync {
     /// # Errors
     /// A storage error.
     fn interests(&self, id: SubscriberId) -> StoreResult<Vec<Interest>>;
+
+    /// Links the digest to `account` (its followed authors join the
+    /// digest), or unlinks it with `None`; false when the subscriber is
+    /// gone.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn link_account(&self, id: SubscriberId, account: Option<UserId>) -> StoreResult<bool>;
 
     /// Every active subscriber of `frequency` with its interests, by id.
     ///

@@ -137,3 +137,20 @@ pub fn authors_follows_are_unique_and_bounded(h: &dyn Harness) {
     assert_eq!(s.followed_authors(ada).unwrap().len(), 1);
     assert_eq!(s.followed_authors(bob).unwrap()[0].key, "ada lovelace");
 }
+
+/// A digest links to one account and unlinks; accounts are found by id.
+pub fn authors_digest_links_to_an_account(h: &dyn Harness) {
+    let s = h.store();
+    let ada = s.create_user("ada", None, "h", now()).unwrap();
+    assert_eq!(s.user_by_id(ada.id).unwrap().unwrap().username, "ada");
+    let sub = super::fixtures::subscribe(s.as_ref(), "r@example.org");
+    assert_eq!(sub.account, None);
+    assert!(s.link_account(sub.id, Some(ada.id)).unwrap());
+    assert_eq!(s.subscriber(sub.id).unwrap().unwrap().account, Some(ada.id));
+    assert!(s.link_account(sub.id, None).unwrap());
+    assert_eq!(s.subscriber(sub.id).unwrap().unwrap().account, None);
+    assert!(
+        !s.link_account(crate::SubscriberId(sub.id.0 + 1000), None)
+            .unwrap()
+    );
+}

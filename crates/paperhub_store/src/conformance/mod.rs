@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             accounts_set_admin,
             authors_index_follows_every_write,
             authors_follows_are_unique_and_bounded,
+            authors_digest_links_to_an_account,
             community_votes_are_idempotent_and_counted,
             community_vote_races_keep_count_equal_to_rows,
             community_listing_pages_both_parts_as_one_sequence,
