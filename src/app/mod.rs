@@ -8,5 +8,6 @@
 
 pub mod copy;
 pub mod demo;
+pub mod discussions;
 pub mod store;
 pub mod subscriptions;

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
-use paperhub_store::{Entry, NewMail, Subscriber, SubscriberId};
+use paperhub_store::{Entry, NewMail, Subscriber, SubscriberId, User};
 
 use crate::config::Config;
 use crate::mail::{Parts, compose};
@@ -21,6 +21,10 @@ pub const CONFIRM: &str = "digest-confirm";
 pub const MANAGE: &str = "digest-manage";
 /// Token purpose of one-click unsubscribe.
 pub const UNSUBSCRIBE: &str = "digest-unsubscribe";
+
+/// Token purpose of the one-click link that stops comment notifications;
+/// its subject is the account id.
+pub const COMMENTS_OFF: &str = "comments-off";
 
 /// How long a confirmation link works.
 pub const CONFIRM_DAYS: i64 = 7;
@@ -434,4 +438,91 @@ mod tests {
                 <= 101
         );
     }
+}
+
+/// A new comment on a paper someone submitted, for [`comment_mail`].
+#[derive(Debug, Clone, Copy)]
+pub struct CommentNotice<'a> {
+    /// The paper's arXiv id.
+    pub paper: &'a str,
+    /// Its title.
+    pub title: &'a str,
+    /// Who commented.
+    pub commenter: &'a str,
+    /// The comment's markdown source.
+    pub body: &'a str,
+}
+
+/// The mail telling `submitter` (who asked for it and has an address)
+/// that someone commented on their submission: at most one per paper per
+/// hour, with a one-click link that stops these mails.
+///
+/// # Errors
+/// The account has no address, or signing, a template or the message fails.
+pub fn comment_mail(
+    config: &Config,
+    hub: &str,
+    secrets: &Secrets,
+    submitter: &User,
+    notice: &CommentNotice<'_>,
+    now: DateTime<Utc>,
+) -> Result<NewMail> {
+    let to = submitter
+        .email
+        .as_deref()
+        .context("the submitter has no address")?;
+    let hub = hub.trim_end_matches('/');
+    let token = secrets.issue_token(
+        COMMENTS_OFF,
+        &submitter.id.to_string(),
+        now + Duration::days(LINK_DAYS),
+    )?;
+    let off = format!("{hub}/email/comments/off?t={token}");
+    let m = NoticeMail {
+        subject: format!(
+            "New comment on {}",
+            first_sentences(notice.title, 1, 80)
+        ),
+        heading: "Someone commented on a paper you submitted".into(),
+        intro: format!(
+            "{} wrote on \"{}\": {}",
+            notice.commenter,
+            paperhub_domain::text::one_line(notice.title),
+            first_sentences(notice.body, 3, 400)
+        ),
+        action_label: "Read the discussion".into(),
+        action_url: format!("{hub}/papers/{}#discussion", notice.paper),
+        note: "You get at most one of these mails per paper per hour, because you asked for them in your settings.".into(),
+        unsubscribe_url: Some(off.clone()),
+        hub_url: hub.to_owned(),
+    };
+    let m = &m;
+    let r = rendered(
+        &ConfirmSubject { m },
+        &ConfirmText { m },
+        &ConfirmHtml { m },
+    )?;
+    let composed = compose(&Parts {
+        from: &config.mail.from,
+        to,
+        subject: &r.subject,
+        text: &r.text,
+        html: &r.html,
+        unsubscribe_url: Some(&off),
+        kind: "comment",
+    })?;
+    Ok(NewMail {
+        dedupe_key: format!(
+            "comment:{}:{}:{}",
+            submitter.id,
+            notice.paper,
+            now.format("%Y-%m-%dT%H")
+        ),
+        subscriber: None,
+        kind: "comment".to_owned(),
+        message_id: composed.message_id,
+        recipient: to.to_owned(),
+        subject: composed.subject,
+        message: composed.bytes,
+    })
 }

@@ -153,6 +153,28 @@ fn hourly_limit(user: &User, now: DateTime<Utc>) -> u32 {
     }
 }
 
+/// Queues the submitter's mail about `comment` (see
+/// [`crate::app::discussions`]); a failure is logged, the comment stays.
+async fn notify_submitter(app: &Arc<AppState>, comment: Comment, now: DateTime<Utc>) {
+    let hub_url = app.base_url();
+    let state = Arc::clone(app);
+    let outcome = app
+        .db
+        .run(move |s| {
+            let mail = crate::app::subscriptions::MailContext {
+                config: &state.config,
+                hub_url: &hub_url,
+                secrets: &state.secrets,
+            };
+            crate::app::discussions::notify_submitter(s, &mail, &comment, now)
+                .map_err(|e| paperhub_store::StoreError::Aborted(e.into()))
+        })
+        .await;
+    if let Err(e) = outcome {
+        tracing::warn!("could not queue the comment notification: {e:?}");
+    }
+}
+
 /// Carries out a comment form on `entry`'s page, then back to the page.
 ///
 /// # Errors
@@ -197,7 +219,10 @@ pub async fn act(
                 })
                 .await?;
             match added {
-                Commented::Added(c) => format!("#c{}", c.id),
+                Commented::Added(c) => {
+                    notify_submitter(app, c.clone(), now).await;
+                    format!("#c{}", c.id)
+                }
                 Commented::NoSuchPaper => {
                     return Err(AppError::not_found("There is no such paper."));
                 }

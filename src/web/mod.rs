@@ -17,6 +17,7 @@ pub mod feeds;
 pub mod hf_api;
 pub mod limits;
 pub mod lists;
+pub mod notifications;
 pub mod page_cache;
 pub mod pages;
 pub mod paper;
@@ -211,6 +212,11 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/settings", get(users::settings))
         .route("/settings/password", post(users::change_password))
         .route("/settings/tokens", post(users::create_token))
+        .route("/settings/notifications", post(notifications::switch))
+        .route(
+            "/email/comments/off",
+            get(notifications::off_page).post(notifications::off),
+        )
         .route("/settings/tokens/{id}/delete", post(users::delete_token))
         .route("/email/manage/account", post(subscriptions::link_account))
         .route("/subscribe", post(subscriptions::subscribe))

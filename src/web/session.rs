@@ -29,8 +29,9 @@ pub const SESSION_COOKIE: &str = "ph_session";
 /// The anonymous CSRF binding cookie.
 pub const ANON_COOKIE: &str = "ph_csrf";
 
-/// The one unsafe path exempt from the CSRF check: RFC 8058 one-click unsubscribe.
-pub const ONE_CLICK_PATH: &str = "/email/unsubscribe";
+/// The unsafe paths exempt from the CSRF check: RFC 8058 one-click
+/// unsubscribe from the digest and from comment notifications.
+pub const ONE_CLICK_PATHS: &[&str] = &["/email/unsubscribe", "/email/comments/off"];
 /// Largest form body the CSRF check reads.
 const FORM_LIMIT: usize = 64 * 1024;
 
@@ -219,7 +220,10 @@ pub async fn resolve_viewer(
         // so there is nothing to forge; they get 401 from the handler.
         // One-click unsubscribe (RFC 8058) comes from mail clients with no
         // cookie; its signed token is the credential.
-        if unsafe_method && (session.is_some() || !is_api(&path)) && path != ONE_CLICK_PATH {
+        if unsafe_method
+            && (session.is_some() || !is_api(&path))
+            && !ONE_CLICK_PATHS.contains(&path.as_str())
+        {
             let (presented, rebuilt) = match presented_csrf(req).await {
                 Ok(pair) => pair,
                 Err(e) => return reject(&path, e),

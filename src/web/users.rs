@@ -469,6 +469,7 @@ struct SettingsPage {
     email: String,
     tokens: Vec<ApiToken>,
     followed: Vec<super::views::AuthorLink>,
+    notify_comments: bool,
     new_token: Option<String>,
     message: Option<String>,
     error: Option<String>,
@@ -493,9 +494,15 @@ async fn settings_with(
 ) -> Result<Response, AppError> {
     let user = viewer.require()?.clone();
     let id = user.id;
-    let (tokens, followed) = app
+    let (tokens, followed, notify_comments) = app
         .db
-        .run(move |s| Ok::<_, StoreError>((s.api_tokens(id)?, s.followed_authors(id)?)))
+        .run(move |s| {
+            Ok::<_, StoreError>((
+                s.api_tokens(id)?,
+                s.followed_authors(id)?,
+                s.comment_notifications(id)?,
+            ))
+        })
         .await?;
     Ok(render(&SettingsPage {
         chrome: chrome(viewer, "Settings", uri),
@@ -508,6 +515,7 @@ async fn settings_with(
                 href: super::views::author_href(&f.name),
             })
             .collect(),
+        notify_comments,
         new_token,
         message,
         error,

@@ -352,10 +352,25 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
             "\\PC{0,30}".prop_map(|n| format!("/users/{n}")).boxed(),
             &["page"]
         ),
+        get(
+            prop_oneof![
+                "\\PC{0,40}".boxed(),
+                Just("Yuming Gu".to_owned()).boxed(),
+                Just("yuming%20GU".to_owned()).boxed(),
+            ]
+            .prop_map(|n| format!("/authors/{n}"))
+            .boxed(),
+            &["page"]
+        ),
         get(fixed("/settings"), &["next"]),
         get(
             proptest::sample::select(
-                &["/email/confirm", "/email/manage", "/email/unsubscribe"][..]
+                &[
+                    "/email/confirm",
+                    "/email/manage",
+                    "/email/unsubscribe",
+                    "/email/comments/off"
+                ][..]
             )
             .prop_map(str::to_owned)
             .boxed(),
@@ -405,6 +420,11 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                 "/settings/tokens",
                 "/settings/password",
                 "/settings/tokens/1/delete",
+                "/settings/notifications",
+                "/email/manage/account",
+                "/email/comments/off",
+                "/authors/Yuming%20Gu/follow",
+                "/papers/2503.13531/comments",
                 "/api/v1/papers"
             ][..]
         ))
@@ -432,6 +452,10 @@ const FORM_FIELDS: &[&str] = &[
     "paper",
     "up",
     "action",
+    "body",
+    "parent",
+    "comment",
+    "comments",
 ];
 
 fn call() -> impl Strategy<Value = Call> {

@@ -17,6 +17,7 @@ mod hf_client;
 mod import_formats;
 mod mail;
 mod multinode;
+mod notifications;
 mod replay;
 mod search;
 mod store_copy;

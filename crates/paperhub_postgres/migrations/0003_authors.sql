@@ -17,3 +17,6 @@ CREATE TABLE author_follows (
 
 -- A digest may include the authors an account follows (SQLite 0010).
 ALTER TABLE subscribers ADD COLUMN user_id bigint REFERENCES users (id) ON DELETE SET NULL;
+
+-- A submitter may ask for a mail when someone comments on their paper.
+ALTER TABLE users ADD COLUMN notify_comments boolean NOT NULL DEFAULT false;

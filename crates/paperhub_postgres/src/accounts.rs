@@ -114,6 +114,27 @@ impl AccountStore for PgStore {
         })
     }
 
+    fn set_comment_notifications(&self, user: UserId, on: bool) -> StoreResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE users SET notify_comments = $2 WHERE id = $1",
+                &[&user.0, &on],
+            )? > 0)
+        })
+    }
+
+    fn comment_notifications(&self, user: UserId) -> StoreResult<bool> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                "SELECT notify_comments FROM users WHERE id = $1",
+                &[&user.0],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(false))
+        })
+    }
+
     fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
         self.read(|c| {
             c.query_opt(

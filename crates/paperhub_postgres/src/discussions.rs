@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use paperhub_domain::{ArxivId, UserId};
+use paperhub_domain::{ArxivId, User, UserId};
 use paperhub_store::{Comment, CommentId, Commented, DiscussionStore, NewComment, StoreResult};
 use postgres::GenericClient;
 
 use crate::PgStore;
 use crate::error::DbError;
-use crate::rows::{count4, text};
+use crate::rows::{USER_COLUMNS, count4, text, user_from_row};
 
 const COLUMNS: &str = "c.id, c.arxiv_id, c.user_id, u.username, c.parent_id, c.body, \
      c.created_at, c.edited_at, c.deleted, c.hidden";
@@ -202,6 +202,20 @@ impl DiscussionStore for PgStore {
             .iter()
             .map(comment)
             .collect()
+        })
+    }
+
+    fn submitter_to_notify(&self, paper: &ArxivId) -> StoreResult<Option<User>> {
+        self.read(|c| {
+            c.query_opt(
+                &format!(
+                    "SELECT {USER_COLUMNS} FROM paper_community pc JOIN users u ON u.id = pc.submitted_by \
+                     WHERE pc.arxiv_id = $1 AND u.notify_comments AND u.email IS NOT NULL"
+                ),
+                &[&paper.base()],
+            )?
+            .map(|r| user_from_row(&r, 0))
+            .transpose()
         })
     }
 

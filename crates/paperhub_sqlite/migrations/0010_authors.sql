@@ -19,3 +19,6 @@ CREATE TABLE author_follows (
 -- A digest may include the authors an account follows, once someone who
 -- holds both the manage link and the account's session linked them.
 ALTER TABLE subscribers ADD COLUMN user_id INTEGER REFERENCES users (id) ON DELETE SET NULL;
+
+-- A submitter may ask for a mail when someone comments on their paper.
+ALTER TABLE users ADD COLUMN notify_comments INTEGER NOT NULL DEFAULT 0;

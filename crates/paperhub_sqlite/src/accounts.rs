@@ -20,7 +20,7 @@ use crate::rows::{is_unique_violation, parse_ts, ts};
 const USER_COLUMNS: &str = "id, username, email, is_admin, created_at";
 
 /// [`USER_COLUMNS`] of the `u` alias, for joins.
-static USER_COLUMNS_U: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static USER_COLUMNS_U: LazyLock<String> = LazyLock::new(|| {
     USER_COLUMNS
         .split(", ")
         .map(|c| format!("u.{c}"))
@@ -28,7 +28,7 @@ static USER_COLUMNS_U: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId(row.get(0)?),
         username: row.get(1)?,
@@ -133,6 +133,28 @@ impl AccountStore for SqliteStore {
                 ))?
                 .query_row([username], user_from_row)
                 .optional()?)
+        })
+    }
+
+    fn set_comment_notifications(&self, user: UserId, on: bool) -> StoreResult<bool> {
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE users SET notify_comments = ?2 WHERE id = ?1",
+                params![user.0, on],
+            )? > 0)
+        })
+    }
+
+    fn comment_notifications(&self, user: UserId) -> StoreResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT notify_comments FROM users WHERE id = ?1",
+                    [user.0],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(false))
         })
     }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use paperhub_domain::{ArxivId, UserId};
+use paperhub_domain::{ArxivId, User, UserId};
 use paperhub_store::{Comment, CommentId, Commented, DiscussionStore, NewComment, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
@@ -213,6 +213,22 @@ impl DiscussionStore for SqliteStore {
                 .query_map(params![author.0, limit], comment)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
+        })
+    }
+
+    fn submitter_to_notify(&self, paper: &ArxivId) -> StoreResult<Option<User>> {
+        let columns = &*crate::accounts::USER_COLUMNS_U;
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {columns} FROM paper_community c JOIN users u ON u.id = c.submitted_by \
+                         WHERE c.arxiv_id = ?1 AND u.notify_comments = 1 AND u.email IS NOT NULL"
+                    ),
+                    [paper.base()],
+                    crate::accounts::user_from_row,
+                )
+                .optional()?)
         })
     }
 

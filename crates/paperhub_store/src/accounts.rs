@@ -54,6 +54,19 @@ pub trait AccountStore: Send + Sync {
     /// A storage error.
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
 
+    /// Turns the mail on new comments on the user's submissions on or
+    /// off; false when the account is gone.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn set_comment_notifications(&self, user: UserId, on: bool) -> StoreResult<bool>;
+
+    /// Whether the user asked for mail on comments on their submissions.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn comment_notifications(&self, user: UserId) -> StoreResult<bool>;
+
     /// The account with this id.
     ///
     /// # Errors

@@ -149,6 +149,7 @@ pub const TABLES: &[Table] = &[
             c("password_hash", Text),
             c("is_admin", Bool),
             c("created_at", TimeMillis),
+            c("notify_comments", Bool),
         ],
         key: &["id"],
     },

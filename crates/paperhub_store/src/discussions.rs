@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use paperhub_domain::{ArxivId, UserId};
+use paperhub_domain::{ArxivId, User, UserId};
 use serde::Serialize;
 
 use crate::StoreResult;
@@ -141,6 +141,13 @@ pub trait DiscussionStore: Send + Sync {
     /// # Errors
     /// A storage error.
     fn user_comments(&self, author: UserId, limit: u32) -> StoreResult<Vec<Comment>>;
+
+    /// The account that submitted `paper` to the hub, when it asked for
+    /// mail on new comments and has an address.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn submitter_to_notify(&self, paper: &ArxivId) -> StoreResult<Option<User>>;
 
     /// Comments `author` wrote at or after `since` (their rate limit holds
     /// on every node).

@@ -165,3 +165,44 @@ pub fn discussions_edit_delete_and_hide(h: &dyn Harness) {
             .unwrap()
     );
 }
+
+/// The submitter hears of comments only when they asked and have an
+/// address.
+pub fn discussions_submitter_opts_in_to_mail(h: &dyn Harness) {
+    let s = h.store();
+    seed(s.as_ref());
+    let ada = s.create_user("ada", None, "h", now()).unwrap().id;
+    let bob = s
+        .create_user("bob", Some("bob@example.org"), "h", now())
+        .unwrap()
+        .id;
+    let (p1, p2) = (id("2511.00001"), id("2511.00002"));
+    for (user, paper) in [(ada, &p1), (bob, &p2)] {
+        s.submit(
+            &crate::SubmitRequest {
+                user,
+                id: paper,
+                quota: None,
+            },
+            now(),
+        )
+        .unwrap();
+    }
+    assert!(!s.comment_notifications(bob).unwrap());
+    assert_eq!(s.submitter_to_notify(&p2).unwrap(), None);
+    assert!(s.set_comment_notifications(bob, true).unwrap());
+    assert!(s.set_comment_notifications(ada, true).unwrap());
+    assert!(s.comment_notifications(bob).unwrap());
+    assert_eq!(
+        s.submitter_to_notify(&p2).unwrap().map(|u| u.username),
+        Some("bob".to_owned())
+    );
+    assert_eq!(
+        s.submitter_to_notify(&p1).unwrap(),
+        None,
+        "ada has no address"
+    );
+    assert_eq!(s.submitter_to_notify(&id("2511.00003")).unwrap(), None);
+    assert!(s.set_comment_notifications(bob, false).unwrap());
+    assert_eq!(s.submitter_to_notify(&p2).unwrap(), None);
+}

@@ -88,6 +88,7 @@ macro_rules! conformance_tests {
             community_version_moves_with_every_change,
             discussions_thread_one_level_deep,
             discussions_edit_delete_and_hide,
+            discussions_submitter_opts_in_to_mail,
             jobs_one_node_wins_a_run,
             jobs_an_expired_lease_is_taken_over,
             store_nodes_share_one_signing_key,
