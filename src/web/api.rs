@@ -36,6 +36,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/papers/search"),
     ("get", "/api/v1/papers/{id}"),
     ("get", "/api/v1/papers/{id}/similar"),
+    ("get", "/api/v1/authors/{name}"),
     ("post", "/api/v1/papers"),
     ("put", "/api/v1/papers/{id}/vote"),
     ("delete", "/api/v1/papers/{id}/vote"),
@@ -60,6 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/papers/{*rest}",
             get(find_paper).put(update_vote).delete(delete_vote),
         )
+        .route("/authors/{name}", get(author_papers))
         .route("/openapi.json", get(openapi))
         .fallback(|| async {
             ApiError(AppError::not_found(
@@ -213,6 +215,43 @@ pub async fn trending(
     .await?;
     let papers: Vec<PaperView> = entries.iter().map(PaperView::new).collect();
     Ok(Json(json!({ "papers": papers, "meta": { "window": window.name() } })).into_response())
+}
+
+/// Query of `authors/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct AuthorParams {
+    /// Page size, 1-100.
+    pub limit: Option<String>,
+    /// 0-based page.
+    pub p: Option<String>,
+}
+
+/// `GET /api/v1/authors/{name}`: an author's papers, newest first.
+///
+/// # Errors
+/// Bad parameters, an author no paper lists, or a storage error.
+pub async fn author_papers(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(q): Query<AuthorParams>,
+) -> ApiResult {
+    let limit = number(q.limit.as_deref(), "limit", 1..=100, 50)?;
+    let page = number(q.p.as_deref(), "p", 0..=10_000, 0)?;
+    let me = viewer.user.as_ref().map(|u| u.id);
+    let found = super::authors::listing(&app, &name, page * limit, limit, me).await?;
+    let papers: Vec<PaperView> = found.entries.iter().map(PaperView::new).collect();
+    let shown = u64::from(page * limit) + papers.len() as u64;
+    Ok(Json(json!({
+        "papers": papers,
+        "meta": {
+            "author": found.name,
+            "total": found.total,
+            "following": found.following,
+            "next_page": (shown < found.total).then(|| format!("?p={}&limit={limit}", page + 1)),
+        }
+    }))
+    .into_response())
 }
 
 /// `GET /api/v1/papers/search`.

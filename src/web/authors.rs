@@ -59,29 +59,38 @@ fn display_name(key: &str, entries: &[Entry], fallback: &str) -> String {
         .map_or_else(|| fallback.trim().to_owned(), |a| a.name.clone())
 }
 
-/// `GET /authors/{name}`.
+/// One page of an author's papers, as the page and the API show it.
+pub struct AuthorListing {
+    /// The name as the newest paper on the page spells it.
+    pub name: String,
+    /// Papers listing the author, all pages.
+    pub total: u64,
+    /// This page, newest first, seen by the viewer.
+    pub entries: Vec<Entry>,
+    /// The viewer follows the author.
+    pub following: bool,
+}
+
+/// The papers of the author `name`, `limit` from `offset`, for `viewer`.
 ///
 /// # Errors
-/// An author with no papers in the catalog, or a storage error.
-pub async fn show(
-    State(app): State<Arc<AppState>>,
-    Extension(viewer): Extension<Viewer>,
-    uri: OriginalUri,
-    Path(name): Path<String>,
-    Query(params): Query<ListParams>,
-) -> Result<Response, AppError> {
-    let key = key_of(&name)?;
-    let size = app.config.web.page_size;
-    let page = params.page();
-    let offset = (page - 1).saturating_mul(size);
-    let me = viewer.user.as_ref().map(|u| u.id);
+/// A name no paper can list (404), no paper listing it (404), or a
+/// storage error.
+pub async fn listing(
+    app: &Arc<AppState>,
+    name: &str,
+    offset: u32,
+    limit: u32,
+    viewer: Option<paperhub_store::UserId>,
+) -> Result<AuthorListing, AppError> {
+    let key = key_of(name)?;
     let k = key.clone();
     let (found, entries, following) = app
         .db
         .run(move |s| {
-            let found = s.author_papers(&k, offset, size)?;
-            let entries = s.entries(&found.ids, me)?;
-            let following = match me {
+            let found = s.author_papers(&k, offset, limit)?;
+            let entries = s.entries(&found.ids, viewer)?;
+            let following = match viewer {
                 Some(me) => s.followed_authors(me)?.iter().any(|f| f.key == k),
                 None => false,
             };
@@ -93,18 +102,41 @@ pub async fn show(
             "No paper in the catalog lists this author.",
         ));
     }
-    let name = display_name(&key, &entries, &name);
-    let href = author_href(&name);
+    Ok(AuthorListing {
+        name: display_name(&key, &entries, name),
+        total: found.total,
+        entries,
+        following,
+    })
+}
+
+/// `GET /authors/{name}`.
+///
+/// # Errors
+/// An author with no papers in the catalog, or a storage error.
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Path(name): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let size = app.config.web.page_size;
+    let page = params.page();
+    let offset = (page - 1).saturating_mul(size);
+    let me = viewer.user.as_ref().map(|u| u.id);
+    let found = listing(&app, &name, offset, size, me).await?;
+    let href = author_href(&found.name);
     let pages = found.total.div_ceil(u64::from(size.max(1)));
     let link = |p: u32, label: &str| Link::new(format!("{href}?page={p}"), label.to_owned());
     Ok(render(&AuthorPage {
-        chrome: chrome(&viewer, name.clone(), &uri),
+        chrome: chrome(&viewer, found.name.clone(), &uri),
         total: found.total,
-        cards: entries.iter().map(|e| Card::new(e, &[])).collect(),
-        following,
+        cards: found.entries.iter().map(|e| Card::new(e, &[])).collect(),
+        following: found.following,
         prev: (page > 1).then(|| link(page - 1, "Newer")),
         next: (u64::from(page) < pages).then(|| link(page + 1, "Older")),
-        name,
+        name: found.name,
         href,
     }))
 }

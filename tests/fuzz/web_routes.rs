@@ -362,6 +362,12 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
             .boxed(),
             &["page"]
         ),
+        get(
+            "\\PC{0,40}"
+                .prop_map(|n| format!("/api/v1/authors/{n}"))
+                .boxed(),
+            &["limit", "p"]
+        ),
         get(fixed("/settings"), &["next"]),
         get(
             proptest::sample::select(

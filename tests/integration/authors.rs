@@ -45,6 +45,21 @@ async fn author_pages_list_papers_and_followers_get_them_in_the_digest() {
         );
     }
     assert!(author.body.contains("Log in</a> to follow"));
+    // The API has the same list.
+    let api = c.get("/api/v1/authors/yuming%20gu?limit=1").await.json();
+    assert_eq!(api["meta"]["author"], "Yuming Gu", "{api}");
+    assert_eq!(api["papers"][0]["id"], PAPER);
+    assert_eq!(api["meta"]["total"], 1);
+    assert!(api["meta"]["next_page"].is_null());
+    let r = c.get("/api/v1/authors/Nobody%20Atall").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.json()["errors"].is_array() || r.json()["error"].is_string(),
+        "{}",
+        r.body
+    );
+    let r = c.get("/api/v1/authors/yuming%20gu?limit=0").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // Following needs an account, and an author the catalog has.
     c.get("/authors/Yuming%20Gu").await;

@@ -900,7 +900,7 @@ async fn openapi_document_lists_exactly_the_routes_and_their_shapes() {
         .to_owned();
     let id = first_paper(&mut c).await;
     for (method, path) in web::api::API_ROUTES {
-        let concrete = path.replace("{id}", &id);
+        let concrete = path.replace("{id}", &id).replace("{name}", "Yuming%20Gu");
         let query = match *path {
             "/api/v1/papers/search" | "/api/papers/search" => "?q=retrieval&limit=2",
             "/api/v1/daily_papers" | "/api/daily_papers" => "?limit=2",
