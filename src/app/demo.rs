@@ -6,16 +6,19 @@
 //! account is named `demo-…` ([`paperhub_domain::account::DEMO_PREFIX`]):
 //! sign-up refuses that prefix, pages put a "demo" label beside those
 //! names, the accounts are never curators and cannot log in (their password
-//! hash is not a hash). Seeding is idempotent: once the first demo account
+//! hash is [`DEMO_PASSWORD_HASH`], not a hash). An account of one of these
+//! names that the demo did not make stops the seeding: it is never acted
+//! for. Seeding is idempotent: once the first demo account
 //! exists it does nothing, so running the demo again adds no duplicates.
 //!
 //! Activity is dated in the hours and days before `now`, spread the way a
 //! real community's is, so trending's time decay has something to rank.
 //! Papers missing from the catalog (another `--corpus`) are skipped.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use paperhub_domain::ArxivId;
+use paperhub_domain::account::DEMO_PASSWORD_HASH;
 use paperhub_store::{Commented, NewComment, Store, StoreError, Submission, SubmitRequest};
 
 /// The demo's accounts.
@@ -150,6 +153,15 @@ const COMMENTS: &[SampleComment] = &[
 /// A storage error.
 pub fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded> {
     let mut seeded = Seeded::default();
+    // An account of one of these names that the demo did not make (one
+    // signed up before the prefix was reserved) is never acted for.
+    for name in ACCOUNTS {
+        if let Some((_, hash)) = store.user_credentials(name)?
+            && hash != DEMO_PASSWORD_HASH
+        {
+            bail!("an account named {name} exists and is not the demo's; no sample community");
+        }
+    }
     if store.user_by_name(ACCOUNTS[0])?.is_some() {
         return Ok(seeded);
     }
@@ -157,8 +169,7 @@ pub fn seed(store: &dyn Store, now: DateTime<Utc>) -> Result<Seeded> {
     for (i, name) in ACCOUNTS.iter().enumerate() {
         // Joined a few weeks ago, one after another.
         let joined = now - Duration::days(30 - i as i64);
-        // "!" is no PHC string, so no password ever verifies against it.
-        let user = match store.create_user(name, None, "!demo account", joined) {
+        let user = match store.create_user(name, None, DEMO_PASSWORD_HASH, joined) {
             Ok(user) => {
                 seeded.accounts += 1;
                 user

@@ -82,7 +82,13 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
     print_stats(&store.stats()?, 10, &mut std::io::stdout().lock())?;
     println!();
     if !args.no_community {
-        let seeded = crate::app::demo::seed(store.as_ref(), chrono::Utc::now())?;
+        let seeded = match crate::app::demo::seed(store.as_ref(), chrono::Utc::now()) {
+            Ok(seeded) => seeded,
+            Err(e) => {
+                eprintln!("Sample community left out: {e:#}.");
+                crate::app::demo::Seeded::default()
+            }
+        };
         if seeded.accounts > 0 {
             println!(
                 "Sample community: {} demo accounts, {} submissions, {} upvotes, {} comments \

@@ -26,6 +26,10 @@ pub const UNSUBSCRIBE: &str = "digest-unsubscribe";
 /// its subject is the account id.
 pub const COMMENTS_OFF: &str = "comments-off";
 
+/// Token purpose of the link that confirms an account's address before
+/// comment notifications start; its subject is the account id.
+pub const COMMENTS_ON: &str = "comments-on";
+
 /// How long a confirmation link works.
 pub const CONFIRM_DAYS: i64 = 7;
 /// How long manage and unsubscribe links work.
@@ -520,6 +524,70 @@ pub fn comment_mail(
         ),
         subscriber: None,
         kind: "comment".to_owned(),
+        message_id: composed.message_id,
+        recipient: to.to_owned(),
+        subject: composed.subject,
+        message: composed.bytes,
+    })
+}
+
+/// The double opt-in for comment notifications: a mail to the account's
+/// address whose link turns them on, so nobody can have them sent to an
+/// address that is not theirs. At most one per account per hour.
+///
+/// # Errors
+/// The account has no address, or signing, a template or the message fails.
+pub fn comments_on_mail(
+    config: &Config,
+    hub: &str,
+    secrets: &Secrets,
+    account: &User,
+    now: DateTime<Utc>,
+) -> Result<NewMail> {
+    let to = account
+        .email
+        .as_deref()
+        .context("the account has no address")?;
+    let hub = hub.trim_end_matches('/');
+    let token = secrets.issue_token(
+        COMMENTS_ON,
+        &account.id.to_string(),
+        now + Duration::days(CONFIRM_DAYS),
+    )?;
+    let m = NoticeMail {
+        subject: "Confirm comment notifications from Paperhub".into(),
+        heading: "One more step".into(),
+        intro: format!(
+            "The account {} at {hub} asked to be mailed at this address when someone comments on a paper it submitted. Confirm to start.",
+            account.username
+        ),
+        action_label: "Turn on comment notifications".into(),
+        action_url: format!("{hub}/email/comments/on?t={token}"),
+        note: format!(
+            "The link works for {CONFIRM_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent."
+        ),
+        unsubscribe_url: None,
+        hub_url: hub.to_owned(),
+    };
+    let m = &m;
+    let r = rendered(
+        &ConfirmSubject { m },
+        &ConfirmText { m },
+        &ConfirmHtml { m },
+    )?;
+    let composed = compose(&Parts {
+        from: &config.mail.from,
+        to,
+        subject: &r.subject,
+        text: &r.text,
+        html: &r.html,
+        unsubscribe_url: None,
+        kind: "comments-on",
+    })?;
+    Ok(NewMail {
+        dedupe_key: format!("comments-on:{}:{}", account.id, now.format("%Y-%m-%dT%H")),
+        subscriber: None,
+        kind: "comments-on".to_owned(),
         message_id: composed.message_id,
         recipient: to.to_owned(),
         subject: composed.subject,

@@ -238,8 +238,8 @@ pub async fn author_papers(
 ) -> ApiResult {
     let limit = number(q.limit.as_deref(), "limit", 1..=100, 50)?;
     let page = number(q.p.as_deref(), "p", 0..=10_000, 0)?;
-    let me = viewer.user.as_ref().map(|u| u.id);
-    let found = super::authors::listing(&app, &name, page * limit, limit, me).await?;
+    let found =
+        super::authors::listing(&app, &name, page * limit, limit, viewer.user.as_ref()).await?;
     let papers: Vec<PaperView> = found.entries.iter().map(PaperView::new).collect();
     let shown = u64::from(page * limit) + papers.len() as u64;
     Ok(Json(json!({

@@ -34,11 +34,18 @@ struct AuthorPage {
     chrome: Chrome,
     name: String,
     href: String,
+    login: String,
     total: u64,
     cards: Vec<Card>,
     following: bool,
     prev: Option<Link>,
     next: Option<Link>,
+}
+
+/// The log-in link that returns to `href` (an author page, whose `%`
+/// escapes must survive the query's own decoding).
+fn login_href(href: &str) -> String {
+    format!("/login?next={}", href.replace('%', "%25"))
 }
 
 /// The key of the author in a path, or a 404 for one no paper can have.
@@ -81,14 +88,16 @@ pub async fn listing(
     name: &str,
     offset: u32,
     limit: u32,
-    viewer: Option<paperhub_store::UserId>,
+    viewer: Option<&paperhub_store::User>,
 ) -> Result<AuthorListing, AppError> {
     let key = key_of(name)?;
     let k = key.clone();
+    let curator = viewer.is_some_and(|u| u.is_admin);
+    let viewer = viewer.map(|u| u.id);
     let (found, entries, following) = app
         .db
         .run(move |s| {
-            let found = s.author_papers(&k, offset, limit)?;
+            let found = s.author_papers(&k, offset, limit, curator)?;
             let entries = s.entries(&found.ids, viewer)?;
             let following = match viewer {
                 Some(me) => s.followed_authors(me)?.iter().any(|f| f.key == k),
@@ -124,8 +133,7 @@ pub async fn show(
     let size = app.config.web.page_size;
     let page = params.page();
     let offset = (page - 1).saturating_mul(size);
-    let me = viewer.user.as_ref().map(|u| u.id);
-    let found = listing(&app, &name, offset, size, me).await?;
+    let found = listing(&app, &name, offset, size, viewer.user.as_ref()).await?;
     let href = author_href(&found.name);
     let pages = found.total.div_ceil(u64::from(size.max(1)));
     let link = |p: u32, label: &str| Link::new(format!("{href}?page={p}"), label.to_owned());
@@ -137,6 +145,7 @@ pub async fn show(
         prev: (page > 1).then(|| link(page - 1, "Newer")),
         next: (u64::from(page) < pages).then(|| link(page + 1, "Older")),
         name: found.name,
+        login: login_href(&href),
         href,
     }))
 }
@@ -164,7 +173,7 @@ pub async fn follow(
     let key = key_of(&name)?;
     let href = author_href(&name);
     let Some(user) = viewer.user else {
-        return Ok(Redirect::to(&format!("/login?next={href}")).into_response());
+        return Ok(Redirect::to(&login_href(&href)).into_response());
     };
     let follow = match form.action.as_deref() {
         Some("follow") => true,
@@ -180,7 +189,7 @@ pub async fn follow(
                 s.unfollow_author(user.id, &k)?;
                 return Ok(true);
             }
-            if s.author_papers(&k, 0, 1)?.total == 0 {
+            if s.author_papers(&k, 0, 1, true)?.total == 0 {
                 return Ok(false);
             }
             s.follow_author(user.id, &k, &shown, MAX_FOLLOWS, Utc::now())?;

@@ -170,8 +170,10 @@ async fn notify_submitter(app: &Arc<AppState>, comment: Comment, now: DateTime<U
                 .map_err(|e| paperhub_store::StoreError::Aborted(e.into()))
         })
         .await;
-    if let Err(e) = outcome {
-        tracing::warn!("could not queue the comment notification: {e:?}");
+    match outcome {
+        Ok(true) => app.mailer.wake(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("could not queue the comment notification: {e:?}"),
     }
 }
 

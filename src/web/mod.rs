@@ -217,6 +217,10 @@ pub fn router(app: Arc<AppState>) -> Router {
             "/email/comments/off",
             get(notifications::off_page).post(notifications::off),
         )
+        .route(
+            "/email/comments/on",
+            get(notifications::on_page).post(notifications::on),
+        )
         .route("/settings/tokens/{id}/delete", post(users::delete_token))
         .route("/email/manage/account", post(subscriptions::link_account))
         .route("/subscribe", post(subscriptions::subscribe))

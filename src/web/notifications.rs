@@ -1,5 +1,10 @@
-//! Comment notifications: the settings switch, and the signed link in each
-//! such mail that turns them off.
+//! Comment notifications: the settings switch, the double opt-in, and the
+//! signed link in each such mail that turns them off.
+//!
+//! Ticking the box does not turn them on: it mails the account's address a
+//! link ([`COMMENTS_ON`], a week) whose page's button does, so nobody can
+//! have comment mails sent to an address that is not theirs (account
+//! addresses are not otherwise confirmed). Unticking turns them off at once.
 //!
 //! `POST /email/comments/off?t=` is RFC 8058 one-click: mail clients send
 //! it with no cookie and no CSRF token, so, like digest unsubscribe, the
@@ -22,7 +27,7 @@ use super::pages::{chrome, render};
 use super::session::Viewer;
 use super::subscriptions::TokenParam;
 use super::views::Chrome;
-use crate::digest::render::COMMENTS_OFF;
+use crate::digest::render::{COMMENTS_OFF, COMMENTS_ON, comments_on_mail};
 
 #[derive(Template)]
 #[template(path = "comments_off.html")]
@@ -30,13 +35,14 @@ struct OffPage {
     chrome: Chrome,
     token: String,
     done: bool,
+    turn_on: bool,
 }
 
-/// The account a comments-off token names.
-fn account_of(app: &AppState, token: &str) -> Result<UserId, AppError> {
+/// The account a `purpose` token names.
+fn account_of(app: &AppState, purpose: &str, token: &str) -> Result<UserId, AppError> {
     let subject = app
         .secrets
-        .check_token(COMMENTS_OFF, token, Utc::now())
+        .check_token(purpose, token, Utc::now())
         .map_err(|e| AppError::bad_request(format!("This link does not work: {e}.")))?;
     subject
         .parse()
@@ -54,11 +60,12 @@ pub async fn off_page(
     uri: OriginalUri,
     Query(q): Query<TokenParam>,
 ) -> Result<Response, AppError> {
-    account_of(&app, &q.t)?;
+    account_of(&app, COMMENTS_OFF, &q.t)?;
     Ok(render(&OffPage {
         chrome: chrome(&viewer, "Comment notifications", &uri),
         token: q.t,
         done: false,
+        turn_on: false,
     }))
 }
 
@@ -72,7 +79,7 @@ pub async fn off(
     uri: OriginalUri,
     Query(q): Query<TokenParam>,
 ) -> Result<Response, AppError> {
-    let user = account_of(&app, &q.t)?;
+    let user = account_of(&app, COMMENTS_OFF, &q.t)?;
     app.db
         .run(move |s| s.set_comment_notifications(user, false))
         .await?;
@@ -81,6 +88,7 @@ pub async fn off(
         chrome: chrome(&viewer, "Comment notifications", &uri),
         token: String::new(),
         done: true,
+        turn_on: false,
     }))
 }
 
@@ -91,25 +99,108 @@ pub struct SwitchForm {
     pub comments: Option<String>,
 }
 
-/// `POST /settings/notifications`.
+/// `POST /settings/notifications`: unticked turns them off; ticked mails
+/// the confirmation link (they start when it is followed).
 ///
 /// # Errors
 /// Not signed in, no address to mail, or a storage error.
 pub async fn switch(
     State(app): State<Arc<AppState>>,
     Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
     axum::Form(form): axum::Form<SwitchForm>,
 ) -> Result<Response, AppError> {
     let user = viewer.require()?.clone();
-    let on = form.comments.is_some();
-    if on && user.email.is_none() {
+    let id = user.id;
+    if form.comments.is_none() {
+        app.db
+            .run(move |s| s.set_comment_notifications(id, false))
+            .await?;
+        return Ok(Redirect::to("/settings").into_response());
+    }
+    let Some(address) = user.email.clone() else {
         return Err(AppError::bad_request(
             "Your account has no email address to send notifications to.",
         ));
-    }
-    let id = user.id;
-    app.db
-        .run(move |s| s.set_comment_notifications(id, on))
+    };
+    let hub_url = app.base_url();
+    let state = Arc::clone(&app);
+    let queued = app
+        .db
+        .run(move |s| {
+            if s.comment_notifications(id)? {
+                return Ok(0);
+            }
+            let mail = comments_on_mail(&state.config, &hub_url, &state.secrets, &user, Utc::now())
+                .map_err(|e| paperhub_store::StoreError::Aborted(e.into()))?;
+            s.enqueue_mails(&[mail], Utc::now())
+        })
         .await?;
-    Ok(Redirect::to("/settings").into_response())
+    if queued > 0 {
+        app.mailer.wake();
+    }
+    super::users::settings_with(
+        &app,
+        &viewer,
+        &uri,
+        None,
+        Some(format!(
+            "We sent a link to {address}: comment notifications start when you follow it."
+        )),
+        None,
+    )
+    .await
+}
+
+/// The confirmation form.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    /// The signed token.
+    #[serde(default)]
+    pub t: String,
+}
+
+/// `GET /email/comments/on?t=`: one button (link scanners follow GET).
+///
+/// # Errors
+/// A bad or expired token.
+pub async fn on_page(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(q): Query<TokenParam>,
+) -> Result<Response, AppError> {
+    account_of(&app, COMMENTS_ON, &q.t)?;
+    Ok(render(&OffPage {
+        chrome: chrome(&viewer, "Comment notifications", &uri),
+        token: q.t,
+        done: false,
+        turn_on: true,
+    }))
+}
+
+/// `POST /email/comments/on`: turns them on.
+///
+/// # Errors
+/// A bad or expired token, or a storage error.
+pub async fn on(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    axum::Form(form): axum::Form<ConfirmForm>,
+) -> Result<Response, AppError> {
+    let user = account_of(&app, COMMENTS_ON, &form.t)?;
+    let found = app
+        .db
+        .run(move |s| s.set_comment_notifications(user, true))
+        .await?;
+    if !found {
+        return Err(AppError::not_found("This account no longer exists."));
+    }
+    Ok(render(&OffPage {
+        chrome: chrome(&viewer, "Comment notifications", &uri),
+        token: String::new(),
+        done: true,
+        turn_on: true,
+    }))
 }

@@ -48,9 +48,11 @@ pub struct PrefsForm {
     pub categories: String,
     /// Authors, one per line.
     pub authors: String,
-    /// The account whose followed authors the digest includes, by name.
+    /// The account whose followed authors the digest includes, by name
+    /// when the viewer is that account, else empty.
     pub account: Option<String>,
-    /// The signed-in viewer who could link their account instead.
+    /// The signed-in viewer, when their account has the digest's address
+    /// and so may link it.
     pub viewer: Option<String>,
     /// How many authors the viewer follows.
     pub viewer_follows: usize,
@@ -282,8 +284,10 @@ async fn manage_form(
     let (interests, account, viewer_follows) = app
         .db
         .run(move |s| {
+            // Whose account it is shows only to that account.
             let account = match account {
-                Some(a) => s.user_by_id(a)?.map(|u| u.username),
+                Some(a) if Some(a) == me => s.user_by_id(a)?.map(|u| u.username),
+                Some(_) => Some(String::new()),
                 None => None,
             };
             let follows = match me {
@@ -312,7 +316,11 @@ async fn manage_form(
         categories: of(InterestKind::Category, " "),
         authors: of(InterestKind::Author, "\n"),
         account,
-        viewer: viewer.user.as_ref().map(|u| u.username.clone()),
+        viewer: viewer
+            .user
+            .as_ref()
+            .filter(|u| same_address(u.email.as_deref(), &subscriber.email))
+            .map(|u| u.username.clone()),
         viewer_follows,
     })
 }
@@ -538,12 +546,18 @@ pub struct LinkForm {
     pub action: String,
 }
 
+/// Whether an account's address is the digest's (ignoring case).
+fn same_address(account: Option<&str>, digest: &str) -> bool {
+    account.is_some_and(|a| a.trim().eq_ignore_ascii_case(digest.trim()))
+}
+
 /// `POST /email/manage/account`: includes the signed-in viewer's followed
 /// authors in the digest, or stops including an account's.
 ///
-/// Linking needs both credentials at once: the manage link proves the
-/// address, the session proves the account, so nobody can push their
-/// follows into another person's mail, or read whose mail it is.
+/// Linking needs three things at once: the manage link (it proves the
+/// address), the session of an account, and that account having the
+/// digest's address. So a forwarded digest is not enough to push one's
+/// follows into someone else's mail. Unlinking needs the manage link only.
 pub async fn link_account(
     State(app): State<Arc<AppState>>,
     Extension(viewer): Extension<Viewer>,
@@ -556,16 +570,24 @@ pub async fn link_account(
     };
     let account = match form.action.as_str() {
         "link" => match &viewer.user {
-            Some(u) => Some(u.id),
+            Some(u) if same_address(u.email.as_deref(), &subscriber.email) => Some(u.id),
+            Some(_) => {
+                return AppError::forbidden(
+                    "Only an account with this digest's address can include its authors here.",
+                )
+                .into_response();
+            }
             None => return AppError::unauthorized().into_response(),
         },
         "unlink" => None,
         _ => return AppError::bad_request("Choose link or unlink.").into_response(),
     };
     let id = subscriber.id;
+    // The token passed the check trimmed; the redirect takes it that way.
+    let token = form.t.trim().to_owned();
     match app.db.run(move |s| s.link_account(id, account)).await {
         Ok(true) => {
-            axum::response::Redirect::to(&format!("/email/manage?t={}", form.t)).into_response()
+            axum::response::Redirect::to(&format!("/email/manage?t={token}")).into_response()
         }
         Ok(false) => AppError::not_found("This subscription no longer exists.").into_response(),
         Err(e) => e.into_response(),

@@ -484,7 +484,7 @@ async fn settings_page(
     settings_with(app, viewer, uri, new_token, None, None).await
 }
 
-async fn settings_with(
+pub(super) async fn settings_with(
     app: &Arc<AppState>,
     viewer: &Viewer,
     uri: &OriginalUri,

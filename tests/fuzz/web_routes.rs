@@ -375,7 +375,8 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                     "/email/confirm",
                     "/email/manage",
                     "/email/unsubscribe",
-                    "/email/comments/off"
+                    "/email/comments/off",
+                    "/email/comments/on"
                 ][..]
             )
             .prop_map(str::to_owned)
@@ -429,6 +430,7 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                 "/settings/notifications",
                 "/email/manage/account",
                 "/email/comments/off",
+                "/email/comments/on",
                 "/authors/Yuming%20Gu/follow",
                 "/papers/2503.13531/comments",
                 "/api/v1/papers"

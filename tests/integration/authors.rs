@@ -67,8 +67,23 @@ async fn author_pages_list_papers_and_followers_get_them_in_the_digest() {
         .post("/authors/Yuming%20Gu/follow", &[("action", "follow")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(r.header("location"), "/login?next=/authors/Yuming%20Gu");
-    c.sign_up("ada").await;
+    assert_eq!(r.header("location"), "/login?next=/authors/Yuming%2520Gu");
+    // Signing up from there comes back to the author's page.
+    c.get("/signup?next=/authors/Yuming%2520Gu").await;
+    let r = c
+        .post(
+            "/signup",
+            &[
+                ("username", "ada"),
+                ("email", "ada@example.org"),
+                ("password", "correct horse battery"),
+                ("next", "/authors/Yuming%20Gu"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.header("location"), "/authors/Yuming%20Gu");
+    c.get("/authors/Yuming%20Gu").await;
     let r = c
         .post("/authors/Yuming%20Gu/follow", &[("action", "follow")])
         .await;
@@ -126,6 +141,21 @@ async fn author_pages_list_papers_and_followers_get_them_in_the_digest() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // A forwarded digest is not enough: the account must have its address.
+    let mut forwarded = hub.client();
+    forwarded.sign_up("eve").await;
+    let page = forwarded
+        .get(&format!("/email/manage?t={token}"))
+        .await
+        .body;
+    assert!(!page.contains("Include the authors I follow"), "{page}");
+    let r = forwarded
+        .post(
+            "/email/manage/account",
+            &[("t", &token), ("action", "link")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = c
         .post(
             "/email/manage/account",
@@ -148,9 +178,19 @@ async fn author_pages_list_papers_and_followers_get_them_in_the_digest() {
     );
     let manage = c.get(&format!("/email/manage?t={token}")).await.body;
     assert!(
-        manage.contains("the account <strong>ada</strong> follows"),
+        manage.contains("your account <strong>ada</strong> follows"),
         "{manage}"
     );
+    // Others holding the link do not learn whose account it is.
+    let page = forwarded
+        .get(&format!("/email/manage?t={token}"))
+        .await
+        .body;
+    assert!(
+        page.contains("an account with this address follows"),
+        "{page}"
+    );
+    assert!(!page.contains("<strong>ada</strong>"));
 
     let out = hub
         .dir

@@ -47,6 +47,11 @@ pub struct User {
 /// community; sign-up refuses them, and pages label them as demo data.
 pub const DEMO_PREFIX: &str = "demo-";
 
+/// The password hash of every demo account: not a PHC string, so no
+/// password verifies against it, and no sign-up (which stores argon2id
+/// hashes) can produce it. The first-curator rule skips accounts with it.
+pub const DEMO_PASSWORD_HASH: &str = "!demo account";
+
 /// True for an account `paperhub demo` made (see [`DEMO_PREFIX`]).
 pub fn is_demo_name(username: &str) -> bool {
     username

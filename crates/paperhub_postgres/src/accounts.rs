@@ -7,7 +7,7 @@
 //! change between the check and the insert on any node.
 
 use chrono::{DateTime, Duration, Utc};
-use paperhub_domain::account::is_demo_name;
+use paperhub_domain::account::DEMO_PASSWORD_HASH;
 use paperhub_store::{AccountStore, ApiToken, ApiTokenId, StoreResult, User, UserId};
 
 use crate::PgStore;
@@ -67,15 +67,15 @@ impl AccountStore for PgStore {
             let row = tx
                 .query_one(
                     "INSERT INTO users (username, email, password_hash, created_at, is_admin) \
-                     VALUES ($1, $2, $3, $4, NOT $5 AND NOT EXISTS \
-                       (SELECT 1 FROM users WHERE lower(username) NOT LIKE 'demo-%')) \
+                     VALUES ($1, $2, $3, $4, $3 <> $5 AND NOT EXISTS \
+                       (SELECT 1 FROM users WHERE password_hash <> $5)) \
                      RETURNING id, is_admin",
                     &[
                         &text(username),
                         &email.map(text),
                         &password_hash,
                         &now,
-                        &is_demo_name(username),
+                        &DEMO_PASSWORD_HASH,
                     ],
                 )
                 .map_err(|e| taken(e.into()))?;

@@ -77,23 +77,32 @@ pub(crate) fn backfill(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> 
 }
 
 impl AuthorStore for PgStore {
-    fn author_papers(&self, key: &str, offset: u32, limit: u32) -> StoreResult<AuthorPapers> {
+    fn author_papers(
+        &self,
+        key: &str,
+        offset: u32,
+        limit: u32,
+        include_hidden: bool,
+    ) -> StoreResult<AuthorPapers> {
         self.read(|c| {
             let total: i64 = c
                 .query_one(
-                    "SELECT count(*) FROM paper_authors WHERE author_key = $1",
-                    &[&key],
+                    "SELECT count(*) FROM paper_authors pa \
+                     LEFT JOIN paper_community pc ON pc.arxiv_id = pa.arxiv_id \
+                     WHERE pa.author_key = $1 AND ($2 OR NOT coalesce(pc.hidden, false))",
+                    &[&key, &include_hidden],
                 )?
                 .try_get(0)?;
             let ids = c
                 .query(
                     "SELECT pa.arxiv_id FROM paper_authors pa \
                      JOIN papers p ON p.arxiv_id = pa.arxiv_id \
-                     WHERE pa.author_key = $1 \
+                     LEFT JOIN paper_community pc ON pc.arxiv_id = pa.arxiv_id \
+                     WHERE pa.author_key = $1 AND ($4 OR NOT coalesce(pc.hidden, false)) \
                      ORDER BY coalesce(p.announced, p.submitted::date) DESC NULLS LAST, \
                               pa.arxiv_id DESC \
                      LIMIT $2 OFFSET $3",
-                    &[&key, &i64::from(limit), &i64::from(offset)],
+                    &[&key, &i64::from(limit), &i64::from(offset), &include_hidden],
                 )?
                 .iter()
                 .map(|r| {

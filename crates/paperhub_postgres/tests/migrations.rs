@@ -77,11 +77,13 @@ fn the_author_index_is_filled_for_papers_stored_before_it() {
     let mut c = Client::connect(&db.url, NoTls).unwrap();
     c.batch_execute(
         "DROP TABLE paper_authors; DROP TABLE author_follows; \
+         ALTER TABLE subscribers DROP COLUMN user_id; \
+         ALTER TABLE users DROP COLUMN notify_comments; \
          DELETE FROM schema_migrations WHERE version = 3",
     )
     .unwrap();
     let store = db.open(1);
-    let found = store.author_papers("alan turing", 0, 10).unwrap();
+    let found = store.author_papers("alan turing", 0, 10, false).unwrap();
     assert_eq!(found.total, 1);
     assert_eq!(found.ids[0].base(), "2511.00001");
 }

@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use paperhub_domain::account::is_demo_name;
+use paperhub_domain::account::DEMO_PASSWORD_HASH;
 #[cfg(doc)]
 use paperhub_store::StoreError;
 use paperhub_store::{AccountStore, ApiToken, ApiTokenId, StoreResult, User, UserId};
@@ -83,11 +83,12 @@ impl AccountStore for SqliteStore {
             }
             // The write lock is held, so "no account yet" cannot change
             // before the insert: two first sign-ups make one curator. The
-            // demo's sample accounts do not count, and are never curators.
-            let first: bool = !is_demo_name(username)
+            // demo's sample accounts (which cannot log in) do not count,
+            // and are never curators.
+            let first: bool = password_hash != DEMO_PASSWORD_HASH
                 && tx.query_row(
-                    "SELECT NOT EXISTS (SELECT 1 FROM users WHERE lower(username) NOT LIKE 'demo-%')",
-                    [],
+                    "SELECT NOT EXISTS (SELECT 1 FROM users WHERE password_hash <> ?1)",
+                    [DEMO_PASSWORD_HASH],
                     |r| r.get(0),
                 )?;
             let result = tx.execute(

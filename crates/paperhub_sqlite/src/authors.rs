@@ -49,21 +49,34 @@ pub(crate) fn backfill(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 impl AuthorStore for SqliteStore {
-    fn author_papers(&self, key: &str, offset: u32, limit: u32) -> StoreResult<AuthorPapers> {
+    fn author_papers(
+        &self,
+        key: &str,
+        offset: u32,
+        limit: u32,
+        include_hidden: bool,
+    ) -> StoreResult<AuthorPapers> {
         self.read(|conn| {
             let total: u64 = conn
-                .prepare_cached("SELECT count(*) FROM paper_authors WHERE author_key = ?1")?
-                .query_row([key], |r| r.get(0))?;
+                .prepare_cached(
+                    "SELECT count(*) FROM paper_authors pa \
+                     LEFT JOIN paper_community c ON c.arxiv_id = pa.arxiv_id \
+                     WHERE pa.author_key = ?1 AND (?2 OR coalesce(c.hidden, 0) = 0)",
+                )?
+                .query_row(params![key, include_hidden], |r| r.get(0))?;
             let ids = conn
                 .prepare_cached(
                     "SELECT pa.arxiv_id FROM paper_authors pa \
                      JOIN papers p ON p.arxiv_id = pa.arxiv_id \
-                     WHERE pa.author_key = ?1 \
+                     LEFT JOIN paper_community c ON c.arxiv_id = pa.arxiv_id \
+                     WHERE pa.author_key = ?1 AND (?4 OR coalesce(c.hidden, 0) = 0) \
                      ORDER BY coalesce(p.announced, substr(p.submitted, 1, 10)) DESC, \
                               pa.arxiv_id DESC \
                      LIMIT ?2 OFFSET ?3",
                 )?
-                .query_map(params![key, limit, offset], |r| r.get::<_, String>(0))?
+                .query_map(params![key, limit, offset, include_hidden], |r| {
+                    r.get::<_, String>(0)
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let ids = ids
                 .into_iter()

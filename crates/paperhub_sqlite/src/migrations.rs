@@ -112,9 +112,15 @@ mod tests {
             }
         }
         let store = SqliteStore::open(&path).unwrap();
-        let found = store.author_papers("alan turing", 0, 10).unwrap();
+        let found = store.author_papers("alan turing", 0, 10, false).unwrap();
         assert_eq!(found.total, 2);
-        assert_eq!(store.author_papers("ada lovelace", 0, 10).unwrap().total, 1);
+        assert_eq!(
+            store
+                .author_papers("ada lovelace", 0, 10, false)
+                .unwrap()
+                .total,
+            1
+        );
     }
 
     /// A catalog at schema 5 with rows whose `(modified_at, id)` order differs

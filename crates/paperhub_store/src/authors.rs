@@ -36,11 +36,19 @@ pub struct FollowedAuthor {
 
 /// The authors' storage interface; see the module docs.
 pub trait AuthorStore: Send + Sync {
-    /// The catalog papers listing the author `key`, newest first.
+    /// The catalog papers listing the author `key`, newest first; papers
+    /// a curator hid only when `include_hidden` (curators' view), in the
+    /// page and in the total alike.
     ///
     /// # Errors
     /// A storage error or an undecodable id.
-    fn author_papers(&self, key: &str, offset: u32, limit: u32) -> StoreResult<AuthorPapers>;
+    fn author_papers(
+        &self,
+        key: &str,
+        offset: u32,
+        limit: u32,
+        include_hidden: bool,
+    ) -> StoreResult<AuthorPapers>;
 
     /// Makes `user` follow the author `key`, shown as `name`, unless they
     /// follow `max` authors already. True when it is new, false when they

@@ -34,8 +34,9 @@ pub fn accounts_names_and_emails_are_unique_ignoring_case(h: &dyn Harness) {
 /// sample accounts are never curators and do not count as first.
 pub fn accounts_first_sign_up_is_the_only_curator(h: &dyn Harness) {
     let s = h.store();
-    let demo = s.create_user("demo-ada", None, "!", now()).unwrap();
-    let demo2 = s.create_user("Demo-Bob", None, "!", now()).unwrap();
+    let demo_hash = paperhub_domain::account::DEMO_PASSWORD_HASH;
+    let demo = s.create_user("demo-ada", None, demo_hash, now()).unwrap();
+    let demo2 = s.create_user("demo-bob", None, demo_hash, now()).unwrap();
     assert!(!demo.is_admin && !demo2.is_admin);
     let first = s.create_user("ada", None, "h", now()).unwrap();
     let second = s.create_user("bob", None, "h", now()).unwrap();

@@ -61,17 +61,17 @@ pub fn authors_index_follows_every_write(h: &dyn Harness) {
         now(),
     )
     .unwrap();
-    let all = s.author_papers("ada lovelace", 0, 10).unwrap();
+    let all = s.author_papers("ada lovelace", 0, 10, false).unwrap();
     assert_eq!(ids(&all), ["2511.00002", "2511.00001", "2511.00003"]);
     assert_eq!(all.total, 3);
-    let page = s.author_papers("ada lovelace", 1, 1).unwrap();
+    let page = s.author_papers("ada lovelace", 1, 1, false).unwrap();
     assert_eq!((ids(&page), page.total), (vec!["2511.00001".to_owned()], 3));
     assert_eq!(
-        ids(&s.author_papers("alan turing", 0, 10).unwrap()),
+        ids(&s.author_papers("alan turing", 0, 10, false).unwrap()),
         ["2511.00001"]
     );
     assert_eq!(
-        s.author_papers("nobody", 0, 10).unwrap(),
+        s.author_papers("nobody", 0, 10, false).unwrap(),
         AuthorPapers::default()
     );
 
@@ -86,7 +86,7 @@ pub fn authors_index_follows_every_write(h: &dyn Harness) {
         now(),
     )
     .unwrap();
-    let all = s.author_papers("ada lovelace", 0, 10).unwrap();
+    let all = s.author_papers("ada lovelace", 0, 10, false).unwrap();
     assert_eq!(
         (ids(&all), all.total),
         (vec!["2511.00002".to_owned(), "2511.00001".to_owned()], 2)
@@ -94,10 +94,21 @@ pub fn authors_index_follows_every_write(h: &dyn Harness) {
     assert_eq!(
         ids(&h
             .second_node()
-            .author_papers("grace hopper", 0, 10)
+            .author_papers("grace hopper", 0, 10, false)
             .unwrap()),
         ["2511.00003"]
     );
+    // A paper a curator hid leaves the page and the count, except for
+    // curators.
+    s.set_curation(&id("2511.00002"), None, Some(true), now())
+        .unwrap();
+    let shown = s.author_papers("ada lovelace", 0, 10, false).unwrap();
+    assert_eq!(
+        (ids(&shown), shown.total),
+        (vec!["2511.00001".to_owned()], 1)
+    );
+    let all = s.author_papers("ada lovelace", 0, 10, true).unwrap();
+    assert_eq!(all.total, 2);
 }
 
 /// Following is idempotent, per user, bounded, and undone by unfollowing.
