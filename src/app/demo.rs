@@ -57,13 +57,13 @@ const PAPERS: &[SamplePaper] = &[
     SamplePaper {
         id: "2512.22630",
         submitter: 0,
-        hours_ago: 30,
+        hours_ago: 10,
         voters: &[0, 1, 2, 3, 4],
     },
     SamplePaper {
         id: "2512.22737",
         submitter: 1,
-        hours_ago: 20,
+        hours_ago: 6,
         voters: &[1, 0, 3, 4],
     },
     SamplePaper {
@@ -87,7 +87,7 @@ const PAPERS: &[SamplePaper] = &[
     SamplePaper {
         id: "2512.22416",
         submitter: 0,
-        hours_ago: 4,
+        hours_ago: 30,
         voters: &[0],
     },
 ];
@@ -106,14 +106,14 @@ const COMMENTS: &[SampleComment] = &[
     SampleComment {
         paper: "2512.22630",
         author: 1,
-        hours_ago: 28,
+        hours_ago: 9,
         reply: false,
         body: "Picking this for Thursday's reading group. The question of *what* should stay discrete in a diffusion LM seems central to whether they can match autoregressive models.",
     },
     SampleComment {
         paper: "2512.22630",
         author: 0,
-        hours_ago: 26,
+        hours_ago: 7,
         reply: true,
         body: "Agreed. I would like to read it next to the WeDLM paper from the same day, which comes at the problem from the inference side.",
     },
@@ -127,14 +127,14 @@ const COMMENTS: &[SampleComment] = &[
     SampleComment {
         paper: "2512.22737",
         author: 4,
-        hours_ago: 18,
+        hours_ago: 5,
         reply: false,
         body: "Fast inference with standard causal attention would make these models much easier to serve. Has anyone tried it with an existing KV-cache server?",
     },
     SampleComment {
         paper: "2512.22737",
         author: 1,
-        hours_ago: 15,
+        hours_ago: 3,
         reply: true,
         body: "Not yet; if you try it, please post numbers here.",
     },

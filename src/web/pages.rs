@@ -94,6 +94,7 @@ struct ListPage {
     next: Option<Link>,
     tabs: Vec<Link>,
     filters: Vec<Link>,
+    trending: Vec<Card>,
     community: Vec<Card>,
     announced: Vec<Card>,
     total: u64,
@@ -148,6 +149,9 @@ async fn list_page(
     .await
 }
 
+/// Trending papers the front page shows above the day's list.
+const FRONT_TRENDING: usize = 3;
+
 async fn build_list_page(
     app: Arc<AppState>,
     viewer: Viewer,
@@ -193,6 +197,12 @@ async fn build_list_page(
     let shown_to =
         (shown_from + (listing.community.len() + listing.announced.len()) as u64).saturating_sub(1);
     let empty_catalog = all == 0 && app.db.run(|s| s.latest_day()).await?.is_none();
+    // The front page leads with what the community reads this week.
+    let trending = if uri.0.path() == "/" && page == 1 && category.is_none() {
+        lists::trending(&app, Window::Week, FRONT_TRENDING, 0, user).await?
+    } else {
+        Vec::new()
+    };
     let title = period.label();
     let page = ListPage {
         chrome: chrome(&viewer, format!("Papers: {title}"), &uri),
@@ -201,6 +211,7 @@ async fn build_list_page(
         next: next.map(|p| Link::new(p.path(), format!("{} →", short_label(p)))),
         tabs,
         filters,
+        trending: trending.iter().map(|e| Card::new(e, &[])).collect(),
         community: listing
             .community
             .iter()

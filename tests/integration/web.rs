@@ -1095,6 +1095,11 @@ async fn demo_community_fills_trending_and_discussions_and_is_labelled() {
         "{community}"
     );
     assert!(community.contains("3 comments</a>"), "{community}");
+    // The front page leads with this week's trending papers.
+    let front =
+        &home[home.find("Trending this week").unwrap()..home.find("From the community").unwrap()];
+    assert_eq!(front.matches("<li>").count(), 3, "{front}");
+    assert!(front.contains("/papers/2512.22630"), "{front}");
     let trending = visitor.get("/trending?window=week").await.body;
     for id in [
         "2512.22630",
