@@ -128,6 +128,12 @@ fn busy_hub() -> TestDir {
     store
         .follow_author(ada.id, "ada lovelace", "Ada Lovelace", 10, now)
         .unwrap();
+    let limits = paperhub_store::LibraryLimits {
+        collections: 10,
+        papers: 10,
+    };
+    store.save_paper(ada.id, None, &paper, limits, now).unwrap();
+    store.set_not_interested(bob.id, &paper, true, now).unwrap();
     let sub = store
         .subscriber_by_email("r1@example.org")
         .unwrap()
@@ -161,7 +167,7 @@ fn a_hub_moves_to_postgresql_and_back_with_identical_checksums() {
 
     let there = copy(&from, &db.url);
     let tables = sums(&there, "source");
-    assert_eq!(tables.len(), 14);
+    assert_eq!(tables.len(), 17);
     assert!(
         tables.iter().all(|(_, rows, _)| *rows > 0),
         "every table has rows: {tables:?}"

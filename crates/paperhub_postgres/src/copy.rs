@@ -193,6 +193,7 @@ impl CopyStore for PgStore {
                 "subscribers",
                 "outbox",
                 "comments",
+                "collections",
             ] {
                 tx.execute(
                     &format!(

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_comments.sql")),
     (3, include_str!("../migrations/0003_authors.sql")),
+    (4, include_str!("../migrations/0004_library.sql")),
 ];
 
 /// Steps in Rust that run after a migration's SQL, in its transaction:

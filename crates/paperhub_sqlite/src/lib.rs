@@ -28,6 +28,7 @@ mod copy;
 mod discussions;
 mod error;
 mod jobs;
+mod library;
 mod migrations;
 mod outbox;
 mod rows;

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_nodes.sql"),
     include_str!("../migrations/0009_comments.sql"),
     include_str!("../migrations/0010_authors.sql"),
+    include_str!("../migrations/0011_library.sql"),
 ];
 
 /// Steps in Rust that run after a migration's SQL, in its transaction:

@@ -252,6 +252,38 @@ pub const TABLES: &[Table] = &[
         key: &["user_id", "author_key"],
     },
     Table {
+        name: "collections",
+        columns: &[
+            c("id", Int),
+            c("user_id", Int),
+            c("slug", Text),
+            c("name", Text),
+            c("public", Bool),
+            c("created_at", TimeMillis),
+        ],
+        key: &["id"],
+    },
+    Table {
+        name: "collection_papers",
+        columns: &[
+            c("collection_id", Int),
+            c("arxiv_id", Text),
+            c("note", Text),
+            c("read", Bool),
+            c("added_at", TimeMillis),
+        ],
+        key: &["collection_id", "arxiv_id"],
+    },
+    Table {
+        name: "not_interested",
+        columns: &[
+            c("user_id", Int),
+            c("arxiv_id", Text),
+            c("created_at", TimeMillis),
+        ],
+        key: &["user_id", "arxiv_id"],
+    },
+    Table {
         name: "outbox",
         columns: &[
             c("id", Int),

@@ -25,6 +25,7 @@ pub mod copy;
 mod discussions;
 mod error;
 mod jobs;
+mod library;
 mod outbox;
 mod subscriptions;
 
@@ -41,6 +42,10 @@ pub use community::{
 pub use discussions::{Comment, CommentId, Commented, DiscussionStore, NewComment};
 pub use error::{BoxError, OpenError, StoreError, StoreResult};
 pub use jobs::{Acquire, JobLease, JobStore};
+pub use library::{
+    Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
+    READING_LIST, Saved, SavedPaper,
+};
 pub use outbox::{NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled};
 pub use paperhub_domain::{
     ApiTokenId, Frequency, Interest, InterestKind, SubscriberId, SubscriberStatus, User, UserId,
@@ -74,6 +79,7 @@ pub trait Store:
     + JobStore
     + DiscussionStore
     + AuthorStore
+    + LibraryStore
     + copy::CopyStore
 {
     /// Which backend this is and where.

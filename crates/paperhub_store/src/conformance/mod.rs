@@ -20,6 +20,7 @@ mod community;
 mod discussions;
 mod fixtures;
 mod jobs;
+mod library;
 mod outbox;
 mod subscriptions;
 
@@ -33,6 +34,7 @@ pub use catalog::*;
 pub use community::*;
 pub use discussions::*;
 pub use jobs::*;
+pub use library::*;
 pub use outbox::*;
 pub use subscriptions::*;
 
@@ -90,6 +92,9 @@ macro_rules! conformance_tests {
             discussions_edit_delete_and_hide,
             discussions_submitter_opts_in_to_mail,
             jobs_one_node_wins_a_run,
+            library_saves_notes_and_limits,
+            library_collections_are_owned_unique_and_bounded,
+            library_not_interested_marks,
             jobs_an_expired_lease_is_taken_over,
             store_nodes_share_one_signing_key,
             subscriptions_subscribing_twice_is_one_row,
