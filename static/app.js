@@ -1,6 +1,38 @@
-// Paperhub: upvotes without a reload, and copying BibTeX. The pages work
-// without this script; it only saves a round trip.
+// Paperhub: upvotes and saves without a reload, and copying BibTeX. The
+// pages work without this script; it only saves a round trip.
 "use strict";
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!form.classList.contains("save")) return;
+  event.preventDefault();
+  const data = new URLSearchParams(new FormData(form));
+  try {
+    const res = await fetch(form.action, {
+      method: "POST",
+      body: data,
+      headers: { "Accept": "application/json", "X-CSRF-Token": form.elements.csrf.value },
+      credentials: "same-origin",
+    });
+    if (res.status === 401) {
+      window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
+      return;
+    }
+    if (!res.ok) {
+      form.submit();
+      return;
+    }
+    const done = document.createElement("a");
+    done.className = "saved";
+    done.href = "/library";
+    done.textContent = "Saved ✓";
+    const row = document.createElement("p");
+    row.className = "save-row";
+    row.appendChild(done);
+    form.replaceWith(row);
+  } catch (_) {
+    form.submit();
+  }
+});
 document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (!form.classList.contains("vote")) return;

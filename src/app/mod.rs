@@ -9,5 +9,6 @@
 pub mod copy;
 pub mod demo;
 pub mod discussions;
+pub mod library;
 pub mod store;
 pub mod subscriptions;

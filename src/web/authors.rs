@@ -137,10 +137,12 @@ pub async fn show(
     let href = author_href(&found.name);
     let pages = found.total.div_ceil(u64::from(size.max(1)));
     let link = |p: u32, label: &str| Link::new(format!("{href}?page={p}"), label.to_owned());
+    let mut cards: Vec<Card> = found.entries.iter().map(|e| Card::new(e, &[])).collect();
+    super::library::mark_saved(&app, &viewer, &mut cards).await?;
     Ok(render(&AuthorPage {
         chrome: chrome(&viewer, found.name.clone(), &uri),
         total: found.total,
-        cards: found.entries.iter().map(|e| Card::new(e, &[])).collect(),
+        cards,
         following: found.following,
         prev: (page > 1).then(|| link(page - 1, "Newer")),
         next: (u64::from(page) < pages).then(|| link(page + 1, "Older")),

@@ -118,6 +118,15 @@ impl From<StoreError> for AppError {
                 "You follow {} authors already; unfollow some first.",
                 super::authors::MAX_FOLLOWS
             )),
+            StoreError::Conflict { field: "slug" } => AppError::conflict(
+                "You have a collection of that name already; choose another name.",
+            ),
+            StoreError::Conflict {
+                field: "collections",
+            } => AppError::conflict(format!(
+                "You have {} collections, the limit; delete one first.",
+                crate::app::library::LIMITS.collections
+            )),
             StoreError::Conflict { field } => {
                 AppError::conflict(format!("That {field} is already taken; choose another."))
             }

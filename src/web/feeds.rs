@@ -150,6 +150,24 @@ fn respond(feed: &Feed, base: &str, is_atom: bool) -> Response {
     }
 }
 
+/// An Atom feed of `entries`, titled `title`, mirroring the hub page
+/// `page`, served at `own` (both paths under the hub's base URL `base`).
+pub fn papers_atom(
+    base: &str,
+    title: String,
+    page: &str,
+    own: &str,
+    entries: Vec<Entry>,
+) -> Response {
+    let feed = Feed {
+        title,
+        page: format!("{base}{page}"),
+        own: format!("{base}{own}"),
+        entries,
+    };
+    respond(&feed, base, true)
+}
+
 async fn daily(app: Arc<AppState>, is_atom: bool) -> Result<Response, AppError> {
     let period = Period::Day(app.latest_day().await?);
     let listing = lists::listing(

@@ -15,6 +15,7 @@ pub mod discussion;
 pub mod errors;
 pub mod feeds;
 pub mod hf_api;
+pub mod library;
 pub mod limits;
 pub mod lists;
 pub mod notifications;
@@ -207,6 +208,10 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/login", get(users::login_form).post(users::login))
         .route("/logout", post(users::logout))
         .route("/users/{name}", get(users::show_user))
+        .route("/users/{name}/collections/{slug}", get(library::public))
+        .route("/library", get(library::index).post(library::create))
+        .route("/library/{slug}", get(library::show).post(library::change))
+        .route("/library/{slug}/papers/{*rest}", post(library::item))
         .route("/authors/{name}", get(authors::show))
         .route("/authors/{name}/follow", post(authors::follow))
         .route("/settings", get(users::settings))

@@ -204,6 +204,12 @@ async fn build_list_page(
         Vec::new()
     };
     let title = period.label();
+    let cards = |entries: &[paperhub_store::Entry]| -> Vec<Card> {
+        entries.iter().map(|e| Card::new(e, &[])).collect()
+    };
+    let (mut community, mut announced) = (cards(&listing.community), cards(&listing.announced));
+    super::library::mark_saved(&app, &viewer, &mut community).await?;
+    super::library::mark_saved(&app, &viewer, &mut announced).await?;
     let page = ListPage {
         chrome: chrome(&viewer, format!("Papers: {title}"), &uri),
         heading: title,
@@ -212,16 +218,8 @@ async fn build_list_page(
         tabs,
         filters,
         trending: trending.iter().map(|e| Card::new(e, &[])).collect(),
-        community: listing
-            .community
-            .iter()
-            .map(|e| Card::new(e, &[]))
-            .collect(),
-        announced: listing
-            .announced
-            .iter()
-            .map(|e| Card::new(e, &[]))
-            .collect(),
+        community,
+        announced,
         total,
         all,
         shown_from,

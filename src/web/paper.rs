@@ -29,7 +29,7 @@ const SIMILAR: usize = 6;
 
 /// Splits `rest` into the paper id and an action (`vote`, `curate`, `similar`).
 pub fn split_action(rest: &str) -> (&str, Option<&str>) {
-    for action in ["vote", "curate", "similar", "comments"] {
+    for action in ["vote", "curate", "similar", "comments", "save"] {
         if let Some(id) = rest.strip_suffix(action).and_then(|r| r.strip_suffix('/')) {
             return (id, Some(action));
         }
@@ -135,6 +135,8 @@ struct PaperPage {
     bibtex: String,
     discussion: Vec<super::discussion::CommentView>,
     similar: Vec<Card>,
+    shelves: Vec<super::library::Shelf>,
+    held: Vec<super::library::Shelf>,
     c: Card,
 }
 
@@ -195,6 +197,7 @@ pub async fn show(
         let user = viewer.user.as_ref().map(|u| u.id);
         let discussion = super::discussion::thread(&app, &entry, viewer.user.as_ref()).await?;
         let similar = similar_entries(&app, &entry, SIMILAR, user).await?;
+        let shelves = super::library::shelves(&app, &viewer, &entry.paper.id).await?;
         let p = &entry.paper;
         let fmt = |d: Option<chrono::DateTime<Utc>>| {
             d.map(|d| d.format("%-d %B %Y").to_string())
@@ -247,6 +250,8 @@ pub async fn show(
             discussion,
             similar: similar.iter().map(|e| Card::new(e, &[])).collect(),
             c: Card::new(&entry, &[]),
+            held: shelves.iter().filter(|s| s.holds).cloned().collect(),
+            shelves,
         };
         render_string(&page)
     })
@@ -290,6 +295,8 @@ pub struct ActionForm {
     pub parent: Option<String>,
     /// The comment acted on.
     pub comment: Option<String>,
+    /// The collection to save into (its slug); the reading list if none.
+    pub collection: Option<String>,
 }
 
 /// A local path to return to, never another site.
@@ -347,6 +354,17 @@ pub async fn act(
     let entry = find_entry(&app, &id, Some(&user)).await?;
     let next = local_next(form.next.as_deref(), &page);
     match action {
+        Some("save") => {
+            super::library::save(
+                &app,
+                &user,
+                entry.paper.id.clone(),
+                form.collection.as_deref(),
+                wants_json(&headers),
+                next,
+            )
+            .await
+        }
         Some("vote") => {
             let up = form.up.as_deref() != Some("0");
             let votes = cast_vote(&app, &user, &entry, up).await?;

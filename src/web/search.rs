@@ -274,6 +274,7 @@ pub async fn search_page(
             })
             .collect();
     }
+    super::library::mark_saved(&app, &viewer, &mut cards).await?;
     chrome.notice = app.searcher.notice();
     let page = checked.page;
     let page_next = (cards.len() == checked.limit).then(|| {

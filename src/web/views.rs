@@ -148,6 +148,8 @@ pub struct Card {
     pub comments: u32,
     /// Withdrawn by arXiv.
     pub withdrawn: bool,
+    /// The viewer saved it (filled by `library::mark_saved`).
+    pub saved: bool,
 }
 
 /// The day a paper is dated by in lists: announcement, else first version.
@@ -180,6 +182,7 @@ impl Card {
             hidden: entry.hidden,
             comments: entry.comments,
             withdrawn: p.withdrawn_at().is_some(),
+            saved: false,
         }
     }
 }

@@ -15,6 +15,7 @@ mod crash;
 mod harvest;
 mod hf_client;
 mod import_formats;
+mod library;
 mod mail;
 mod multinode;
 mod notifications;

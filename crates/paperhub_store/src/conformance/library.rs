@@ -80,7 +80,11 @@ pub fn library_saves_notes_and_limits(h: &dyn Harness) {
     assert_eq!(page.len(), 1);
     let saved = s.saved_in(ada, &[p1.clone(), id("2511.00005")]).unwrap();
     assert_eq!(saved, vec![("2511.00001".to_owned(), vec![list])]);
-    assert!(s.saved_in(bob, std::slice::from_ref(&p1)).unwrap().is_empty());
+    assert!(
+        s.saved_in(bob, std::slice::from_ref(&p1))
+            .unwrap()
+            .is_empty()
+    );
     assert!(!s.remove_paper(bob, list, &p1).unwrap());
     assert!(s.remove_paper(ada, list, &p1).unwrap());
     assert!(!s.remove_paper(ada, list, &p1).unwrap());

@@ -1,0 +1,206 @@
+//! The library through the real router: saving from lists and paper pages,
+//! collections, notes and read marks, searching what one saved, public
+//! collections and their feed, and other accounts kept out.
+
+use axum::http::StatusCode;
+
+use crate::web::Hub;
+
+/// Two papers of the fixture's last day.
+const A: &str = "2503.15667"; // DiffPortrait360
+const B: &str = "2503.16430"; // Bridging Continuous and Discrete Tokens …
+
+#[tokio::test]
+async fn save_organise_search_and_publish_a_library() {
+    let hub = Hub::new();
+    let mut visitor = hub.client();
+    let r = visitor.get("/library").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), "/login?next=/library");
+    // A's card is on its author's page.
+    let cards = "/authors/Yuming%20Gu";
+    let home = visitor.get(cards).await.body;
+    assert!(
+        home.contains(&format!("action=\"/papers/{A}/save\"")),
+        "visitors see Save"
+    );
+    let r = visitor.post(&format!("/papers/{A}/save"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.header("location").starts_with("/login"));
+
+    let mut ada = hub.client();
+    ada.sign_up("ada").await;
+    let r = ada
+        .post(&format!("/papers/{A}/save"), &[("next", "/")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Saving twice is one saved paper; the list shows it saved.
+    ada.post(&format!("/papers/{A}/save"), &[]).await;
+    let home = ada.get(cards).await.body;
+    assert!(!home.contains(&format!("action=\"/papers/{A}/save\"")));
+    assert!(home.contains("Saved ✓"));
+    let library = ada.get("/library").await.body;
+    assert!(
+        library.contains(
+            "<a href=\"/library/reading-list\">Reading list</a> <span class=\"meta\">1 paper</span>"
+        ),
+        "{library}"
+    );
+
+    // A collection, named freely, slugged for URLs.
+    let r = ada
+        .post("/library", &[("name", "  Graph Neural Nets! ")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.header("location"), "/library/graph-neural-nets");
+    let r = ada.post("/library", &[("name", "graph neural nets")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("collection of that name already"),
+        "{}",
+        r.body
+    );
+    for bad in ["", "!!!", &"x".repeat(101)] {
+        let r = ada.post("/library", &[("name", bad)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    ada.get(&format!("/papers/{B}")).await;
+    let r = ada
+        .post(
+            &format!("/papers/{B}/save"),
+            &[("collection", "graph-neural-nets")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    ada.post(
+        &format!("/papers/{A}/save"),
+        &[("collection", "graph-neural-nets")],
+    )
+    .await;
+    let r = ada
+        .post(&format!("/papers/{A}/save"), &[("collection", "nope")])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let page = ada.get(&format!("/papers/{A}")).await.body;
+    assert!(page.contains("Saved in <a href=\"/library/reading-list\">Reading list</a>, <a href=\"/library/graph-neural-nets\">Graph Neural Nets!</a>"), "{page}");
+
+    // Notes and read marks.
+    let item = format!("/library/reading-list/papers/{A}");
+    ada.get("/library/reading-list").await;
+    let r = ada
+        .post(
+            &item,
+            &[
+                ("action", "note"),
+                ("note", "Check the <back-of-head> module"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    ada.post(&item, &[("action", "read")]).await;
+    let list = ada.get("/library/reading-list").await.body;
+    assert!(
+        list.contains("Check the &#60;back-of-head&#62; module</textarea>"),
+        "{list}"
+    );
+    assert!(list.contains("· read</p>"));
+    let r = ada
+        .post(&item, &[("action", "note"), ("note", &"n".repeat(2001))])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = ada.post(&item, &[("action", "shout")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Search within the library: title words, note words, nothing else.
+    let found = ada.get("/library?q=portrait%20diffusion").await.body;
+    assert!(found.contains("1 saved paper match"), "{found}");
+    let found = ada.get("/library?q=back-of-head").await.body;
+    assert!(found.contains("1 saved paper match"), "{found}");
+    let found = ada.get("/library?q=tokens").await.body;
+    assert!(found.contains(&format!("/papers/{B}\"")), "{found}");
+    let none = ada.get("/library?q=zebrafish").await.body;
+    assert!(none.contains("0 saved papers match"));
+
+    // Private until published; then a page and an Atom feed for everyone.
+    let public = "/users/ada/collections/graph-neural-nets";
+    let mut bob = hub.client();
+    bob.sign_up("bob").await;
+    assert_eq!(bob.get(public).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bob.get(&format!("{public}.atom")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(ada.get(public).await.status, StatusCode::OK);
+    ada.get("/library/graph-neural-nets").await;
+    ada.post("/library/graph-neural-nets", &[("action", "publish")])
+        .await;
+    let shown = bob.get(public).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown
+            .body
+            .contains("a collection by <a href=\"/users/ada\">ada</a>")
+    );
+    assert!(shown.body.contains(&format!("/papers/{B}\"")));
+    assert!(
+        !shown.body.contains("<textarea"),
+        "no note forms for others"
+    );
+    let feed = visitor.get(&format!("{public}.atom")).await;
+    assert_eq!(feed.status, StatusCode::OK);
+    assert!(
+        feed.header("content-type")
+            .starts_with("application/atom+xml")
+    );
+    assert!(feed.body.contains("DiffPortrait360"), "{}", feed.body);
+    // Others cannot change it.
+    bob.get("/").await;
+    let r = bob
+        .post(
+            &format!("/library/graph-neural-nets/papers/{A}"),
+            &[("action", "remove")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = bob
+        .post("/library/graph-neural-nets", &[("action", "delete")])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    for bad in [
+        "/library/..%2Fx",
+        "/users/ada/collections/GRAPH",
+        "/users/n%20o/collections/x",
+    ] {
+        assert_eq!(bob.get(bad).await.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    // Rename (the slug follows; the reading list keeps its slug), remove, delete.
+    let r = ada
+        .post(
+            "/library/graph-neural-nets",
+            &[("action", "rename"), ("name", "GNNs")],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/library/gnns");
+    let r = ada
+        .post(
+            "/library/reading-list",
+            &[("action", "rename"), ("name", "To read")],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/library/reading-list");
+    ada.get("/library/gnns").await;
+    let r = ada
+        .post(
+            &format!("/library/gnns/papers/{A}"),
+            &[("action", "remove")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(ada.get("/library/gnns").await.body.contains("1 paper ·"));
+    ada.post("/library/gnns", &[("action", "delete")]).await;
+    assert_eq!(ada.get("/library/gnns").await.status, StatusCode::NOT_FOUND);
+    let library = ada.get("/library").await.body;
+    assert!(library.contains(">To read</a>"), "{library}");
+    assert!(!library.contains("GNNs"));
+}
