@@ -172,11 +172,11 @@ pub async fn save(
 }
 
 /// The viewer, or a redirect to log in and come back to `path`.
-fn signed_in(viewer: &Viewer, path: &str) -> Result<User, Response> {
+fn signed_in(viewer: &Viewer, path: &str) -> Result<User, Box<Response>> {
     viewer
         .user
         .clone()
-        .ok_or_else(|| Redirect::to(&format!("/login?next={path}")).into_response())
+        .ok_or_else(|| Box::new(Redirect::to(&format!("/login?next={path}")).into_response()))
 }
 
 #[derive(Template)]
@@ -209,7 +209,7 @@ pub async fn index(
 ) -> Result<Response, AppError> {
     let user = match signed_in(&viewer, "/library") {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let q: String = params.q.unwrap_or_default().chars().take(200).collect();
     library_page(&app, &viewer, &uri, &user, q, None).await
@@ -296,7 +296,7 @@ pub async fn create(
 ) -> Result<Response, AppError> {
     let user = match signed_in(&viewer, "/library") {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let checked = rules::check_name(&form.name).and_then(|name| {
         rules::slug_of(&name)
@@ -466,7 +466,7 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let user = match signed_in(&viewer, "/library") {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let collection = own_collection(&app, &user, &slug).await?;
     collection_page(
@@ -505,7 +505,7 @@ pub async fn change(
 ) -> Result<Response, AppError> {
     let user = match signed_in(&viewer, "/library") {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let collection = own_collection(&app, &user, &slug).await?;
     let (uid, id) = (user.id, collection.id);
@@ -612,7 +612,7 @@ pub async fn item(
 ) -> Result<Response, AppError> {
     let user = match signed_in(&viewer, "/library") {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let paper = super::paper::parse_id(&rest)?;
     let collection = own_collection(&app, &user, &slug).await?;
@@ -689,7 +689,9 @@ pub async fn public(
         return Err(missing());
     };
     let mine = viewer.user.as_ref().is_some_and(|u| u.id == owner.id);
-    if !collection.public && !(mine && !atom) {
+    // Its owner sees a private collection's page, never its feed.
+    let visible = collection.public || (mine && !atom);
+    if !visible {
         return Err(missing());
     }
     if atom {
