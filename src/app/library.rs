@@ -56,6 +56,16 @@ pub fn slug_of(name: &str) -> Option<String> {
     (!slug.is_empty()).then_some(slug)
 }
 
+/// A collection's checked name and the slug it gets.
+///
+/// # Errors
+/// A sentence saying what is wrong with the name.
+pub fn name_and_slug(raw: &str) -> Result<(String, String), String> {
+    let name = check_name(raw)?;
+    let slug = slug_of(&name).ok_or("Use at least one letter or digit in the name.")?;
+    Ok((name, slug))
+}
+
 /// Whether `s` is a well-formed slug (as URLs carry them).
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()

@@ -37,6 +37,14 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/papers/{id}"),
     ("get", "/api/v1/papers/{id}/similar"),
     ("get", "/api/v1/authors/{name}"),
+    ("get", "/api/v1/collections"),
+    ("post", "/api/v1/collections"),
+    ("get", "/api/v1/collections/{slug}"),
+    ("patch", "/api/v1/collections/{slug}"),
+    ("post", "/api/v1/collections/{slug}/papers"),
+    ("patch", "/api/v1/collections/{slug}/papers/{id}"),
+    ("delete", "/api/v1/collections/{slug}/papers/{id}"),
+    ("delete", "/api/v1/collections/{slug}"),
     ("post", "/api/v1/papers"),
     ("put", "/api/v1/papers/{id}/vote"),
     ("delete", "/api/v1/papers/{id}/vote"),
@@ -62,6 +70,21 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(find_paper).put(update_vote).delete(delete_vote),
         )
         .route("/authors/{name}", get(author_papers))
+        .route(
+            "/collections",
+            get(super::library_api::list).post(super::library_api::create),
+        )
+        .route(
+            "/collections/{slug}",
+            get(super::library_api::show)
+                .patch(super::library_api::change)
+                .delete(super::library_api::delete),
+        )
+        .route("/collections/{slug}/papers", post(super::library_api::save))
+        .route(
+            "/collections/{slug}/papers/{*rest}",
+            axum::routing::patch(super::library_api::item).delete(super::library_api::item),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(|| async {
             ApiError(AppError::not_found(
@@ -96,7 +119,12 @@ pub struct DailyParams {
     pub category: Option<String>,
 }
 
-fn number(
+/// A whole-number parameter in `range`, `default` when absent, or a 400
+/// that names it.
+///
+/// # Errors
+/// A value that is not a whole number in `range`.
+pub fn number(
     s: Option<&str>,
     name: &str,
     range: std::ops::RangeInclusive<u32>,

@@ -298,12 +298,7 @@ pub async fn create(
         Ok(u) => u,
         Err(r) => return Ok(*r),
     };
-    let checked = rules::check_name(&form.name).and_then(|name| {
-        rules::slug_of(&name)
-            .map(|slug| (name, slug))
-            .ok_or_else(|| "Use at least one letter or digit in the name.".to_owned())
-    });
-    let (name, slug) = match checked {
+    let (name, slug) = match rules::name_and_slug(&form.name) {
         Ok(pair) => pair,
         Err(e) => return library_page(&app, &viewer, &uri, &user, String::new(), Some(e)).await,
     };
@@ -528,12 +523,7 @@ pub async fn change(
             format!("/library/{slug}")
         }
         "rename" => {
-            let checked = rules::check_name(&form.name).and_then(|name| {
-                rules::slug_of(&name)
-                    .map(|slug| (name, slug))
-                    .ok_or_else(|| "Use at least one letter or digit in the name.".to_owned())
-            });
-            let (name, new_slug) = match checked {
+            let (name, new_slug) = match rules::name_and_slug(&form.name) {
                 Ok(pair) => pair,
                 Err(e) => {
                     return collection_page(

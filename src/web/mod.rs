@@ -16,6 +16,7 @@ pub mod errors;
 pub mod feeds;
 pub mod hf_api;
 pub mod library;
+pub mod library_api;
 pub mod limits;
 pub mod lists;
 pub mod notifications;

@@ -368,6 +368,17 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                 .boxed(),
             &["limit", "p"]
         ),
+        get(
+            prop_oneof![
+                Just("/library".to_owned()).boxed(),
+                "\\PC{0,30}".prop_map(|s| format!("/library/{s}")).boxed(),
+                "\\PC{0,20}"
+                    .prop_map(|s| format!("/users/ada/collections/{s}"))
+                    .boxed(),
+            ]
+            .boxed(),
+            &["q", "page"]
+        ),
         get(fixed("/settings"), &["next"]),
         get(
             proptest::sample::select(
@@ -433,6 +444,10 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                 "/email/comments/on",
                 "/authors/Yuming%20Gu/follow",
                 "/papers/2503.13531/comments",
+                "/papers/2503.13531/save",
+                "/library",
+                "/library/reading-list",
+                "/library/reading-list/papers/2503.13531",
                 "/api/v1/papers"
             ][..]
         ))
@@ -464,6 +479,9 @@ const FORM_FIELDS: &[&str] = &[
     "parent",
     "comment",
     "comments",
+    "collection",
+    "note",
+    "public",
 ];
 
 fn call() -> impl Strategy<Value = Call> {

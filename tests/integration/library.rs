@@ -204,3 +204,174 @@ async fn save_organise_search_and_publish_a_library() {
     assert!(library.contains(">To read</a>"), "{library}");
     assert!(!library.contains("GNNs"));
 }
+
+/// A personal token for `c`'s account.
+async fn token(c: &mut crate::web::Client) -> String {
+    c.get("/settings").await;
+    let s = c.post("/settings/tokens", &[("name", "t")]).await;
+    regex::Regex::new(r"(ph_[0-9a-f]{64})")
+        .unwrap()
+        .captures(&s.body)
+        .unwrap()[1]
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_collections_api_keeps_one_library_per_account() {
+    use serde_json::json;
+    let hub = Hub::new();
+    let mut ada = hub.client();
+    ada.sign_up("ada").await;
+    let t = token(&mut ada).await;
+    let mut bob = hub.client();
+    bob.sign_up("bob").await;
+    let bt = token(&mut bob).await;
+    let mut c = hub.client();
+
+    let r = c.api("GET", "/api/v1/collections", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = c
+        .api(
+            "POST",
+            "/api/v1/collections",
+            Some(&t),
+            Some(json!({ "name": "Graph Neural Nets!" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["collection"]["slug"], "graph-neural-nets");
+    let r = c
+        .api(
+            "POST",
+            "/api/v1/collections",
+            Some(&t),
+            Some(json!({ "name": "graph neural nets" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    for bad in [
+        json!({ "name": 7 }),
+        json!([1]),
+        json!({ "name": "" }),
+        json!({ "name": "x", "public": "yes" }),
+    ] {
+        let r = c
+            .api("POST", "/api/v1/collections", Some(&t), Some(bad.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.json()["errors"][0]["detail"].is_string());
+    }
+    let papers = "/api/v1/collections/graph-neural-nets/papers";
+    let r = c
+        .api(
+            "POST",
+            papers,
+            Some(&t),
+            Some(json!({ "id": format!("arXiv:{A}v2") })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = c
+        .api("POST", papers, Some(&t), Some(json!({ "id": A })))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["saved"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    let r = c
+        .api(
+            "POST",
+            papers,
+            Some(&t),
+            Some(json!({ "id": "2503.99999" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Bob sees none of it and changes none of it.
+    let r = c
+        .api(
+            "GET",
+            "/api/v1/collections/graph-neural-nets",
+            Some(&bt),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .api("POST", papers, Some(&bt), Some(json!({ "id": B })))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let item = format!("{papers}/{A}");
+    let r = c
+        .api(
+            "PATCH",
+            &item,
+            Some(&t),
+            Some(json!({ "note": "Key **idea**", "read": true })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let got = c
+        .api(
+            "GET",
+            "/api/v1/collections/graph-neural-nets?limit=1",
+            Some(&t),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(got["papers"][0]["paper"]["id"], A, "{got}");
+    assert_eq!(got["papers"][0]["note"], "Key **idea**");
+    assert_eq!(got["papers"][0]["read"], true);
+    assert_eq!(got["meta"]["total"], 1);
+    let r = c
+        .api(
+            "PATCH",
+            "/api/v1/collections/graph-neural-nets",
+            Some(&t),
+            Some(json!({ "name": "GNNs", "public": true })),
+        )
+        .await;
+    assert_eq!(r.json()["collection"]["slug"], "gnns", "{}", r.body);
+    assert_eq!(r.json()["collection"]["public"], true);
+    let list = c
+        .api("GET", "/api/v1/collections", Some(&t), None)
+        .await
+        .json();
+    assert_eq!(list["collections"][0]["slug"], "gnns");
+    assert!(
+        c.api("GET", "/api/v1/collections", Some(&bt), None)
+            .await
+            .json()["collections"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let r = c
+        .api(
+            "DELETE",
+            &format!("/api/v1/collections/gnns/papers/{A}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = c
+        .api(
+            "DELETE",
+            &format!("/api/v1/collections/gnns/papers/{A}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .api("DELETE", "/api/v1/collections/gnns", Some(&t), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = c
+        .api("GET", "/api/v1/collections/gnns", Some(&t), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -900,13 +900,22 @@ async fn openapi_document_lists_exactly_the_routes_and_their_shapes() {
         .to_owned();
     let id = first_paper(&mut c).await;
     for (method, path) in web::api::API_ROUTES {
-        let concrete = path.replace("{id}", &id).replace("{name}", "Yuming%20Gu");
+        let concrete = path
+            .replace("{id}", &id)
+            .replace("{name}", "Yuming%20Gu")
+            .replace("{slug}", "sync-test");
         let query = match *path {
             "/api/v1/papers/search" | "/api/papers/search" => "?q=retrieval&limit=2",
             "/api/v1/daily_papers" | "/api/daily_papers" => "?limit=2",
             _ => "",
         };
-        let body = (*method == "post").then(|| json!({ "id": id }));
+        let body = match (*method, *path) {
+            ("post", "/api/v1/collections") => Some(json!({ "name": "Sync test" })),
+            ("patch", "/api/v1/collections/{slug}") => Some(json!({ "public": true })),
+            ("patch", _) => Some(json!({ "note": "n", "read": true })),
+            ("post", _) => Some(json!({ "id": id })),
+            _ => None,
+        };
         let r = c
             .api(
                 &method.to_uppercase(),
