@@ -10,6 +10,7 @@
 pub mod account;
 pub mod arxiv_id;
 pub mod author;
+pub mod bib;
 pub mod code_link;
 pub mod paper;
 pub mod project_page;
