@@ -167,7 +167,7 @@ fn a_hub_moves_to_postgresql_and_back_with_identical_checksums() {
 
     let there = copy(&from, &db.url);
     let tables = sums(&there, "source");
-    assert_eq!(tables.len(), 17);
+    assert_eq!(tables.len(), 18);
     assert!(
         tables.iter().all(|(_, rows, _)| *rows > 0),
         "every table has rows: {tables:?}"

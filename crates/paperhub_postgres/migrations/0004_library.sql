@@ -25,3 +25,12 @@ CREATE TABLE not_interested (
     created_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, arxiv_id)
 );
+
+-- Matching imported bibliographies against the catalog (SQLite 0011).
+CREATE INDEX papers_doi ON papers (lower(doi)) WHERE doi IS NOT NULL;
+CREATE TABLE paper_titles (
+    title_key text COLLATE "C" NOT NULL,
+    arxiv_id  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (title_key, arxiv_id)
+);
+CREATE INDEX paper_titles_paper ON paper_titles (arxiv_id);

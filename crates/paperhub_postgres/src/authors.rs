@@ -22,6 +22,24 @@ pub(crate) fn index_papers(
             "DELETE FROM paper_authors WHERE arxiv_id = ANY($1)",
             &[&replaced],
         )?;
+        tx.execute(
+            "DELETE FROM paper_titles WHERE arxiv_id = ANY($1)",
+            &[&replaced],
+        )?;
+    }
+    let (mut title_keys, mut title_ids) = (Vec::new(), Vec::new());
+    for p in papers {
+        if let Some(key) = indexed_title(&p.title) {
+            title_keys.push(key);
+            title_ids.push(p.id.base());
+        }
+    }
+    if !title_keys.is_empty() {
+        tx.execute(
+            "INSERT INTO paper_titles (title_key, arxiv_id) \
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            &[&title_keys, &title_ids],
+        )?;
     }
     let (mut keys, mut ids) = (Vec::new(), Vec::new());
     for p in papers {
@@ -38,6 +56,76 @@ pub(crate) fn index_papers(
         )?;
     }
     Ok(())
+}
+
+/// A title's key, when it is worth indexing (not empty, not huge).
+pub(crate) fn indexed_title(title: &str) -> Option<String> {
+    let key = paperhub_domain::bib::title_key(title);
+    (!key.is_empty() && key.len() <= 1_000).then_some(key)
+}
+
+/// Migration 4's step: indexes the papers already stored by title.
+pub(crate) fn backfill_titles(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+    let mut after = String::new();
+    loop {
+        let rows = tx.query(
+            "SELECT arxiv_id, title FROM papers WHERE arxiv_id > $1 ORDER BY arxiv_id LIMIT 10000",
+            &[&after],
+        )?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get(0)?;
+        let (mut keys, mut ids) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let title: String = row.try_get(1)?;
+            if let Some(key) = indexed_title(&title) {
+                keys.push(key);
+                ids.push(row.try_get::<_, String>(0)?);
+            }
+        }
+        tx.execute(
+            "INSERT INTO paper_titles (title_key, arxiv_id) \
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            &[&keys, &ids],
+        )?;
+    }
+}
+
+/// Catalog papers with these DOIs (any case), as (lower-case DOI, id).
+pub(crate) fn by_doi(
+    c: &mut impl postgres::GenericClient,
+    dois: &[String],
+) -> Result<Vec<(String, ArxivId)>, DbError> {
+    let lower: Vec<String> = dois.iter().map(|d| d.to_lowercase()).collect();
+    Ok(c.query(
+        "SELECT lower(doi), arxiv_id FROM papers \
+             WHERE doi IS NOT NULL AND lower(doi) = ANY($1)",
+        &[&lower],
+    )?
+    .iter()
+    .filter_map(|r| {
+        let id: String = r.try_get(1).ok()?;
+        Some((r.try_get(0).ok()?, id.parse().ok()?))
+    })
+    .collect())
+}
+
+/// Catalog papers with these title keys, as (key, id).
+pub(crate) fn by_title(
+    c: &mut impl postgres::GenericClient,
+    keys: &[String],
+) -> Result<Vec<(String, ArxivId)>, DbError> {
+    Ok(c.query(
+        "SELECT title_key, arxiv_id FROM paper_titles WHERE title_key = ANY($1)",
+        &[&keys],
+    )?
+    .iter()
+    .filter_map(|r| {
+        let id: String = r.try_get(1).ok()?;
+        Some((r.try_get(0).ok()?, id.parse().ok()?))
+    })
+    .collect())
 }
 
 /// Migration 3's step: indexes the papers already stored, in batches. A

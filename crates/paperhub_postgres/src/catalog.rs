@@ -225,7 +225,7 @@ pub(crate) fn upsert_in(
             *is_new
                 || stored
                     .get(p.id.base())
-                    .is_none_or(|old| old.authors != p.authors)
+                    .is_none_or(|old| old.authors != p.authors || old.title != p.title)
         })
         .map(|(p, _, _)| p)
         .collect();
@@ -377,6 +377,14 @@ impl CatalogStore for PgStore {
 
     fn import_runs(&self, limit: u32) -> StoreResult<Vec<ImportRun>> {
         self.read(|c| import_runs_in(c, limit))
+    }
+
+    fn papers_by_doi(&self, dois: &[String]) -> StoreResult<Vec<(String, ArxivId)>> {
+        self.read(|c| crate::authors::by_doi(c, dois))
+    }
+
+    fn papers_by_title(&self, keys: &[String]) -> StoreResult<Vec<(String, ArxivId)>> {
+        self.read(|c| crate::authors::by_title(c, keys))
     }
 
     fn changed_papers(

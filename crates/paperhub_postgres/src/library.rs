@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use paperhub_domain::{ArxivId, UserId};
 use paperhub_store::{
-    Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
+    BulkSaved, Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
     READING_LIST, Saved, SavedPaper, StoreResult,
 };
 use postgres::Transaction;
@@ -90,6 +90,29 @@ fn insert_collection(
         papers: 0,
         created_at: now,
     })
+}
+
+/// The user's reading list, made if need be (it never counts against the
+/// collection limit).
+fn reading_list(
+    tx: &mut Transaction<'_>,
+    user: UserId,
+    limits: LibraryLimits,
+    now: DateTime<Utc>,
+) -> Result<CollectionId, DbError> {
+    let found = tx.query_opt(
+        "SELECT id FROM collections WHERE user_id = $1 AND slug = $2",
+        &[&user.0, &READING_LIST.0],
+    )?;
+    if let Some(row) = found {
+        return Ok(CollectionId(row.try_get(0)?));
+    }
+    let unbounded = LibraryLimits {
+        collections: u32::MAX,
+        ..limits
+    };
+    let (slug, name) = READING_LIST;
+    Ok(insert_collection(tx, user, slug, name, false, unbounded, now)?.id)
 }
 
 impl LibraryStore for PgStore {
@@ -195,23 +218,7 @@ impl LibraryStore for PgStore {
             let id = match collection {
                 Some(id) if owned(tx, user, id)? => id,
                 Some(_) => return Ok(Saved::NoSuchCollection),
-                None => {
-                    let found = tx.query_opt(
-                        "SELECT id FROM collections WHERE user_id = $1 AND slug = $2",
-                        &[&user.0, &READING_LIST.0],
-                    )?;
-                    match found {
-                        Some(row) => CollectionId(row.try_get(0)?),
-                        None => {
-                            let unbounded = LibraryLimits {
-                                collections: u32::MAX,
-                                ..limits
-                            };
-                            let (slug, name) = READING_LIST;
-                            insert_collection(tx, user, slug, name, false, unbounded, now)?.id
-                        }
-                    }
-                }
+                None => reading_list(tx, user, limits, now)?,
             };
             let there = tx
                 .query_opt(
@@ -237,6 +244,83 @@ impl LibraryStore for PgStore {
                 &[&id.0, &paper, &now],
             )?;
             Ok(Saved::Added(id))
+        })
+    }
+
+    fn save_papers(
+        &self,
+        user: UserId,
+        collection: Option<CollectionId>,
+        papers: &[(ArxivId, Option<String>)],
+        limits: LibraryLimits,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(CollectionId, BulkSaved)> {
+        let ids: Vec<&str> = papers.iter().map(|(p, _)| p.base()).collect();
+        let notes: Vec<String> = papers
+            .iter()
+            .map(|(_, n)| text(n.as_deref().unwrap_or("")).into_owned())
+            .collect();
+        self.write(|tx| {
+            lock_user(tx, user)?;
+            let id = match collection {
+                Some(id) if owned(tx, user, id)? => id,
+                Some(id) => return Err(DbError::NotFound(format!("collection {id}"))),
+                None => reading_list(tx, user, limits, now)?,
+            };
+            let known: std::collections::HashSet<String> = tx
+                .query("SELECT arxiv_id FROM papers WHERE arxiv_id = ANY($1)", &[&ids])?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            let there: std::collections::HashSet<String> = tx
+                .query(
+                    "SELECT arxiv_id FROM collection_papers WHERE collection_id = $1 AND arxiv_id = ANY($2)",
+                    &[&id.0, &ids],
+                )?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            let mut held: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM collection_papers WHERE collection_id = $1",
+                    &[&id.0],
+                )?
+                .try_get(0)?;
+            let mut done = BulkSaved::default();
+            let (mut new_ids, mut new_notes, mut fill_ids, mut fill_notes) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut seen = std::collections::HashSet::new();
+            for (paper, note) in ids.iter().zip(&notes) {
+                if !known.contains(*paper) {
+                    done.unknown += 1;
+                } else if there.contains(*paper) || !seen.insert(*paper) {
+                    done.already += 1;
+                    if !note.is_empty() {
+                        fill_ids.push(*paper);
+                        fill_notes.push(note.as_str());
+                    }
+                } else if held >= i64::from(limits.papers) {
+                    done.over_limit += 1;
+                } else {
+                    held += 1;
+                    done.added += 1;
+                    new_ids.push(*paper);
+                    new_notes.push(note.as_str());
+                }
+            }
+            tx.execute(
+                "INSERT INTO collection_papers (collection_id, arxiv_id, note, added_at) \
+                 SELECT $1, u.id, u.note, $4 FROM unnest($2::text[], $3::text[]) AS u(id, note) \
+                 ON CONFLICT DO NOTHING",
+                &[&id.0, &new_ids, &new_notes, &now],
+            )?;
+            tx.execute(
+                "UPDATE collection_papers c SET note = u.note \
+                 FROM unnest($2::text[], $3::text[]) AS u(id, note) \
+                 WHERE c.collection_id = $1 AND c.arxiv_id = u.id AND c.note = ''",
+                &[&id.0, &fill_ids, &fill_notes],
+            )?;
+            Ok((id, done))
         })
     }
 

@@ -24,7 +24,10 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
 /// Steps in Rust that run after a migration's SQL, in its transaction:
 /// filling a new index from rows whose decoding SQL cannot do.
 type Step = fn(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>;
-const AFTER: &[(u32, Step)] = &[(3, crate::authors::backfill)];
+const AFTER: &[(u32, Step)] = &[
+    (3, crate::authors::backfill),
+    (4, crate::authors::backfill_titles),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -26,3 +26,14 @@ CREATE TABLE not_interested (
     created_at TEXT NOT NULL,
     PRIMARY KEY (user_id, arxiv_id)
 ) WITHOUT ROWID;
+
+-- Matching imported bibliographies against the catalog: by DOI, and by
+-- title (paperhub_domain::bib::title_key, written with the paper; the
+-- migration's Rust step fills it for the papers already stored).
+CREATE INDEX papers_doi ON papers (lower(doi)) WHERE doi IS NOT NULL;
+CREATE TABLE paper_titles (
+    title_key TEXT NOT NULL,
+    arxiv_id  TEXT NOT NULL,
+    PRIMARY KEY (title_key, arxiv_id)
+) WITHOUT ROWID;
+CREATE INDEX paper_titles_paper ON paper_titles (arxiv_id);

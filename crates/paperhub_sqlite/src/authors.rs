@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use paperhub_domain::author::author_keys;
+use paperhub_domain::bib::title_key;
 use paperhub_domain::{ArxivId, Author, Paper, UserId};
 use paperhub_store::{AuthorPapers, AuthorStore, FollowedAuthor, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -10,11 +11,14 @@ use crate::SqliteStore;
 use crate::error::DbError;
 use crate::rows::{parse_ts, ts};
 
-/// Indexes `paper` by its authors; `replace` drops its old rows first.
+/// Indexes `paper` by its authors and its title; `replace` drops its old
+/// rows first.
 pub(crate) fn index_paper(conn: &Connection, paper: &Paper, replace: bool) -> Result<(), DbError> {
     let id = paper.id.base();
     if replace {
         conn.prepare_cached("DELETE FROM paper_authors WHERE arxiv_id = ?1")?
+            .execute([id])?;
+        conn.prepare_cached("DELETE FROM paper_titles WHERE arxiv_id = ?1")?
             .execute([id])?;
     }
     let mut insert = conn.prepare_cached(
@@ -23,7 +27,82 @@ pub(crate) fn index_paper(conn: &Connection, paper: &Paper, replace: bool) -> Re
     for key in author_keys(&paper.authors) {
         insert.execute(params![key, id])?;
     }
+    if let Some(key) = indexed_title(&paper.title) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO paper_titles (title_key, arxiv_id) VALUES (?1, ?2)",
+        )?
+        .execute(params![key, id])?;
+    }
     Ok(())
+}
+
+/// A title's key, when it is worth indexing (not empty, not huge).
+pub(crate) fn indexed_title(title: &str) -> Option<String> {
+    let key = title_key(title);
+    (!key.is_empty() && key.len() <= 1_000).then_some(key)
+}
+
+/// Migration 11's step: indexes the papers already stored by title.
+pub(crate) fn backfill_titles(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let mut read = tx.prepare("SELECT arxiv_id, title FROM papers")?;
+    let mut insert =
+        tx.prepare("INSERT OR IGNORE INTO paper_titles (title_key, arxiv_id) VALUES (?1, ?2)")?;
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let title: String = row.get(1)?;
+        if let Some(key) = indexed_title(&title) {
+            insert.execute(params![key, id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Catalog papers with these DOIs (any case), as (lower-case DOI, id).
+pub(crate) fn by_doi(
+    conn: &Connection,
+    dois: &[String],
+) -> Result<Vec<(String, ArxivId)>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT lower(doi), arxiv_id FROM papers WHERE doi IS NOT NULL AND lower(doi) = lower(?1)",
+    )?;
+    let mut out = Vec::new();
+    for doi in dois {
+        let rows = stmt
+            .query_map([doi], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (d, id) in rows {
+            if let Ok(id) = id.parse() {
+                out.push((d, id));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Catalog papers with these title keys, as (key, id).
+pub(crate) fn by_title(
+    conn: &Connection,
+    keys: &[String],
+) -> Result<Vec<(String, ArxivId)>, DbError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT title_key, arxiv_id FROM paper_titles WHERE title_key = ?1")?;
+    let mut out = Vec::new();
+    for key in keys {
+        let rows = stmt
+            .query_map([key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (k, id) in rows {
+            if let Ok(id) = id.parse() {
+                out.push((k, id));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Migration 10's step: indexes the papers already stored. A row whose

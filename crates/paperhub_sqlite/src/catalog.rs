@@ -469,6 +469,14 @@ impl CatalogStore for SqliteStore {
     fn import_runs(&self, limit: u32) -> StoreResult<Vec<ImportRun>> {
         self.read(|conn| import_runs_in(conn, limit))
     }
+
+    fn papers_by_doi(&self, dois: &[String]) -> StoreResult<Vec<(String, ArxivId)>> {
+        self.read(|conn| crate::authors::by_doi(conn, dois))
+    }
+
+    fn papers_by_title(&self, keys: &[String]) -> StoreResult<Vec<(String, ArxivId)>> {
+        self.read(|conn| crate::authors::by_title(conn, keys))
+    }
 }
 
 /// Merges `papers` inside an open write transaction, giving every row it
@@ -496,7 +504,7 @@ fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCount
             MergeOutcome::Unchanged => counts.unchanged += 1,
             MergeOutcome::Updated(merged) => {
                 write_paper(tx, Write::Update, &merged, now, last + 1)?;
-                if merged.authors != stored.authors {
+                if merged.authors != stored.authors || merged.title != stored.title {
                     crate::authors::index_paper(tx, &merged, true)?;
                 }
                 last += 1;

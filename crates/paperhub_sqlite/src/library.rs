@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use paperhub_domain::{ArxivId, UserId};
 use paperhub_store::{
-    Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
+    BulkSaved, Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
     READING_LIST, Saved, SavedPaper, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
@@ -81,6 +81,32 @@ fn insert_collection(
         papers: 0,
         created_at: now,
     })
+}
+
+/// The user's reading list, made if need be (it never counts against the
+/// collection limit).
+fn reading_list(
+    conn: &Connection,
+    user: UserId,
+    limits: LibraryLimits,
+    now: DateTime<Utc>,
+) -> Result<CollectionId, DbError> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM collections WHERE user_id = ?1 AND slug = ?2",
+            params![user.0, READING_LIST.0],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(CollectionId(id));
+    }
+    let unbounded = LibraryLimits {
+        collections: u32::MAX,
+        ..limits
+    };
+    let (slug, name) = READING_LIST;
+    Ok(insert_collection(conn, user, slug, name, false, unbounded, now)?.id)
 }
 
 impl LibraryStore for SqliteStore {
@@ -177,27 +203,7 @@ impl LibraryStore for SqliteStore {
             let id = match collection {
                 Some(id) if owned(&tx, user, id)? => id,
                 Some(_) => return Ok(Saved::NoSuchCollection),
-                None => {
-                    let found: Option<i64> = tx
-                        .query_row(
-                            "SELECT id FROM collections WHERE user_id = ?1 AND slug = ?2",
-                            params![user.0, READING_LIST.0],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    match found {
-                        Some(id) => CollectionId(id),
-                        None => {
-                            // The reading list never counts against the limit.
-                            let unbounded = LibraryLimits {
-                                collections: u32::MAX,
-                                ..limits
-                            };
-                            let (slug, name) = READING_LIST;
-                            insert_collection(&tx, user, slug, name, false, unbounded, now)?.id
-                        }
-                    }
-                }
+                None => reading_list(&tx, user, limits, now)?,
             };
             let there = tx
                 .query_row(
@@ -226,6 +232,76 @@ impl LibraryStore for SqliteStore {
             )?;
             tx.commit()?;
             Ok(Saved::Added(id))
+        })
+    }
+
+    fn save_papers(
+        &self,
+        user: UserId,
+        collection: Option<CollectionId>,
+        papers: &[(ArxivId, Option<String>)],
+        limits: LibraryLimits,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(CollectionId, BulkSaved)> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = match collection {
+                Some(id) if owned(&tx, user, id)? => id,
+                Some(id) => {
+                    return Err(DbError::NotFound(format!("collection {id}")));
+                }
+                None => reading_list(&tx, user, limits, now)?,
+            };
+            let mut held: u32 = tx.query_row(
+                "SELECT count(*) FROM collection_papers WHERE collection_id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )?;
+            let mut done = BulkSaved::default();
+            {
+                let mut known = tx.prepare_cached("SELECT 1 FROM papers WHERE arxiv_id = ?1")?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO collection_papers (collection_id, arxiv_id, note, added_at) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                let mut fill = tx.prepare_cached(
+                    "UPDATE collection_papers SET note = ?3 \
+                     WHERE collection_id = ?1 AND arxiv_id = ?2 AND note = ''",
+                )?;
+                let stamp = ts(now);
+                for (paper, note) in papers {
+                    if !known.exists([paper.base()])? {
+                        done.unknown += 1;
+                        continue;
+                    }
+                    let note = note.as_deref().unwrap_or("");
+                    if held >= limits.papers {
+                        let there: bool = tx
+                            .query_row(
+                                "SELECT 1 FROM collection_papers WHERE collection_id = ?1 AND arxiv_id = ?2",
+                                params![id.0, paper.base()],
+                                |_| Ok(()),
+                            )
+                            .optional()?
+                            .is_some();
+                        if !there {
+                            done.over_limit += 1;
+                            continue;
+                        }
+                    }
+                    if insert.execute(params![id.0, paper.base(), note, stamp])? > 0 {
+                        done.added += 1;
+                        held += 1;
+                    } else {
+                        done.already += 1;
+                        if !note.is_empty() {
+                            fill.execute(params![id.0, paper.base(), note])?;
+                        }
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok((id, done))
         })
     }
 

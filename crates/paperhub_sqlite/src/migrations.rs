@@ -26,7 +26,10 @@ const MIGRATIONS: &[&str] = &[
 /// Steps in Rust that run after a migration's SQL, in its transaction:
 /// filling a new index from rows whose decoding SQL cannot do.
 type Step = fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>;
-const AFTER: &[(u32, Step)] = &[(10, crate::authors::backfill)];
+const AFTER: &[(u32, Step)] = &[
+    (10, crate::authors::backfill),
+    (11, crate::authors::backfill_titles),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -250,4 +250,18 @@ pub trait CatalogStore: Send + Sync {
     /// # Errors
     /// A storage error.
     fn import_runs(&self, limit: u32) -> StoreResult<Vec<ImportRun>>;
+
+    /// Catalog papers with these DOIs, compared ignoring case: (the DOI
+    /// in lower case, the paper).
+    ///
+    /// # Errors
+    /// A storage error.
+    fn papers_by_doi(&self, dois: &[String]) -> StoreResult<Vec<(String, ArxivId)>>;
+
+    /// Catalog papers whose title has one of these keys
+    /// (`paperhub_domain::bib::title_key`): (the key, the paper).
+    ///
+    /// # Errors
+    /// A storage error.
+    fn papers_by_title(&self, keys: &[String]) -> StoreResult<Vec<(String, ArxivId)>>;
 }

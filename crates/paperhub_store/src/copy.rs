@@ -242,6 +242,11 @@ pub const TABLES: &[Table] = &[
         key: &["author_key", "arxiv_id"],
     },
     Table {
+        name: "paper_titles",
+        columns: &[c("title_key", Text), c("arxiv_id", Text)],
+        key: &["title_key", "arxiv_id"],
+    },
+    Table {
         name: "author_follows",
         columns: &[
             c("user_id", Int),

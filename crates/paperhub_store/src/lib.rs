@@ -43,7 +43,7 @@ pub use discussions::{Comment, CommentId, Commented, DiscussionStore, NewComment
 pub use error::{BoxError, OpenError, StoreError, StoreResult};
 pub use jobs::{Acquire, JobLease, JobStore};
 pub use library::{
-    Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
+    BulkSaved, Collection, CollectionChange, CollectionId, ItemChange, LibraryLimits, LibraryStore,
     READING_LIST, Saved, SavedPaper,
 };
 pub use outbox::{NewMail, OutboxCounts, OutboxEntry, OutboxId, OutboxStore, QueuedMail, Settled};

@@ -76,6 +76,20 @@ pub enum Saved {
     Full,
 }
 
+/// What saving many papers at once did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkSaved {
+    /// Papers newly saved.
+    pub added: u32,
+    /// Papers that were there already (their notes kept, or filled when
+    /// they had none).
+    pub already: u32,
+    /// Papers not saved because the collection reached its limit.
+    pub over_limit: u32,
+    /// Papers not in the catalog.
+    pub unknown: u32,
+}
+
 /// Bounds that keep one account's library finite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LibraryLimits {
@@ -166,6 +180,23 @@ pub trait LibraryStore: Send + Sync {
         limits: LibraryLimits,
         now: DateTime<Utc>,
     ) -> StoreResult<Saved>;
+
+    /// Saves many catalog papers, each with an optional note, into the
+    /// user's collection (the reading list when `None`) in one
+    /// transaction: what a library import does. A note fills an empty
+    /// note and never overwrites one.
+    ///
+    /// # Errors
+    /// A storage error, or [`crate::StoreError::NotFound`] when the
+    /// collection is not the user's.
+    fn save_papers(
+        &self,
+        user: UserId,
+        collection: Option<CollectionId>,
+        papers: &[(ArxivId, Option<String>)],
+        limits: LibraryLimits,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(CollectionId, BulkSaved)>;
 
     /// Takes a paper out of the user's collection; false when it was not
     /// there.

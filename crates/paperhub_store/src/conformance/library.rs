@@ -185,3 +185,79 @@ pub fn library_not_interested_marks(h: &dyn Harness) {
     assert_eq!(s.reset_not_interested(ada).unwrap(), 1);
     assert!(s.not_interested(ada).unwrap().is_empty());
 }
+
+/// An import's bulk save: one transaction, unknown papers counted, notes
+/// fill empty notes only, the limit holds; DOIs and titles find papers.
+pub fn library_bulk_save_and_catalog_lookups(h: &dyn Harness) {
+    let s = h.store();
+    let mut with_doi =
+        crate::conformance::fixtures::paper("2511.00007", 1, "Deep Learning: A Review!");
+    with_doi.doi = Some("10.1038/NATURE14539".into());
+    s.upsert_papers(&[with_doi], now()).unwrap();
+    seed(s.as_ref());
+    let ada = s.create_user("ada", None, "h", now()).unwrap().id;
+    let note = |n: &str| Some(n.to_owned());
+    let (list, done) = s
+        .save_papers(
+            ada,
+            None,
+            &[
+                (id("2511.00001"), note("first")),
+                (id("2511.00002"), None),
+                (id("2511.09999"), note("unknown")),
+                (id("2511.00001"), note("again")),
+            ],
+            LIMITS,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(
+        done,
+        crate::BulkSaved {
+            added: 2,
+            already: 1,
+            over_limit: 0,
+            unknown: 1
+        }
+    );
+    let (_, done) = s
+        .save_papers(
+            ada,
+            Some(list),
+            &[
+                (id("2511.00002"), note("filled")),
+                (id("2511.00001"), note("not over")),
+                (id("2511.00003"), None),
+                (id("2511.00004"), None),
+            ],
+            LIMITS,
+            now(),
+        )
+        .unwrap();
+    assert_eq!((done.added, done.already, done.over_limit), (1, 2, 1));
+    let (items, _) = s.saved_papers(list, 0, 10).unwrap();
+    let note_of = |p: &str| items.iter().find(|i| i.paper == p).unwrap().note.clone();
+    assert_eq!(note_of("2511.00001"), "first");
+    assert_eq!(note_of("2511.00002"), "filled");
+    let bob = s.create_user("bob", None, "h", now()).unwrap().id;
+    assert!(matches!(
+        s.save_papers(bob, Some(list), &[(id("2511.00001"), None)], LIMITS, now()),
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let by_doi = s
+        .papers_by_doi(&["10.1038/nature14539".into(), "10.1/none".into()])
+        .unwrap();
+    assert_eq!(by_doi.len(), 1);
+    assert_eq!(
+        (by_doi[0].0.as_str(), by_doi[0].1.base()),
+        ("10.1038/nature14539", "2511.00007")
+    );
+    let key = paperhub_domain::bib::title_key("deep learning — a review");
+    let by_title = s.papers_by_title(&[key.clone(), "nothing".into()]).unwrap();
+    assert_eq!(by_title.len(), 1);
+    assert_eq!(
+        (by_title[0].0.as_str(), by_title[0].1.base()),
+        (key.as_str(), "2511.00007")
+    );
+}
