@@ -10,5 +10,6 @@ pub mod copy;
 pub mod demo;
 pub mod discussions;
 pub mod library;
+pub mod library_import;
 pub mod store;
 pub mod subscriptions;

@@ -10,6 +10,7 @@ mod demo;
 mod digest;
 mod harvest;
 mod import;
+mod library;
 mod papers;
 mod search;
 mod serve;
@@ -130,6 +131,13 @@ pub enum Command {
         #[command(subcommand)]
         command: digest::DigestCommand,
     },
+    /// Personal libraries: import a BibTeX, RIS or CSL-JSON file into a
+    /// user's collection, or export one.
+    Library {
+        /// What to do.
+        #[command(subcommand)]
+        command: library::LibraryCommand,
+    },
     /// Run benchmarks (not tests): import throughput and memory.
     Bench {
         /// Which benchmark.
@@ -170,6 +178,7 @@ impl Cli {
             Command::Store { command } => store::run(&config, &command),
             Command::Demo(args) => demo::run(&data_dir, &config, &args),
             Command::Digest { command } => digest::run(&data_dir, &config, &command),
+            Command::Library { command } => library::run(&data_dir, &config, &command),
             Command::Bench { command } => bench::run(&data_dir, &config, &command),
         }
     }

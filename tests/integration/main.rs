@@ -16,6 +16,7 @@ mod harvest;
 mod hf_client;
 mod import_formats;
 mod library;
+mod library_files;
 mod mail;
 mod multinode;
 mod notifications;
