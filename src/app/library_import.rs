@@ -100,37 +100,34 @@ fn outcome(r: &Reference, paper: Option<&ArxivId>, how: impl Into<String>) -> En
     }
 }
 
-/// Imports `text` (in `format`) into `user`'s `collection` (the reading
-/// list when `None`), fetching unknown arXiv papers with `fetch` when
-/// given.
+/// An import's first phase: the file read and matched against the catalog,
+/// and the arXiv ids to fetch. No store connection is held afterwards, so a
+/// slow arXiv never holds one (see #13).
+pub struct Plan {
+    format: Format,
+    references: Vec<Reference>,
+    bad: Vec<BadEntryView>,
+    known: HashSet<String>,
+    by_doi: HashMap<String, ArxivId>,
+    by_title: HashMap<String, Vec<ArxivId>>,
+    /// arXiv ids the catalog lacks, each once.
+    pub missing: Vec<ArxivId>,
+    started: Instant,
+}
+
+/// Reads `text` in `format` and matches it against the catalog.
 ///
 /// # Errors
-/// A storage error, or the collection is not the user's. A failed fetch is
-/// not an error: its entries are reported unmatched with the reason.
-pub fn import(
-    store: &dyn Store,
-    fetch: Option<Fetch<'_>>,
-    user: UserId,
-    collection: Option<CollectionId>,
-    format: Format,
-    text: &str,
-    now: DateTime<Utc>,
-) -> Result<ImportReport> {
+/// A storage error.
+pub fn plan(store: &dyn Store, format: Format, text: &str) -> Result<Plan> {
     let started = Instant::now();
     let Parsed { references, bad } = format.parse(text);
-    let mut report = ImportReport {
-        format: format.extension().to_owned(),
-        bad: bad.into_iter().map(BadEntryView::from).collect(),
-        ..ImportReport::default()
-    };
-    // 1. arXiv ids, as far as the catalog has them.
     let with_id: Vec<ArxivId> = references.iter().filter_map(|r| r.arxiv.clone()).collect();
     let known: HashSet<String> = store
         .entries(&with_id, None)?
         .into_iter()
         .map(|e| e.paper.id.base().to_owned())
         .collect();
-    // 2. DOIs and 3. titles of the entries without an arXiv id.
     let dois: Vec<String> = references
         .iter()
         .filter(|r| r.arxiv.is_none())
@@ -147,51 +144,106 @@ pub fn import(
     for (key, id) in store.papers_by_title(&titles)? {
         by_title.entry(key).or_default().push(id);
     }
-    // 4. Fetch what the catalog lacks, in one go.
-    let missing: Vec<ArxivId> = {
-        let mut seen = HashSet::new();
-        with_id
-            .iter()
-            .filter(|id| !known.contains(id.base()) && seen.insert(id.base().to_owned()))
-            .cloned()
-            .collect()
+    let mut seen = HashSet::new();
+    let missing = with_id
+        .iter()
+        .filter(|id| !known.contains(id.base()) && seen.insert(id.base().to_owned()))
+        .cloned()
+        .collect();
+    Ok(Plan {
+        format,
+        references,
+        bad: bad.into_iter().map(BadEntryView::from).collect(),
+        known,
+        by_doi,
+        by_title,
+        missing,
+        started,
+    })
+}
+
+/// What fetching the plan's missing ids gave.
+pub enum Fetched {
+    /// Fetching was off.
+    Off,
+    /// These papers (arXiv left out the ids it does not know), after this
+    /// many milliseconds.
+    Papers(Vec<Paper>, u128),
+    /// The fetch failed, with why.
+    Failed(String, u128),
+}
+
+/// Fetches the plan's missing ids with `fetch` (no store involved).
+pub fn fetch_missing(plan: &Plan, fetch: Option<Fetch<'_>>) -> Fetched {
+    let Some(fetch) = fetch else {
+        return Fetched::Off;
     };
-    let mut fetched: HashSet<String> = HashSet::new();
-    let mut fetch_error = None;
-    if let (Some(fetch), false) = (fetch, missing.is_empty()) {
-        let t = Instant::now();
-        match fetch(&missing) {
-            Ok(papers) => {
-                let wanted: HashSet<&str> = missing.iter().map(ArxivId::base).collect();
-                let papers: Vec<Paper> = papers
-                    .into_iter()
-                    .filter(|p| wanted.contains(p.id.base()))
-                    .collect();
-                store.upsert_papers(&papers, now)?;
-                fetched.extend(papers.iter().map(|p| p.id.base().to_owned()));
-            }
-            Err(e) => fetch_error = Some(format!("{e:#}")),
-        }
-        report.fetch_ms = t.elapsed().as_millis();
+    if plan.missing.is_empty() {
+        return Fetched::Papers(Vec::new(), 0);
     }
-    // The outcome of every entry, and what to save.
+    let t = Instant::now();
+    match fetch(&plan.missing) {
+        Ok(papers) => Fetched::Papers(papers, t.elapsed().as_millis()),
+        Err(e) => Fetched::Failed(format!("{e:#}"), t.elapsed().as_millis()),
+    }
+}
+
+/// Stores what was fetched and saves every matched paper into `user`'s
+/// `collection` (the reading list when `None`) in one transaction.
+///
+/// # Errors
+/// A storage error, or the collection is not the user's.
+pub fn finish(
+    store: &dyn Store,
+    plan: Plan,
+    fetched: Fetched,
+    user: UserId,
+    collection: Option<CollectionId>,
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    let mut report = ImportReport {
+        format: plan.format.extension().to_owned(),
+        bad: plan.bad,
+        ..ImportReport::default()
+    };
+    let mut got: HashSet<String> = HashSet::new();
+    let (fetching, fetch_error) = match fetched {
+        Fetched::Off => (false, None),
+        Fetched::Papers(papers, ms) => {
+            report.fetch_ms = ms;
+            let wanted: HashSet<&str> = plan.missing.iter().map(ArxivId::base).collect();
+            let papers: Vec<Paper> = papers
+                .into_iter()
+                .filter(|p| wanted.contains(p.id.base()))
+                .collect();
+            store.upsert_papers(&papers, now)?;
+            got.extend(papers.iter().map(|p| p.id.base().to_owned()));
+            (true, None)
+        }
+        Fetched::Failed(e, ms) => {
+            report.fetch_ms = ms;
+            (true, Some(e))
+        }
+    };
     let mut save: Vec<(ArxivId, Option<String>)> = Vec::new();
-    for r in &references {
+    for r in &plan.references {
         if let Some(id) = &r.arxiv {
-            if known.contains(id.base()) {
+            if plan.known.contains(id.base()) {
                 report.matched.push(outcome(r, Some(id), "arXiv id"));
-            } else if fetched.contains(id.base()) {
+            } else if got.contains(id.base()) {
                 report
                     .fetched
                     .push(outcome(r, Some(id), "fetched from arXiv"));
             } else {
-                let why = match (&fetch_error, fetch.is_some()) {
+                let why = match (&fetch_error, fetching) {
                     (Some(e), _) => format!("arXiv {} could not be fetched: {e}", id.base()),
                     (None, true) => format!("arXiv has no paper {}", id.base()),
-                    (None, false) => format!(
-                        "arXiv {} is not in the catalog (fetching is off)",
-                        id.base()
-                    ),
+                    (None, false) => {
+                        format!(
+                            "arXiv {} is not in the catalog (fetching is off)",
+                            id.base()
+                        )
+                    }
                 };
                 report.unmatched.push(outcome(r, None, why));
                 continue;
@@ -199,13 +251,17 @@ pub fn import(
             save.push((id.clone(), r.note.clone()));
             continue;
         }
-        if let Some(id) = r.doi.as_ref().and_then(|d| by_doi.get(&d.to_lowercase())) {
+        if let Some(id) = r
+            .doi
+            .as_ref()
+            .and_then(|d| plan.by_doi.get(&d.to_lowercase()))
+        {
             report.matched.push(outcome(r, Some(id), "DOI"));
             save.push((id.clone(), r.note.clone()));
             continue;
         }
         let key = r.title.as_deref().map(title_key).unwrap_or_default();
-        match by_title.get(&key).map(Vec::as_slice) {
+        match plan.by_title.get(&key).map(Vec::as_slice) {
             Some([id]) if key.len() >= MIN_TITLE_KEY => {
                 report.matched.push(outcome(r, Some(id), "title"));
                 save.push((id.clone(), r.note.clone()));
@@ -246,8 +302,27 @@ pub fn import(
         .find(|c| c.id == id)
         .map(|c| c.slug)
         .unwrap_or_default();
-    report.elapsed_ms = started.elapsed().as_millis();
+    report.elapsed_ms = plan.started.elapsed().as_millis();
     Ok(report)
+}
+
+/// The whole import in one call (the CLI's): [`plan`], [`fetch_missing`]
+/// with `fetch`, [`finish`].
+///
+/// # Errors
+/// A storage error, or the collection is not the user's.
+pub fn import(
+    store: &dyn Store,
+    fetch: Option<Fetch<'_>>,
+    user: UserId,
+    collection: Option<CollectionId>,
+    format: Format,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    let plan = plan(store, format, text)?;
+    let fetched = fetch_missing(&plan, fetch);
+    finish(store, plan, fetched, user, collection, now)
 }
 
 /// The references of a collection's papers, with the owner's notes, for

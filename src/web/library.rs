@@ -717,3 +717,171 @@ pub async fn public(
     )
     .await
 }
+
+/// Largest bibliography the upload form takes.
+pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
+
+#[derive(Template)]
+#[template(path = "library_import.html")]
+struct ImportPage {
+    chrome: Chrome,
+    report: crate::app::library_import::ImportReport,
+}
+
+/// `POST /library/import` (multipart: `file`, optional `collection`):
+/// imports a BibTeX, RIS or CSL-JSON file, then shows what matched and
+/// why the rest did not.
+///
+/// # Errors
+/// Not signed in, no file, an unknown collection, or a storage error.
+pub async fn import(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    let user = match signed_in(&viewer, "/library") {
+        Ok(u) => u,
+        Err(r) => return Ok(*r),
+    };
+    let (mut name, mut text, mut slug) = (String::new(), None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::bad_request(format!("The upload did not arrive whole: {e}")))?
+    {
+        match field.name() {
+            Some("file") => {
+                name = field.file_name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(|e| {
+                    AppError::bad_request(format!(
+                        "The file did not arrive whole (at most {} MB): {e}",
+                        MAX_UPLOAD >> 20
+                    ))
+                })?;
+                text = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            Some("collection") => {
+                let value = field.text().await.unwrap_or_default();
+                let value = value.trim();
+                if !value.is_empty() {
+                    slug = Some(value.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return library_page(
+            &app,
+            &viewer,
+            &uri,
+            &user,
+            String::new(),
+            Some("Choose a .bib, .ris or CSL-JSON file to import.".into()),
+        )
+        .await;
+    };
+    let target = match slug {
+        Some(slug) => Some(own_collection(&app, &user, &slug).await?.id),
+        None => None,
+    };
+    let format = paperhub_domain::bib::Format::detect(&name, &text);
+    use crate::app::library_import as lib;
+    let plan = app
+        .db
+        .run(move |s| lib::plan(s, format, &text).map_err(|e| StoreError::Aborted(e.into())))
+        .await?;
+    // Unknown arXiv papers are fetched in the queue submissions use, one
+    // fetch at a time and holding no store connection (see #13).
+    let fetched = match (app.arxiv.clone(), plan.missing.is_empty()) {
+        (Some(client), false) => {
+            let _place = app.fetches.join(user.id)?;
+            let turn = app.fetches.turn().await?;
+            let base_url = app.config.harvest.api_base_url.clone();
+            tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                let fetcher =
+                    |ids: &[ArxivId]| crate::harvest::api::fetch_ids(&client, &base_url, ids);
+                let fetched = lib::fetch_missing(&plan, Some(&fetcher));
+                (plan, fetched)
+            })
+            .await
+            .map_err(AppError::internal)?
+        }
+        (None, false) => (
+            plan,
+            lib::Fetched::Failed(
+                "fetching from arXiv needs harvest.contact_email in the hub's configuration".into(),
+                0,
+            ),
+        ),
+        (_, true) => (plan, lib::Fetched::Papers(Vec::new(), 0)),
+    };
+    let (plan, fetched) = fetched;
+    let uid = user.id;
+    let report = app
+        .db
+        .run(move |s| {
+            lib::finish(s, plan, fetched, uid, target, Utc::now())
+                .map_err(|e| StoreError::Aborted(e.into()))
+        })
+        .await?;
+    app.pages.bump();
+    Ok(render(&ImportPage {
+        chrome: chrome(&viewer, "Import", &uri),
+        report,
+    }))
+}
+
+/// `GET /library/{slug}/export.{bib,ris,json}`: the collection as a file.
+///
+/// # Errors
+/// Not the viewer's collection, an unknown format, or a storage error.
+pub async fn export(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Path((slug, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let user = match signed_in(&viewer, "/library") {
+        Ok(u) => u,
+        Err(r) => return Ok(*r),
+    };
+    let format = match file.as_str() {
+        "export.bib" => paperhub_domain::bib::Format::Bibtex,
+        "export.ris" => paperhub_domain::bib::Format::Ris,
+        "export.json" => paperhub_domain::bib::Format::CslJson,
+        _ => {
+            return Err(AppError::not_found(
+                "Export as export.bib, export.ris or export.json.",
+            ));
+        }
+    };
+    let collection = own_collection(&app, &user, &slug).await?;
+    let id = collection.id;
+    let refs = app
+        .db
+        .run(move |s| {
+            crate::app::library_import::export(s, id).map_err(|e| StoreError::Aborted(e.into()))
+        })
+        .await?;
+    let body = format.write(&refs);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.media_type().to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}.{}\"",
+                    collection.slug,
+                    format.extension()
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -211,7 +211,14 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/users/{name}", get(users::show_user))
         .route("/users/{name}/collections/{slug}", get(library::public))
         .route("/library", get(library::index).post(library::create))
+        .route(
+            "/library/import",
+            post(library::import).layer(axum::extract::DefaultBodyLimit::max(
+                library::MAX_UPLOAD + 64 * 1024,
+            )),
+        )
         .route("/library/{slug}", get(library::show).post(library::change))
+        .route("/library/{slug}/{file}", get(library::export))
         .route("/library/{slug}/papers/{*rest}", post(library::item))
         .route("/authors/{name}", get(authors::show))
         .route("/authors/{name}/follow", post(authors::follow))

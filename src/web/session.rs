@@ -224,7 +224,7 @@ pub async fn resolve_viewer(
             && (session.is_some() || !is_api(&path))
             && !ONE_CLICK_PATHS.contains(&path.as_str())
         {
-            let (presented, rebuilt) = match presented_csrf(req).await {
+            let (presented, rebuilt) = match presented_csrf(req, &path).await {
                 Ok(pair) => pair,
                 Err(e) => return reject(&path, e),
             };
@@ -258,7 +258,20 @@ pub async fn resolve_viewer(
 
 /// The CSRF token a request presents (header, else form field), and the
 /// request rebuilt with its body intact.
-async fn presented_csrf(req: Request) -> Result<(Option<String>, Request), AppError> {
+/// The one path that takes `multipart/form-data` (a file upload); its
+/// CSRF token is read from the form's `csrf` part.
+pub const UPLOAD_PATH: &str = "/library/import";
+
+/// The value of the `csrf` part of a multipart body, if it has one.
+fn multipart_csrf(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body.get(..body.len().min(64 * 1024))?);
+    let at = text.find("name=\"csrf\"")?;
+    let value_start = at + text[at..].find("\r\n\r\n")? + 4;
+    let value_end = value_start + text[value_start..].find("\r\n")?;
+    Some(text[value_start..value_end].trim().to_owned())
+}
+
+async fn presented_csrf(req: Request, path: &str) -> Result<(Option<String>, Request), AppError> {
     if let Some(v) = req
         .headers()
         .get("x-csrf-token")
@@ -266,11 +279,26 @@ async fn presented_csrf(req: Request) -> Result<(Option<String>, Request), AppEr
     {
         return Ok((Some(v.to_owned()), req));
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or_default()
+        .to_owned();
+    if content_type.starts_with("multipart/form-data") && path == UPLOAD_PATH {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, super::library::MAX_UPLOAD + 64 * 1024)
+            .await
+            .map_err(|_| {
+                AppError::bad_request(format!(
+                    "The file is too large: at most {} MB.",
+                    super::library::MAX_UPLOAD >> 20
+                ))
+            })?;
+        let token = multipart_csrf(&bytes);
+        return Ok((token, Request::from_parts(parts, Body::from(bytes))));
+    }
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     if !is_form {
         return Ok((None, req));
     }

@@ -66,6 +66,17 @@ impl FetchQueue {
         }
     }
 
+    /// Waits for the one fetch turn; holding it, a fetch runs.
+    ///
+    /// # Errors
+    /// The queue was closed (the hub is stopping).
+    pub async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        Arc::clone(&self.running)
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)
+    }
+
     /// Joins the queue for `user`.
     ///
     /// # Errors

@@ -375,3 +375,84 @@ async fn the_collections_api_keeps_one_library_per_account() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// A multipart upload as a browser sends it.
+fn multipart(csrf: &str, file: &str, name: &str, collection: &str) -> (String, String) {
+    let b = "----paperhubtestboundary";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n{file}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\n{collection}\r\n--{b}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+#[tokio::test]
+async fn import_from_the_library_page_and_export_its_collections() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let hub = Hub::new();
+    let mut ada = hub.client();
+    ada.sign_up("ada").await;
+    ada.get("/library").await;
+    ada.post("/library", &[("name", "Portraits")]).await;
+    let library = ada.get("/library").await.body;
+    assert!(library.contains("enctype=\"multipart/form-data\""));
+    let ris = format!(
+        "TY  - JOUR\r\nTI  - DiffPortrait360\r\nUR  - https://arxiv.org/abs/{A}\r\nN1  - Great figures.\r\nER  - \r\n\
+         TY  - JOUR\r\nTI  - Nothing like it\r\nER  - \r\n"
+    );
+    let upload = |ct: String, body: String| {
+        Request::post("/library/import")
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let csrf = ada.csrf.clone().unwrap();
+    let (ct, body) = multipart(&csrf, &ris, "zotero.ris", "portraits");
+    let r = ada.send(upload(ct, body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body
+            .contains("1 matched, 0 fetched from arXiv, 1 unmatched, 0 unreadable; 1 added"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("Line 6: no arXiv id or DOI, and no catalog paper has its title"),
+        "{}",
+        r.body
+    );
+    let page = ada.get("/library/portraits").await.body;
+    assert!(page.contains("Great figures.</textarea>"), "{page}");
+
+    // Without the form's token the upload is refused.
+    let (ct, body) = multipart("forged", &ris, "zotero.ris", "portraits");
+    assert_eq!(
+        ada.send(upload(ct, body)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Exports, as files.
+    for (ext, starts) in [("bib", "@misc{"), ("ris", "TY  - UNPB"), ("json", "[")] {
+        let r = ada.get(&format!("/library/portraits/export.{ext}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.starts_with(starts), "{ext}: {}", r.body);
+        assert!(r.body.contains("Great figures."), "{ext}");
+        assert!(
+            r.header("content-disposition")
+                .contains(&format!("portraits.{ext}"))
+        );
+    }
+    assert_eq!(
+        ada.get("/library/portraits/export.exe").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let mut bob = hub.client();
+    bob.sign_up("bob").await;
+    assert_eq!(
+        bob.get("/library/portraits/export.bib").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
