@@ -578,3 +578,111 @@ fn sign_up_submit_upvote_search_and_subscribe_to_the_digest_in_chromium() {
     assert_console_clean(&d);
     d.call("DELETE", "", None);
 }
+
+#[test]
+fn build_a_library_in_chromium_save_import_export_and_import_again() {
+    let t = seeded_dir();
+    let atom = std::fs::read(fixture("arxiv-api/id_list=1111.2011v2.xml")).unwrap();
+    let arxiv = Server::start(move |_, _| Reply::ok(atom.clone()));
+    let (_hub, base) = serve(
+        &t.data_dir(),
+        [
+            ("PAPERHUB__HARVEST__CONTACT_EMAIL".to_owned(), "ops@example.org".to_owned()),
+            (
+                "PAPERHUB__HARVEST__API_BASE_URL".to_owned(),
+                format!("{}/api/query", arxiv.base),
+            ),
+        ],
+    );
+    let (_browser, d) = browser(screenshots("library"));
+    d.sign_up(&base, "e2e-reader");
+
+    // Save three papers from the daily list, without a reload.
+    d.go(&format!("{base}/"));
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({ "script": "window.notReloaded = true", "args": [] })),
+    );
+    for _ in 0..3 {
+        d.click("section[aria-labelledby=announced] form.save button");
+    }
+    d.wait_for("three saved cards", |d| {
+        d.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "return document.querySelectorAll('section[aria-labelledby=announced] a.saved').length",
+                "args": []
+            })),
+        ) == json!(3)
+    });
+    let still = d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({ "script": "return window.notReloaded === true", "args": [] })),
+    );
+    assert_eq!(still, json!(true), "saving reloaded the page");
+    d.screenshot("1-saved");
+    d.go(&format!("{base}/library"));
+    assert!(d.source().contains("3 papers"), "{}", d.source());
+
+    // Import a .bib: one paper the catalog has, one arXiv must give, one
+    // nobody has.
+    let bib = t.file("mine.bib");
+    std::fs::write(
+        &bib,
+        "@misc{have, title={x}, eprint={2503.15667}, archivePrefix={arXiv}, note={From Zotero}}\n\
+         @misc{fetch, title={Quantum Criticality}, url={https://arxiv.org/abs/1111.2011}}\n\
+         @article{none, title={A paper nobody has written at all}}\n",
+    )
+    .unwrap();
+    d.type_into("#import-file", bib.to_str().unwrap());
+    d.click("form.import-file button[type=submit]");
+    d.wait_for("the import report", |d| d.source().contains("1 unmatched"));
+    let report = d.text("main");
+    assert!(
+        report.contains("1 matched, 1 fetched from arXiv, 1 unmatched, 0 unreadable; 2 added"),
+        "{report}"
+    );
+    assert!(report.contains("Line 3 (none): no arXiv id or DOI"), "{report}");
+    d.screenshot("2-imported");
+    d.go(&format!("{base}/library/reading-list"));
+    assert!(d.source().contains("5 papers"));
+    assert!(d.source().contains("From Zotero</textarea>"));
+
+    // Export it, then import the export into a new collection: nothing lost.
+    let exported = d.call(
+        "POST",
+        "/execute/async",
+        Some(json!({
+            "script": "const done = arguments[arguments.length - 1]; fetch('/library/reading-list/export.bib').then(r => r.text()).then(done)",
+            "args": []
+        })),
+    );
+    let exported = exported.as_str().unwrap().to_owned();
+    assert_eq!(exported.matches("@misc{").count(), 5, "{exported}");
+    let again = t.file("again.bib");
+    std::fs::write(&again, &exported).unwrap();
+    d.go(&format!("{base}/library"));
+    d.type_into("#new-name", "Round trip");
+    d.click("form.new-collection button");
+    d.wait_for("the new collection", |d| d.url().ends_with("/library/round-trip"));
+    d.go(&format!("{base}/library"));
+    d.type_into("#import-file", again.to_str().unwrap());
+    let select = d.find("#import-into");
+    d.call(
+        "POST",
+        &format!("/element/{select}/value"),
+        Some(json!({ "text": "Round trip" })),
+    );
+    d.click("form.import-file button[type=submit]");
+    d.wait_for("the second report", |d| d.source().contains("5 added"));
+    assert!(d.text("main").contains("5 matched, 0 fetched from arXiv, 0 unmatched"));
+    d.go(&format!("{base}/library/round-trip"));
+    assert!(d.source().contains("5 papers"));
+    assert!(d.source().contains("From Zotero</textarea>"), "the note came along");
+    d.screenshot("3-round-trip");
+    assert_console_clean(&d);
+    d.call("DELETE", "", None);
+}

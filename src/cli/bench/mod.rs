@@ -20,6 +20,7 @@
 //! vectors), [`web`] (pages under `wrk`), [`digest`] and [`starvation`].
 
 pub mod digest;
+mod library;
 pub mod search;
 pub mod starvation;
 pub mod web;
@@ -83,6 +84,9 @@ pub enum BenchCommand {
     /// personal interests (on a scratch copy of the store), against matching
     /// them one by one.
     Digest(digest::DigestBenchArgs),
+    /// Importing a large bibliography (generated from the catalog) into a
+    /// library, in each format, without arXiv fetches.
+    Library(library::LibraryBenchArgs),
     /// Page latency while submissions wait on a slow arXiv, against the
     /// same hub idle (adds one bench account to the data dir).
     Starvation(starvation::StarvationBenchArgs),
@@ -260,6 +264,7 @@ pub fn run(
         BenchCommand::Vectors { queries } => search::vectors(data_dir, config, *queries)?,
         BenchCommand::Web(args) => web::web(data_dir, config, args)?,
         BenchCommand::Digest(args) => digest::digest(data_dir, config, args)?,
+        BenchCommand::Library(args) => library::library(data_dir, config, args)?,
         BenchCommand::Starvation(args) => {
             starvation::starvation(data_dir, config, args)?;
         }
