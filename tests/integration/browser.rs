@@ -587,7 +587,10 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
     let (_hub, base) = serve(
         &t.data_dir(),
         [
-            ("PAPERHUB__HARVEST__CONTACT_EMAIL".to_owned(), "ops@example.org".to_owned()),
+            (
+                "PAPERHUB__HARVEST__CONTACT_EMAIL".to_owned(),
+                "ops@example.org".to_owned(),
+            ),
             (
                 "PAPERHUB__HARVEST__API_BASE_URL".to_owned(),
                 format!("{}/api/query", arxiv.base),
@@ -604,10 +607,7 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
         "/execute/sync",
         Some(json!({ "script": "window.notReloaded = true", "args": [] })),
     );
-    for _ in 0..3 {
-        d.click("section[aria-labelledby=announced] form.save button");
-    }
-    d.wait_for("three saved cards", |d| {
+    let saved = |d: &Driver| {
         d.call(
             "POST",
             "/execute/sync",
@@ -615,8 +615,12 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
                 "script": "return document.querySelectorAll('section[aria-labelledby=announced] a.saved').length",
                 "args": []
             })),
-        ) == json!(3)
-    });
+        )
+    };
+    for n in 1..=3 {
+        d.click("section[aria-labelledby=announced] form.save button");
+        d.wait_for("the card marked saved", |d| saved(d) == json!(n));
+    }
     let still = d.call(
         "POST",
         "/execute/sync",
@@ -645,7 +649,10 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
         report.contains("1 matched, 1 fetched from arXiv, 1 unmatched, 0 unreadable; 2 added"),
         "{report}"
     );
-    assert!(report.contains("Line 3 (none): no arXiv id or DOI"), "{report}");
+    assert!(
+        report.contains("Line 3 (none): no arXiv id or DOI"),
+        "{report}"
+    );
     d.screenshot("2-imported");
     d.go(&format!("{base}/library/reading-list"));
     assert!(d.source().contains("5 papers"));
@@ -667,7 +674,9 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
     d.go(&format!("{base}/library"));
     d.type_into("#new-name", "Round trip");
     d.click("form.new-collection button");
-    d.wait_for("the new collection", |d| d.url().ends_with("/library/round-trip"));
+    d.wait_for("the new collection", |d| {
+        d.url().ends_with("/library/round-trip")
+    });
     d.go(&format!("{base}/library"));
     d.type_into("#import-file", again.to_str().unwrap());
     let select = d.find("#import-into");
@@ -678,10 +687,16 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
     );
     d.click("form.import-file button[type=submit]");
     d.wait_for("the second report", |d| d.source().contains("5 added"));
-    assert!(d.text("main").contains("5 matched, 0 fetched from arXiv, 0 unmatched"));
+    assert!(
+        d.text("main")
+            .contains("5 matched, 0 fetched from arXiv, 0 unmatched")
+    );
     d.go(&format!("{base}/library/round-trip"));
     assert!(d.source().contains("5 papers"));
-    assert!(d.source().contains("From Zotero</textarea>"), "the note came along");
+    assert!(
+        d.source().contains("From Zotero</textarea>"),
+        "the note came along"
+    );
     d.screenshot("3-round-trip");
     assert_console_clean(&d);
     d.call("DELETE", "", None);

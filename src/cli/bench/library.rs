@@ -94,7 +94,14 @@ pub fn library(data_dir: &DataDir, config: &Config, args: &LibraryBenchArgs) -> 
         if let Some(old) = store.collection(user.id, COLLECTION)? {
             store.delete_collection(user.id, old.id)?;
         }
-        let target = match store.create_collection(user.id, COLLECTION, "Bench", false, LIMITS, Utc::now()) {
+        let target = match store.create_collection(
+            user.id,
+            COLLECTION,
+            "Bench",
+            false,
+            LIMITS,
+            Utc::now(),
+        ) {
             Ok(c) => c,
             Err(StoreError::Conflict { .. }) => store
                 .collection(user.id, COLLECTION)?
