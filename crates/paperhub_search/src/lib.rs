@@ -13,6 +13,7 @@ pub mod fusion;
 pub mod hnsw;
 pub mod lexical;
 pub mod query;
+pub mod recommend;
 pub mod vector;
 
 pub use lexical::{Hit, IndexDoc, LexicalIndex, LexicalWriter, SearchRequest, SortOrder};
