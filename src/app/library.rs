@@ -62,9 +62,16 @@ pub fn slug_of(name: &str) -> Option<String> {
 /// A sentence saying what is wrong with the name.
 pub fn name_and_slug(raw: &str) -> Result<(String, String), String> {
     let name = check_name(raw)?;
-    let slug = slug_of(&name).ok_or("Use at least one letter or digit in the name.")?;
+    let mut slug = slug_of(&name).ok_or("Use at least one letter or digit in the name.")?;
+    // `/library/import` is the upload's path, not a collection's.
+    if RESERVED.contains(&slug.as_str()) {
+        slug.push_str("-collection");
+    }
     Ok((name, slug))
 }
+
+/// Slugs that name pages under `/library/`.
+const RESERVED: &[&str] = &["import"];
 
 /// Whether `s` is a well-formed slug (as URLs carry them).
 pub fn is_slug(s: &str) -> bool {
@@ -129,6 +136,7 @@ mod tests {
         assert!(!is_slug("a/b") && !is_slug(&"a".repeat(61)));
         assert_eq!(check_name("  Deep   learning ").unwrap(), "Deep learning");
         assert!(check_name("   ").is_err());
+        assert_eq!(name_and_slug("Import").unwrap().1, "import-collection");
         assert!(check_name(&"x".repeat(101)).is_err());
         assert_eq!(check_note(" a\0b ").unwrap(), "ab");
         assert!(check_note(&"x".repeat(2001)).is_err());

@@ -91,6 +91,18 @@ impl From<BadEntry> for BadEntryView {
     }
 }
 
+/// A note as the library keeps it: checked, and cut to the longest note.
+fn clip(note: Option<&str>) -> Option<String> {
+    let note = note?;
+    let checked = super::library::check_note(note).unwrap_or_else(|_| {
+        note.chars()
+            .take(super::library::MAX_NOTE)
+            .collect::<String>()
+            .replace('\0', "")
+    });
+    (!checked.is_empty()).then_some(checked)
+}
+
 fn outcome(r: &Reference, paper: Option<&ArxivId>, how: impl Into<String>) -> EntryOutcome {
     EntryOutcome {
         line: r.line,
@@ -112,6 +124,8 @@ pub struct Plan {
     by_title: HashMap<String, Vec<ArxivId>>,
     /// arXiv ids the catalog lacks, each once.
     pub missing: Vec<ArxivId>,
+    /// Missing ids left for a later import (over the per-import limit).
+    deferred: Vec<ArxivId>,
     started: Instant,
 }
 
@@ -120,8 +134,21 @@ pub struct Plan {
 /// # Errors
 /// A storage error.
 pub fn plan(store: &dyn Store, format: Format, text: &str) -> Result<Plan> {
-    let started = Instant::now();
-    let Parsed { references, bad } = format.parse(text);
+    plan_parsed(store, format, format.parse(text), Instant::now())
+}
+
+/// Matches an already read file against the catalog (the web reads it
+/// first, outside any store connection); `started` is when reading began.
+///
+/// # Errors
+/// A storage error.
+pub fn plan_parsed(
+    store: &dyn Store,
+    format: Format,
+    parsed: Parsed,
+    started: Instant,
+) -> Result<Plan> {
+    let Parsed { references, bad } = parsed;
     let with_id: Vec<ArxivId> = references.iter().filter_map(|r| r.arxiv.clone()).collect();
     let known: HashSet<String> = store
         .entries(&with_id, None)?
@@ -158,6 +185,7 @@ pub fn plan(store: &dyn Store, format: Format, text: &str) -> Result<Plan> {
         by_doi,
         by_title,
         missing,
+        deferred: Vec::new(),
         started,
     })
 }
@@ -173,11 +201,16 @@ pub enum Fetched {
     Failed(String, u128),
 }
 
-/// Fetches the plan's missing ids with `fetch` (no store involved).
-pub fn fetch_missing(plan: &Plan, fetch: Option<Fetch<'_>>) -> Fetched {
+/// Fetches the plan's missing ids with `fetch` (no store involved), the
+/// first `at_most` of them; the rest are reported as not fetched, and a
+/// second import of the same file fetches the next ones.
+pub fn fetch_missing(plan: &mut Plan, fetch: Option<Fetch<'_>>, at_most: usize) -> Fetched {
     let Some(fetch) = fetch else {
         return Fetched::Off;
     };
+    if plan.missing.len() > at_most {
+        plan.deferred = plan.missing.split_off(at_most);
+    }
     if plan.missing.is_empty() {
         return Fetched::Papers(Vec::new(), 0);
     }
@@ -234,6 +267,14 @@ pub fn finish(
                 report
                     .fetched
                     .push(outcome(r, Some(id), "fetched from arXiv"));
+            } else if plan.deferred.iter().any(|d| d.base() == id.base()) {
+                let why = format!(
+                    "arXiv {} was not fetched: one import fetches at most {} new papers; import the file again for the next ones",
+                    id.base(),
+                    plan.missing.len()
+                );
+                report.unmatched.push(outcome(r, None, why));
+                continue;
             } else {
                 let why = match (&fetch_error, fetching) {
                     (Some(e), _) => format!("arXiv {} could not be fetched: {e}", id.base()),
@@ -257,14 +298,14 @@ pub fn finish(
             .and_then(|d| plan.by_doi.get(&d.to_lowercase()))
         {
             report.matched.push(outcome(r, Some(id), "DOI"));
-            save.push((id.clone(), r.note.clone()));
+            save.push((id.clone(), clip(r.note.as_deref())));
             continue;
         }
         let key = r.title.as_deref().map(title_key).unwrap_or_default();
         match plan.by_title.get(&key).map(Vec::as_slice) {
             Some([id]) if key.len() >= MIN_TITLE_KEY => {
                 report.matched.push(outcome(r, Some(id), "title"));
-                save.push((id.clone(), r.note.clone()));
+                save.push((id.clone(), clip(r.note.as_deref())));
             }
             Some(ids) if ids.len() > 1 => {
                 let why = format!("its title names {} catalog papers", ids.len());
@@ -320,8 +361,8 @@ pub fn import(
     text: &str,
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
-    let plan = plan(store, format, text)?;
-    let fetched = fetch_missing(&plan, fetch);
+    let mut plan = plan(store, format, text)?;
+    let fetched = fetch_missing(&mut plan, fetch, usize::MAX);
     finish(store, plan, fetched, user, collection, now)
 }
 
@@ -334,10 +375,12 @@ pub fn export(store: &dyn Store, collection: CollectionId) -> Result<Vec<Referen
     let (items, _) = store.saved_papers(collection, 0, LIMITS.papers)?;
     let ids: Vec<ArxivId> = items.iter().filter_map(|i| i.paper.parse().ok()).collect();
     let entries = store.entries(&ids, None)?;
+    let by_id: HashMap<&str, &paperhub_store::Entry> =
+        entries.iter().map(|e| (e.paper.id.base(), e)).collect();
     let mut out = Vec::with_capacity(items.len());
     // Oldest saved first, the order a reader expects in a file.
     for item in items.iter().rev() {
-        let Some(e) = entries.iter().find(|e| e.paper.id.base() == item.paper) else {
+        let Some(e) = by_id.get(item.paper.as_str()) else {
             continue;
         };
         let p = &e.paper;

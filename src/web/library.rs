@@ -33,7 +33,7 @@ use crate::app::library::{self as rules, LIMITS};
 /// Papers on one page of a collection.
 const PAGE: u32 = 50;
 
-/// Saved papers a library search reads at most.
+/// Saved papers a library search reads at most, over all collections.
 const SEARCH_DEPTH: u32 = 5_000;
 
 /// Which of `ids` the viewer saved anywhere (empty for visitors).
@@ -232,10 +232,14 @@ async fn library_page(
             if query.is_empty() {
                 return Ok::<_, StoreError>((collections, Vec::new()));
             }
-            // Every saved paper once, with its notes from every collection.
+            // Every saved paper once, with its notes from every collection,
+            // the newest SEARCH_DEPTH saves of the whole library at most.
             let mut notes: std::collections::BTreeMap<String, String> = Default::default();
+            let mut budget = SEARCH_DEPTH;
             for c in &collections {
-                for item in s.saved_papers(c.id, 0, SEARCH_DEPTH)?.0 {
+                let (items, _) = s.saved_papers(c.id, 0, budget)?;
+                budget = budget.saturating_sub(u32::try_from(items.len()).unwrap_or(u32::MAX));
+                for item in items {
                     let note = notes.entry(item.paper).or_default();
                     note.push(' ');
                     note.push_str(&item.note);
@@ -393,12 +397,17 @@ async fn collection_page(
         let Some(entry) = entries.iter().find(|e| e.paper.id.base() == item.paper) else {
             continue;
         };
+        // Others see neither the owner's notes and read marks nor papers
+        // the curators hid.
+        if entry.hidden && !mine {
+            continue;
+        }
         let mut card = Card::new(entry, &[]);
         card.saved = mine;
         views.push(ItemView {
             card,
             note: if mine { item.note } else { String::new() },
-            read: item.read,
+            read: mine && item.read,
             added: item.added_at.format("%Y-%m-%d").to_string(),
         });
     }
@@ -692,6 +701,7 @@ pub async fn public(
                 let (items, _) = s.saved_papers(id, 0, 100)?;
                 let ids: Vec<ArxivId> = items.iter().filter_map(|i| i.paper.parse().ok()).collect();
                 s.entries(&ids, None)
+                    .map(|all| all.into_iter().filter(|e| !e.hidden).collect::<Vec<_>>())
             })
             .await?;
         let page = format!("/users/{}/collections/{}", owner.username, collection.slug);
@@ -720,6 +730,10 @@ pub async fn public(
 
 /// Largest bibliography the upload form takes.
 pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
+
+/// New arXiv papers one web import fetches at most (one API request); a
+/// second import of the same file fetches the next ones.
+pub const WEB_FETCHES: usize = 100;
 
 #[derive(Template)]
 #[template(path = "library_import.html")]
@@ -788,22 +802,32 @@ pub async fn import(
     };
     let format = paperhub_domain::bib::Format::detect(&name, &text);
     use crate::app::library_import as lib;
-    let plan = app
+    // One import per account at a time, in the queue submissions use; the
+    // place is held to the end, so a second upload meanwhile gets a 429.
+    let _place = app.fetches.join(user.id)?;
+    // Reading the file is CPU work: on a blocking thread, holding no store
+    // connection.
+    let started = std::time::Instant::now();
+    let parsed = tokio::task::spawn_blocking(move || format.parse(&text))
+        .await
+        .map_err(AppError::internal)?;
+    let mut plan = app
         .db
-        .run(move |s| lib::plan(s, format, &text).map_err(|e| StoreError::Aborted(e.into())))
+        .run(move |s| {
+            lib::plan_parsed(s, format, parsed, started).map_err(|e| StoreError::Aborted(e.into()))
+        })
         .await?;
-    // Unknown arXiv papers are fetched in the queue submissions use, one
-    // fetch at a time and holding no store connection (see #13).
+    // Unknown arXiv papers: at most one API batch per import, fetched in
+    // its turn and holding no store connection (see #13).
     let fetched = match (app.arxiv.clone(), plan.missing.is_empty()) {
         (Some(client), false) => {
-            let _place = app.fetches.join(user.id)?;
             let turn = app.fetches.turn().await?;
             let base_url = app.config.harvest.api_base_url.clone();
             tokio::task::spawn_blocking(move || {
                 let _turn = turn;
                 let fetcher =
                     |ids: &[ArxivId]| crate::harvest::api::fetch_ids(&client, &base_url, ids);
-                let fetched = lib::fetch_missing(&plan, Some(&fetcher));
+                let fetched = lib::fetch_missing(&mut plan, Some(&fetcher), WEB_FETCHES);
                 (plan, fetched)
             })
             .await

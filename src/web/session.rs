@@ -224,7 +224,7 @@ pub async fn resolve_viewer(
             && (session.is_some() || !is_api(&path))
             && !ONE_CLICK_PATHS.contains(&path.as_str())
         {
-            let (presented, rebuilt) = match presented_csrf(req, &path).await {
+            let (presented, rebuilt) = match presented_csrf(req, &path, session.is_some()).await {
                 Ok(pair) => pair,
                 Err(e) => return reject(&path, e),
             };
@@ -271,7 +271,11 @@ fn multipart_csrf(body: &[u8]) -> Option<String> {
     Some(text[value_start..value_end].trim().to_owned())
 }
 
-async fn presented_csrf(req: Request, path: &str) -> Result<(Option<String>, Request), AppError> {
+async fn presented_csrf(
+    req: Request,
+    path: &str,
+    signed_in: bool,
+) -> Result<(Option<String>, Request), AppError> {
     if let Some(v) = req
         .headers()
         .get("x-csrf-token")
@@ -285,7 +289,9 @@ async fn presented_csrf(req: Request, path: &str) -> Result<(Option<String>, Req
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    if content_type.starts_with("multipart/form-data") && path == UPLOAD_PATH {
+    // Only a signed-in upload is read at all: a visitor's multipart body is
+    // never buffered (it fails the CSRF check unread).
+    if content_type.starts_with("multipart/form-data") && path == UPLOAD_PATH && signed_in {
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, super::library::MAX_UPLOAD + 64 * 1024)
             .await

@@ -456,3 +456,61 @@ async fn import_from_the_library_page_and_export_its_collections() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A web import fetches at most one API batch of new papers, says which
+/// were left for next time, and visitors' uploads are refused unread.
+#[tokio::test]
+async fn web_imports_fetch_one_batch_and_visitors_cannot_upload() {
+    use crate::replay::{Reply, Server};
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let atom = std::fs::read(crate::util::fixture("arxiv-api/id_list=1111.2011v2.xml")).unwrap();
+    let arxiv = Server::start(move |_, _| Reply::ok(atom.clone()));
+    let mut config = paperhub::config::Config::default();
+    config.harvest.contact_email = "ops@example.org".into();
+    config.harvest.api_base_url = format!("{}/api/query", arxiv.base);
+    let hub = Hub::with_config(config);
+    let mut ada = hub.client();
+    ada.sign_up("ada").await;
+    ada.get("/library").await;
+    let mut bib = String::from("@misc{known, url={https://arxiv.org/abs/1111.2011}}\n");
+    for i in 0..101 {
+        bib.push_str(&format!(
+            "@misc{{m{i}, eprint={{2512.{:05}}}, archivePrefix={{arXiv}}}}\n",
+            90_000 + i
+        ));
+    }
+    let csrf = ada.csrf.clone().unwrap();
+    let (ct, body) = multipart(&csrf, &bib, "big.bib", "");
+    let upload = |ct: String, body: String| {
+        Request::post("/library/import")
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = ada.send(upload(ct.clone(), body.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body
+            .contains("0 matched, 1 fetched from arXiv, 101 unmatched"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("arXiv has no paper 2512.90000"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(
+            "arXiv 2512.90100 was not fetched: one import fetches at most 100 new papers"
+        ),
+        "{}",
+        r.body
+    );
+    // A visitor's upload is refused without being read.
+    let mut visitor = hub.client();
+    visitor.get("/").await;
+    let r = visitor.send(upload(ct, body)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -183,7 +183,9 @@ pub fn train_svm(
     // visited first.
     let mut order: Vec<usize> = (0..samples.len()).collect();
     for epoch in 0..epochs {
-        order.sort_by_key(|&i| (i.wrapping_mul(2_654_435_761).wrapping_add(epoch)) % samples.len().max(1));
+        order.sort_by_key(|&i| {
+            (i.wrapping_mul(2_654_435_761).wrapping_add(epoch)) % samples.len().max(1)
+        });
         let mut max_change = 0.0f32;
         for &i in &order {
             let (x, y, upper) = samples[i];
@@ -240,7 +242,9 @@ mod tests {
         assert!((norm - 1.0).abs() < 1e-5);
         let dot = |x: &Sparse, y: &Sparse| -> f32 {
             let ym: HashMap<u32, f32> = y.iter().copied().collect();
-            x.iter().map(|(b, v)| v * ym.get(b).copied().unwrap_or(0.0)).sum()
+            x.iter()
+                .map(|(b, v)| v * ym.get(b).copied().unwrap_or(0.0))
+                .sum()
         };
         assert!(dot(&a, &t.row(corpus[1])) > dot(&a, &t.row(corpus[2])));
         assert!(t.row("").is_empty());

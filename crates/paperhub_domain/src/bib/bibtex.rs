@@ -17,7 +17,18 @@ struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Bytes of values still allowed: `@string` macros can make a value
+    /// far longer than its source, so the whole file gets a budget.
+    budget: usize,
 }
+
+/// Macros kept at most, and their longest value.
+const MAX_MACROS: usize = 1_000;
+const MAX_MACRO_VALUE: usize = 4_096;
+
+/// Fields kept per entry, and their bytes together.
+const MAX_FIELDS: usize = 100;
+const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 impl Reader<'_> {
     fn peek(&self) -> Option<u8> {
@@ -125,6 +136,9 @@ impl Reader<'_> {
             if self.peek() == Some(b'#') {
                 self.pos += 1;
             } else {
+                self.budget = self.budget.checked_sub(out.len()).ok_or_else(|| {
+                    "its @string macros expand to far more text than the file holds".to_owned()
+                })?;
                 return Ok(out);
             }
         }
@@ -135,8 +149,13 @@ impl Reader<'_> {
     fn resync(&mut self) {
         while let Some(at) = memchr::memchr(b'@', self.bytes.get(self.pos..).unwrap_or_default()) {
             let p = self.pos + at;
-            let line_start = self.text[..p].rfind('\n').map_or(0, |n| n + 1);
-            if self.text[line_start..p].trim().is_empty() && p > self.pos {
+            // Only blanks between the line's start and the `@` (looking
+            // back over blanks alone, so no byte is scanned twice).
+            let mut q = p;
+            while q > 0 && matches!(self.bytes[q - 1], b' ' | b'\t' | b'\r') {
+                q -= 1;
+            }
+            if (q == 0 || self.bytes[q - 1] == b'\n') && p > self.pos {
                 self.pos = p;
                 return;
             }
@@ -156,7 +175,9 @@ pub fn parse(text: &str) -> Parsed {
         text,
         bytes: text.as_bytes(),
         pos: 0,
+        budget: text.len().saturating_mul(4).saturating_add(1 << 20),
     };
+    let mut lines = super::Lines::new(text);
     let mut out = Parsed::default();
     let mut macros: Vec<(String, String)> = MONTHS
         .iter()
@@ -166,7 +187,7 @@ pub fn parse(text: &str) -> Parsed {
     while let Some(at) = memchr::memchr(b'@', r.bytes.get(r.pos..).unwrap_or_default()) {
         let start = r.pos + at;
         r.pos = start + 1;
-        let line = super::line_of(text, start);
+        let line = lines.at(start);
         let kind = r.name().to_ascii_lowercase();
         r.skip_space();
         let close = match r.peek() {
@@ -193,7 +214,7 @@ pub fn parse(text: &str) -> Parsed {
                 r.pos += usize::from(ok);
                 match r.value(&macros) {
                     Ok(v) if ok && !name.is_empty() => {
-                        if macros.len() < 10_000 {
+                        if macros.len() < MAX_MACROS && v.len() <= MAX_MACRO_VALUE {
                             macros.push((name, v));
                         }
                         r.skip_space();
@@ -257,6 +278,7 @@ fn entry(
     let key_opt = (!key.is_empty()).then(|| key.clone());
     r.skip_space();
     let mut fields = Vec::new();
+    let mut kept = 0usize;
     loop {
         match r.peek() {
             Some(b',') => {
@@ -291,7 +313,11 @@ fn entry(
         let value = r
             .value(macros)
             .map_err(|e| (key_opt.clone(), format!("field {name}: {e}")))?;
-        if fields.len() < 500 {
+        kept += value.len();
+        if kept > MAX_ENTRY_BYTES {
+            return Err((key_opt, "the entry is over 1 MB".into()));
+        }
+        if fields.len() < MAX_FIELDS {
             fields.push((name, value));
         }
         r.skip_space();
@@ -578,6 +604,42 @@ mod tests {
         assert_eq!(p.bad.len(), 1);
         assert_eq!(p.bad[0].key.as_deref(), Some("broken"));
         assert_eq!(p.bad[0].line, 23);
+    }
+
+    /// Inputs built to make a careless reader slow or huge: a million
+    /// stray `@`s, macros that multiply, a value of repeated "arxiv".
+    #[test]
+    fn hostile_files_stay_linear_and_small() {
+        let strays = "@\n".repeat(500_000);
+        let p = parse(&strays);
+        assert!(p.references.is_empty() && p.bad.is_empty());
+        let no_newlines = format!("x{}", " @".repeat(300_000));
+        assert!(parse(&no_newlines).references.is_empty());
+
+        let mut bomb = format!("@string{{a = \"{}\"}}\n", "x".repeat(4_000));
+        bomb.push_str("@string{b = a # a # a # a}\n");
+        for i in 0..20_000 {
+            bomb.push_str(&format!("@misc{{k{i}, title = a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a # a}}\n"));
+        }
+        let p = parse(&bomb);
+        let kept: usize = p
+            .references
+            .iter()
+            .map(|r| r.title.as_ref().map_or(0, String::len))
+            .sum();
+        assert!(
+            kept <= bomb.len() * 5,
+            "{kept} bytes kept from {}",
+            bomb.len()
+        );
+        assert!(
+            p.bad.iter().any(|b| b.reason.contains("expand")),
+            "{:?}",
+            p.bad.first()
+        );
+
+        let arxivs = format!("@misc{{k, title = {{{}}}}}", "arxiv".repeat(40_000));
+        assert_eq!(parse(&arxivs).references[0].arxiv, None);
     }
 
     #[test]

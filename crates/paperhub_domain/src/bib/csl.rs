@@ -90,8 +90,9 @@ pub fn parse(text: &str) -> Parsed {
             return out;
         }
     };
+    let mut lines = super::Lines::new(text);
     for (n, (start, end)) in spans.into_iter().enumerate() {
-        let line = line_of(text, start);
+        let line = lines.at(start);
         if n >= MAX_ENTRIES {
             out.bad.push(BadEntry {
                 line,

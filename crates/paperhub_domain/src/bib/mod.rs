@@ -45,6 +45,38 @@ pub struct Reference {
     pub line: usize,
 }
 
+/// `s` cut to at most `max` characters.
+fn cut(s: &mut String, max: usize) {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        s.truncate(at);
+    }
+}
+
+impl Reference {
+    /// Cuts every field to a size no real reference needs, so a hostile
+    /// file of 20,000 entries stays small in memory.
+    fn bound(&mut self) {
+        cut(&mut self.key, 200);
+        for f in [
+            &mut self.title,
+            &mut self.doi,
+            &mut self.url,
+            &mut self.year,
+        ] {
+            if let Some(v) = f {
+                cut(v, 2_000);
+            }
+        }
+        if let Some(n) = &mut self.note {
+            cut(n, 10_000);
+        }
+        self.authors.truncate(200);
+        for a in &mut self.authors {
+            cut(a, 300);
+        }
+    }
+}
+
 /// An entry that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadEntry {
@@ -130,11 +162,15 @@ impl Format {
             };
         }
         let text = text.trim_start_matches('\u{feff}');
-        match self {
+        let mut parsed = match self {
             Format::Bibtex => bibtex::parse(text),
             Format::Ris => ris::parse(text),
             Format::CslJson => csl::parse(text),
+        };
+        for r in &mut parsed.references {
+            r.bound();
         }
+        parsed
     }
 
     /// Writes `references` in this format.
@@ -152,7 +188,11 @@ impl Format {
 /// holding "arXiv:2501.00001".
 pub fn find_arxiv<'a>(candidates: impl IntoIterator<Item = &'a str>) -> Option<ArxivId> {
     for c in candidates {
-        let c = c.trim();
+        let mut end = c.len().min(ARXIV_SEARCH);
+        while !c.is_char_boundary(end) {
+            end -= 1;
+        }
+        let c = c[..end].trim();
         if c.is_empty() {
             continue;
         }
@@ -170,11 +210,16 @@ pub fn find_arxiv<'a>(candidates: impl IntoIterator<Item = &'a str>) -> Option<A
         // "arXiv preprint arXiv:2501.00001", "arXiv: 2501.00001 [cs.CL]".
         let lower = c.to_ascii_lowercase();
         let mut from = 0;
-        while let Some(at) = lower[from..].find("arxiv") {
+        // A handful of mentions is plenty; ids are at most 40 characters.
+        for _ in 0..16 {
+            let Some(at) = lower[from..].find("arxiv") else {
+                break;
+            };
             let start = from + at + 5;
             let rest = c[start..].trim_start_matches([':', ' ', '.', '/']);
             let token: String = rest
                 .chars()
+                .take(40)
                 .take_while(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '/' | '-'))
                 .collect();
             if let Ok(id) = token.trim_end_matches('.').parse::<ArxivId>() {
@@ -233,6 +278,41 @@ pub fn split_name(name: &str) -> (String, String) {
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     memchr::memchr_iter(b'\n', &text.as_bytes()[..offset.min(text.len())]).count() + 1
 }
+
+/// Line numbers for offsets asked in increasing order, counting each byte
+/// once (a file of a million entries is not rescanned a million times).
+pub(crate) struct Lines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub(crate) fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            bytes: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of `offset`; an offset before the last one asked is
+    /// counted from the start again.
+    pub(crate) fn at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.bytes.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += memchr::memchr_iter(b'\n', &self.bytes[self.offset..offset]).count();
+        self.offset = offset;
+        self.line
+    }
+}
+
+/// Bytes of a value searched for an arXiv id: ids sit at the start of the
+/// fields that hold them, and a huge value must not cost a huge search.
+const ARXIV_SEARCH: usize = 4096;
 
 #[cfg(test)]
 mod tests {
