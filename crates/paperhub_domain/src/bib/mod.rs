@@ -57,15 +57,16 @@ impl Reference {
     /// file of 20,000 entries stays small in memory.
     fn bound(&mut self) {
         cut(&mut self.key, 200);
-        for f in [
+        for v in [
             &mut self.title,
             &mut self.doi,
             &mut self.url,
             &mut self.year,
-        ] {
-            if let Some(v) = f {
-                cut(v, 2_000);
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cut(v, 2_000);
         }
         if let Some(n) = &mut self.note {
             cut(n, 10_000);
