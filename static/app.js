@@ -72,3 +72,29 @@ document.addEventListener("click", async (event) => {
     button.textContent = "Select the text to copy";
   }
 });
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!form.classList.contains("dismiss")) return;
+  event.preventDefault();
+  const data = new URLSearchParams(new FormData(form));
+  try {
+    const res = await fetch(form.action, {
+      method: "POST",
+      body: data,
+      headers: { "Accept": "application/json", "X-CSRF-Token": form.elements.csrf.value },
+      credentials: "same-origin",
+    });
+    if (!res.ok) {
+      form.submit();
+      return;
+    }
+    const card = form.closest("article");
+    const note = document.createElement("p");
+    note.className = "hint dismissed";
+    note.setAttribute("role", "status");
+    note.textContent = "Hidden: For you will show fewer papers like this.";
+    card.replaceWith(note);
+  } catch (_) {
+    form.submit();
+  }
+});

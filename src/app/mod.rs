@@ -9,6 +9,7 @@
 pub mod copy;
 pub mod demo;
 pub mod discussions;
+pub mod for_you;
 pub mod library;
 pub mod library_import;
 pub mod store;

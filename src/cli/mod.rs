@@ -8,6 +8,7 @@
 pub mod bench;
 mod demo;
 mod digest;
+mod eval_recommend;
 mod harvest;
 mod import;
 mod library;

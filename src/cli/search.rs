@@ -334,6 +334,9 @@ pub enum EvalCommand {
         #[arg(long, default_value = "test")]
         split: String,
     },
+    /// Simulate "For you" on the catalog: Paperhub's ranker against
+    /// arxiv-sanity-lite's and zotero-arxiv-daily's (needs vectors).
+    Recommend(super::eval_recommend::RecommendArgs),
 }
 
 #[derive(Deserialize)]
@@ -377,6 +380,9 @@ fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<BeirDoc>> {
 /// # Errors
 /// The dataset is missing or malformed, or an index cannot be built.
 pub fn run_eval(data_dir: &DataDir, config: &Config, args: &EvalArgs) -> Result<Outcome> {
+    if let Some(EvalCommand::Recommend(recommend)) = &args.command {
+        return super::eval_recommend::run(data_dir, config, recommend);
+    }
     let options = &args.options;
     let (mut retriever, queries_path, qrels_path, label) =
         match (&args.command, &args.queries, &args.qrels) {

@@ -21,6 +21,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use paperhub_store::{Frequency, Interest, InterestKind, NewMail, Store, Subscriber};
 use serde::Serialize;
 
+use crate::app::for_you::{self, Profile, Reason, Scope};
 use crate::config::Config;
 use crate::retrieval::Retriever;
 use crate::secrets::Secrets;
@@ -29,6 +30,8 @@ use render::{DigestMail, DigestPaper, Links};
 
 /// Personal matches shown at most.
 pub const MAX_PERSONAL: usize = 15;
+/// Papers recommended from a linked account's library at most.
+pub const MAX_RECOMMENDED: usize = 5;
 /// Where a paper goes in someone's personal section: (tier, -similarity in
 /// thousandths, position in the period's list). Followed authors come first,
 /// then saved searches by similarity, then categories.
@@ -138,6 +141,9 @@ pub struct Context<'a> {
 pub struct Prepared {
     period: Period,
     papers: PeriodPapers,
+    /// Features for "Recommended for you", built for the first linked
+    /// subscriber who has a library.
+    features: std::sync::OnceLock<for_you::PeriodFeatures>,
     queries: HashMap<String, Vec<QueryMatch>>,
 }
 
@@ -166,6 +172,7 @@ impl Prepared {
             period,
             papers,
             queries,
+            features: std::sync::OnceLock::new(),
         })
     }
 
@@ -178,6 +185,7 @@ impl Prepared {
         cx: Context<'_>,
         subscriber: &Subscriber,
         interests: &[Interest],
+        library: Option<&Profile>,
         now: DateTime<Utc>,
     ) -> Result<Option<DigestMail>> {
         let hub = cx.hub_url.trim_end_matches('/').to_owned();
@@ -248,11 +256,20 @@ impl Prepared {
             .take(top)
             .map(|e| DigestPaper::new(e, &hub, Vec::new()))
             .collect();
+        let shown: HashSet<usize> = trending_ids
+            .iter()
+            .copied()
+            .chain(personal.iter().map(|(rank, _)| rank.2))
+            .collect();
         let personal: Vec<DigestPaper> = personal
             .into_iter()
             .map(|(rank, why)| DigestPaper::new(&self.papers.entries[rank.2], &hub, why))
             .collect();
-        if trending.is_empty() && personal.is_empty() {
+        let recommended = match library {
+            Some(profile) => self.recommend(cx, subscriber, profile, &shown, &hub),
+            None => Vec::new(),
+        };
+        if trending.is_empty() && personal.is_empty() && recommended.is_empty() {
             return Ok(None);
         }
         let links = Links::new(&hub, cx.secrets, subscriber, now)?;
@@ -261,8 +278,9 @@ impl Prepared {
             title: format!("Paperhub {frequency} digest"),
             frequency,
             period_label: self.period.label.clone(),
-            count: trending.len() + personal.len(),
+            count: trending.len() + personal.len() + recommended.len(),
             personal,
+            recommended,
             trending,
             list_url: format!("{hub}{}", self.period.list_path),
             hub_url: hub,
@@ -271,6 +289,68 @@ impl Prepared {
         }))
     }
 }
+
+impl Prepared {
+    /// "Recommended for you": the best papers for the linked account's
+    /// library that the digest does not show already.
+    fn recommend(
+        &self,
+        cx: Context<'_>,
+        subscriber: &Subscriber,
+        profile: &Profile,
+        shown: &HashSet<usize>,
+        hub: &str,
+    ) -> Vec<DigestPaper> {
+        if profile.library.is_empty() {
+            return Vec::new();
+        }
+        let vectors = cx
+            .retriever
+            .and_then(|r| r.dense.as_ref())
+            .map(|d| &d.vectors);
+        let features = self
+            .features
+            .get_or_init(|| for_you::PeriodFeatures::build(&self.papers.entries, vectors));
+        let ranking = for_you::recommend(
+            features,
+            &self.papers.entries,
+            profile,
+            &HashSet::new(),
+            vectors,
+            subscriber.account.map_or(0, |a| a.0.unsigned_abs()),
+            MAX_RECOMMENDED + shown.len(),
+        );
+        ranking
+            .picks
+            .iter()
+            .filter(|p| !shown.contains(&p.index))
+            .take(MAX_RECOMMENDED)
+            .map(|p| {
+                DigestPaper::new(
+                    &self.papers.entries[p.index],
+                    hub,
+                    p.reasons.iter().map(Reason::sentence).collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The library of `subscriber`'s linked account, when it has one.
+///
+/// # Errors
+/// A storage error.
+pub fn library_of(store: &dyn Store, subscriber: &Subscriber) -> Result<Option<Profile>> {
+    let Some(account) = subscriber.account else {
+        return Ok(None);
+    };
+    let profile = Profile::load_saved(store, account, Scope::Library, DIGEST_PROFILE)?;
+    Ok((!profile.library.is_empty()).then_some(profile))
+}
+
+/// Library papers a digest's recommendations learn from: the most recent
+/// saves (fewer than the page's, to keep a run over every subscriber fast).
+pub const DIGEST_PROFILE: u32 = 50;
 
 /// The period of `frequency` for the catalog as it is, if it has announcements.
 ///
@@ -322,7 +402,7 @@ pub fn run(
     report.papers = prepared.papers.entries.len();
     report.distinct_queries = prepared.queries.len();
     for chunk in todo.chunks(CHUNK) {
-        let mails = render_chunk(&prepared, cx, chunk, now)?;
+        let mails = render_chunk(store, &prepared, cx, chunk, now)?;
         report.empty += chunk.len() - mails.len();
         if dry_run {
             report.queued += mails.len() as u64;
@@ -343,6 +423,7 @@ pub fn run(
 
 /// Renders one chunk's mails on every core.
 fn render_chunk(
+    store: &dyn Store,
     prepared: &Prepared,
     cx: Context<'_>,
     chunk: &[(Subscriber, Vec<Interest>)],
@@ -357,7 +438,10 @@ fn render_chunk(
                 scope.spawn(move || {
                     let mut mails = Vec::with_capacity(part.len());
                     for (subscriber, interests) in part {
-                        if let Some(mail) = prepared.digest(cx, subscriber, interests, now)? {
+                        let library = library_of(store, subscriber)?;
+                        if let Some(mail) =
+                            prepared.digest(cx, subscriber, interests, library.as_ref(), now)?
+                        {
                             mails.push(render::digest_mail(
                                 cx.config,
                                 subscriber,
@@ -402,7 +486,8 @@ pub fn preview(
     let interests = with_follows(store, subscriber, store.interests(subscriber.id)?)?;
     let pair = [(subscriber.clone(), interests)];
     let prepared = Prepared::new(store, cx, period, &pair)?;
-    match prepared.digest(cx, subscriber, &pair[0].1, now)? {
+    let library = library_of(store, subscriber)?;
+    match prepared.digest(cx, subscriber, &pair[0].1, library.as_ref(), now)? {
         Some(mail) => Ok(Some(render::digest_text(&mail)?)),
         None => Ok(None),
     }

@@ -137,6 +137,8 @@ pub struct DigestMail {
     pub count: usize,
     /// Personal matches with reasons.
     pub personal: Vec<DigestPaper>,
+    /// "Recommended for you": learned from the linked account's library.
+    pub recommended: Vec<DigestPaper>,
     /// The top trending papers.
     pub trending: Vec<DigestPaper>,
     /// The period's list on the hub.

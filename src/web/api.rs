@@ -40,6 +40,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/collections"),
     ("post", "/api/v1/collections"),
     ("get", "/api/v1/collections/{slug}"),
+    ("get", "/api/v1/collections/{slug}/recommended"),
+    ("get", "/api/v1/for-you"),
     ("patch", "/api/v1/collections/{slug}"),
     ("post", "/api/v1/collections/{slug}/papers"),
     ("patch", "/api/v1/collections/{slug}/papers/{id}"),
@@ -81,6 +83,11 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .delete(super::library_api::delete),
         )
         .route("/collections/{slug}/papers", post(super::library_api::save))
+        .route(
+            "/collections/{slug}/recommended",
+            get(super::for_you::api_collection),
+        )
+        .route("/for-you", get(super::for_you::api))
         .route(
             "/collections/{slug}/papers/{*rest}",
             axum::routing::patch(super::library_api::item).delete(super::library_api::item),

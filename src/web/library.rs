@@ -346,6 +346,9 @@ struct CollectionPage {
     next: Option<String>,
     feed: Option<String>,
     error: Option<String>,
+    /// "More like this collection": the week's best papers against it
+    /// (owner only, first page only).
+    more: Vec<Card>,
 }
 
 /// `?page=` of a collection.
@@ -420,6 +423,22 @@ async fn collection_page(
     let feed = collection
         .public
         .then(|| format!("/users/{owner}/collections/{}.atom", collection.slug));
+    let more = if mine && page == 1 && total > 0 {
+        let week = super::lists::Period::Day(app.latest_day().await?)
+            .containing()
+            .1;
+        let ranked = super::for_you::rank(
+            app,
+            collection.owner,
+            crate::app::for_you::Scope::Collection(collection.id),
+            week,
+            super::for_you::COLLECTION_PICKS,
+        )
+        .await?;
+        super::for_you::pick_cards(app, viewer, &ranked, false).await?
+    } else {
+        Vec::new()
+    };
     let status = if error.is_some() {
         axum::http::StatusCode::BAD_REQUEST
     } else {
@@ -436,6 +455,7 @@ async fn collection_page(
         feed,
         collection,
         error,
+        more,
     });
     *response.status_mut() = status;
     Ok(response)

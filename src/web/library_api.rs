@@ -63,7 +63,15 @@ fn field<'a, T>(
     }
 }
 
-async fn own(app: &Arc<AppState>, user: &User, slug: &str) -> Result<Collection, AppError> {
+/// The caller's collection `slug`, or a 404.
+///
+/// # Errors
+/// No such collection of the caller's, or a storage error.
+pub(super) async fn own(
+    app: &Arc<AppState>,
+    user: &User,
+    slug: &str,
+) -> Result<Collection, AppError> {
     let missing = || AppError::not_found("You have no collection with that slug.");
     if !rules::is_slug(slug) {
         return Err(missing());

@@ -14,6 +14,7 @@ pub mod db;
 pub mod discussion;
 pub mod errors;
 pub mod feeds;
+pub mod for_you;
 pub mod hf_api;
 pub mod library;
 pub mod library_api;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// Searches run at once (each takes a core).
     pub searching: Arc<tokio::sync::Semaphore>,
+    /// Features of periods "For you" ranked lately.
+    pub for_you: crate::app::for_you::PeriodCache<crate::retrieval::Retriever>,
     /// Wakes the mail thread when a mail is queued.
     pub mailer: crate::jobs::mail::Mailer,
     /// The hub's public address (the configured one, else the one bound).
@@ -105,6 +108,7 @@ impl AppState {
             fetches: submit::FetchQueue::new(config.web.submission_queue as usize),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores())),
             searching: Arc::new(tokio::sync::Semaphore::new(2 * cores())),
+            for_you: crate::app::for_you::PeriodCache::default(),
             mailer: crate::jobs::mail::Mailer::default(),
             hub: Arc::new(crate::jobs::HubUrl::new(&config.web)),
             latest_day_cache: std::sync::Mutex::new(None),
@@ -220,6 +224,9 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/library/{slug}", get(library::show).post(library::change))
         .route("/library/{slug}/{file}", get(library::export))
         .route("/library/{slug}/papers/{*rest}", post(library::item))
+        .route("/for-you", get(for_you::page))
+        .route("/for-you.atom", get(for_you::atom))
+        .route("/for-you/reset", post(for_you::reset))
         .route("/authors/{name}", get(authors::show))
         .route("/authors/{name}/follow", post(authors::follow))
         .route("/settings", get(users::settings))

@@ -29,7 +29,14 @@ const SIMILAR: usize = 6;
 
 /// Splits `rest` into the paper id and an action (`vote`, `curate`, `similar`).
 pub fn split_action(rest: &str) -> (&str, Option<&str>) {
-    for action in ["vote", "curate", "similar", "comments", "save"] {
+    for action in [
+        "vote",
+        "curate",
+        "similar",
+        "comments",
+        "save",
+        "not-interested",
+    ] {
         if let Some(id) = rest.strip_suffix(action).and_then(|r| r.strip_suffix('/')) {
             return (id, Some(action));
         }
@@ -360,6 +367,18 @@ pub async fn act(
                 &user,
                 entry.paper.id.clone(),
                 form.collection.as_deref(),
+                wants_json(&headers),
+                next,
+            )
+            .await
+        }
+        Some("not-interested") => {
+            let on = form.action.as_deref() != Some("undo");
+            super::for_you::dismiss(
+                &app,
+                user.id,
+                entry.paper.id.clone(),
+                on,
                 wants_json(&headers),
                 next,
             )

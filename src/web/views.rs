@@ -150,6 +150,10 @@ pub struct Card {
     pub withdrawn: bool,
     /// The viewer saved it (filled by `library::mark_saved`).
     pub saved: bool,
+    /// Why it is recommended ("For you"), one sentence each.
+    pub reasons: Vec<String>,
+    /// Offers "Not interested" ("For you").
+    pub dismissable: bool,
 }
 
 /// The day a paper is dated by in lists: announcement, else first version.
@@ -183,6 +187,8 @@ impl Card {
             comments: entry.comments,
             withdrawn: p.withdrawn_at().is_some(),
             saved: false,
+            reasons: Vec::new(),
+            dismissable: false,
         }
     }
 }

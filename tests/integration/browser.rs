@@ -658,6 +658,54 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
     assert!(d.source().contains("5 papers"));
     assert!(d.source().contains("From Zotero</textarea>"));
 
+    // For you: the week ranked from the library, each paper with its
+    // reasons; "Not interested" takes a card away without a reload.
+    d.click("nav[aria-label=Main] a[href='/for-you']");
+    d.wait_for("the For you page", |d| d.url().ends_with("/for-you"));
+    let page = d.text("main");
+    assert!(
+        page.contains("Ranked by a model learned from the 5 papers in your library"),
+        "{page}"
+    );
+    assert!(page.contains("in your library"), "{page}");
+    let first = |d: &Driver| {
+        d.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "const a = document.querySelector('article.paper h3 a'); return a ? a.getAttribute('href') : null",
+                "args": []
+            })),
+        )
+    };
+    let dismissed = first(&d);
+    assert!(dismissed.is_string(), "no recommendation to dismiss");
+    d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({ "script": "window.notReloaded = true", "args": [] })),
+    );
+    d.click("article.paper form.dismiss button");
+    d.wait_for("the card replaced by a note", |d| {
+        d.source()
+            .contains("For you will show fewer papers like this")
+    });
+    assert_ne!(first(&d), dismissed, "the dismissed card is still first");
+    let still = d.call(
+        "POST",
+        "/execute/sync",
+        Some(json!({ "script": "return window.notReloaded === true", "args": [] })),
+    );
+    assert_eq!(still, json!(true), "dismissing reloaded the page");
+    d.screenshot("3-for-you");
+    d.go(&format!("{base}/for-you"));
+    let href = dismissed.as_str().unwrap_or_default();
+    assert!(
+        !d.source().contains(&format!("href=\"{href}\"")),
+        "{href} came back"
+    );
+    assert!(d.text("main").contains("1 you marked not interested"));
+
     // Export it, then import the export into a new collection: nothing lost.
     let exported = d.call(
         "POST",
@@ -697,7 +745,7 @@ fn build_a_library_in_chromium_save_import_export_and_import_again() {
         d.source().contains("From Zotero</textarea>"),
         "the note came along"
     );
-    d.screenshot("3-round-trip");
+    d.screenshot("4-round-trip");
     assert_console_clean(&d);
     d.call("DELETE", "", None);
 }

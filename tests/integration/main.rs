@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod commands;
 mod crash;
+mod for_you;
 mod harvest;
 mod hf_client;
 mod import_formats;

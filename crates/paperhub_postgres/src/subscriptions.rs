@@ -198,6 +198,19 @@ impl SubscriptionStore for PgStore {
         self.read(|c| subscriber_by_id(c, id))
     }
 
+    fn subscriber_of_account(&self, account: UserId) -> StoreResult<Option<Subscriber>> {
+        self.read(|c| {
+            c.query_opt(
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE user_id = $1 ORDER BY id LIMIT 1"
+                ),
+                &[&account.0],
+            )?
+            .map(|r| subscriber(&r))
+            .transpose()
+        })
+    }
+
     fn subscriber_by_email(&self, email: &str) -> StoreResult<Option<Subscriber>> {
         self.read(|c| {
             c.query_opt(

@@ -107,52 +107,119 @@ impl TfIdf {
     }
 }
 
-/// One training or scoring example: sparse tf-idf and a dense embedding
-/// (either may be empty).
-#[derive(Debug, Clone, Copy)]
-pub struct Features<'a> {
-    /// The tf-idf row.
-    pub sparse: &'a [(u32, f32)],
-    /// The embedding, already scaled by the caller's weight.
-    pub dense: &'a [f32],
+/// The 1- and 2-grams of `text` with their buckets, in text order (to name
+/// what a model liked in a paper).
+pub fn grams(text: &str) -> Vec<(String, u32)> {
+    let ws = words(text, 2_000);
+    let mut out = Vec::with_capacity(ws.len() * 2);
+    for i in 0..ws.len() {
+        out.push((ws[i].clone(), hash(&[ws[i].as_str()])));
+        if i + 1 < ws.len() {
+            out.push((
+                format!("{} {}", ws[i], ws[i + 1]),
+                hash(&[ws[i].as_str(), ws[i + 1].as_str()]),
+            ));
+        }
+    }
+    out
 }
 
-impl Features<'_> {
-    fn norm2(&self) -> f32 {
-        self.sparse.iter().map(|(_, v)| v * v).sum::<f32>()
-            + self.dense.iter().map(|v| v * v).sum::<f32>()
+/// The inner product of two sparse rows (buckets ascending).
+pub fn sparse_dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
+/// A paper's features: its tf-idf row and, when it has one, its embedding
+/// (a unit vector).
+#[derive(Debug, Clone, Default)]
+pub struct Doc {
+    /// The tf-idf row.
+    pub sparse: Sparse,
+    /// The embedding.
+    pub dense: Option<Vec<f32>>,
+}
+
+impl Doc {
+    /// Cosine similarity: of the embeddings when both have one, else of the
+    /// tf-idf rows.
+    pub fn similarity(&self, other: &Doc) -> f32 {
+        match (&self.dense, &other.dense) {
+            (Some(a), Some(b)) => crate::vector::dot(a, b),
+            _ => sparse_dot(&self.sparse, &other.sparse),
+        }
     }
 }
 
-/// A linear model: sparse weights by bucket, dense weights, a bias.
+/// A linear model: one weight per tf-idf bucket, dense weights, a bias. The
+/// dense part of every example is scaled by `dense_weight`, which sets how
+/// much embeddings count against words.
 #[derive(Debug, Clone, Default)]
 pub struct Linear {
-    sparse: HashMap<u32, f32>,
+    sparse: Vec<f32>,
     dense: Vec<f32>,
     bias: f32,
+    dense_weight: f32,
 }
 
 impl Linear {
     /// The decision value of `x`.
-    pub fn score(&self, x: Features<'_>) -> f32 {
-        let s: f32 = x
-            .sparse
-            .iter()
-            .map(|(b, v)| self.sparse.get(b).copied().unwrap_or(0.0) * v)
-            .sum();
-        let d: f32 = x.dense.iter().zip(&self.dense).map(|(a, b)| a * b).sum();
+    pub fn score(&self, x: &Doc) -> f32 {
+        let s: f32 = if self.sparse.is_empty() {
+            0.0
+        } else {
+            x.sparse
+                .iter()
+                .map(|(b, v)| self.sparse[*b as usize] * v)
+                .sum()
+        };
+        let d = match (&x.dense, self.dense.is_empty()) {
+            (Some(dense), false) => self.dense_weight * crate::vector::dot(dense, &self.dense),
+            _ => 0.0,
+        };
         s + d + self.bias
     }
 
-    fn add(&mut self, x: Features<'_>, step: f32) {
-        for (b, v) in x.sparse {
-            *self.sparse.entry(*b).or_default() += step * v;
+    /// The weight the model gives a tf-idf bucket.
+    pub fn weight(&self, bucket: u32) -> f32 {
+        self.sparse.get(bucket as usize).copied().unwrap_or(0.0)
+    }
+
+    fn norm2(&self, x: &Doc) -> f32 {
+        x.sparse.iter().map(|(_, v)| v * v).sum::<f32>()
+            + x.dense.as_ref().map_or(0.0, |d| {
+                self.dense_weight * self.dense_weight * d.iter().map(|v| v * v).sum::<f32>()
+            })
+    }
+
+    fn add(&mut self, x: &Doc, step: f32) {
+        if !x.sparse.is_empty() && self.sparse.is_empty() {
+            self.sparse = vec![0.0; BUCKETS as usize];
         }
-        if self.dense.len() < x.dense.len() {
-            self.dense.resize(x.dense.len(), 0.0);
+        for (b, v) in &x.sparse {
+            self.sparse[*b as usize] += step * v;
         }
-        for (w, v) in self.dense.iter_mut().zip(x.dense) {
-            *w += step * v;
+        if let Some(dense) = &x.dense
+            && self.dense_weight != 0.0
+        {
+            if self.dense.len() < dense.len() {
+                self.dense.resize(dense.len(), 0.0);
+            }
+            let scale = step * self.dense_weight;
+            for (w, v) in self.dense.iter_mut().zip(dense) {
+                *w += scale * v;
+            }
         }
         self.bias += step;
     }
@@ -161,24 +228,29 @@ impl Linear {
 /// Trains an L2-regularised hinge-loss SVM (liblinear's dual coordinate
 /// descent, with a bias feature of 1) on `positives` and `negatives`, with
 /// classes weighted to balance (`C` for each side scaled by the other's
-/// share, as scikit-learn's `class_weight="balanced"`).
+/// share, as scikit-learn's `class_weight="balanced"`). Embeddings count
+/// with `dense_weight` (0 ignores them).
 pub fn train_svm(
-    positives: &[Features<'_>],
-    negatives: &[Features<'_>],
+    positives: &[&Doc],
+    negatives: &[&Doc],
     c: f32,
+    dense_weight: f32,
     epochs: usize,
 ) -> Linear {
     let n = (positives.len() + negatives.len()) as f32;
     let c_pos = c * n / (2.0 * positives.len().max(1) as f32);
     let c_neg = c * n / (2.0 * negatives.len().max(1) as f32);
-    let samples: Vec<(Features<'_>, f32, f32)> = positives
+    let samples: Vec<(&Doc, f32, f32)> = positives
         .iter()
         .map(|x| (*x, 1.0, c_pos))
         .chain(negatives.iter().map(|x| (*x, -1.0, c_neg)))
         .collect();
-    let q: Vec<f32> = samples.iter().map(|(x, _, _)| x.norm2() + 1.0).collect();
+    let mut w = Linear {
+        dense_weight,
+        ..Linear::default()
+    };
+    let q: Vec<f32> = samples.iter().map(|(x, _, _)| w.norm2(x) + 1.0).collect();
     let mut alpha = vec![0.0f32; samples.len()];
-    let mut w = Linear::default();
     // A fixed, interleaved order: deterministic, and positives are not all
     // visited first.
     let mut order: Vec<usize> = (0..samples.len()).collect();
@@ -199,30 +271,137 @@ pub fn train_svm(
                 max_change = max_change.max(delta.abs());
             }
         }
-        if max_change < 1e-4 {
+        if max_change < 1e-3 {
             break;
         }
     }
     w
 }
 
+/// zotero-arxiv-daily's weights: the `i`-th newest library paper counts
+/// `1 / (1 + log10(i + 1))`, normalised to sum 1.
+fn recency_weights(n: usize) -> Vec<f32> {
+    let weights: Vec<f32> = (0..n)
+        .map(|i| 1.0 / (1.0 + ((i + 1) as f32).log10()))
+        .collect();
+    let total: f32 = weights.iter().sum();
+    weights
+        .into_iter()
+        .map(|w| w / total.max(f32::MIN_POSITIVE))
+        .collect()
+}
+
 /// zotero-arxiv-daily's score: the cosine of `candidate` to each library
 /// embedding (newest first), weighted by `1 / (1 + log10(rank + 1))` and
 /// normalised to sum 1. Embeddings are unit vectors.
 pub fn weighted_cosine(candidate: &[f32], library_newest_first: &[&[f32]]) -> f32 {
-    let weights: Vec<f32> = (0..library_newest_first.len())
-        .map(|i| 1.0 / (1.0 + ((i + 1) as f32).log10()))
-        .collect();
-    let total: f32 = weights.iter().sum();
-    if total == 0.0 {
-        return 0.0;
-    }
-    library_newest_first
+    recency_weights(library_newest_first.len())
         .iter()
-        .zip(&weights)
-        .map(|(e, w)| w * e.iter().zip(candidate).map(|(a, b)| a * b).sum::<f32>())
-        .sum::<f32>()
-        / total
+        .zip(library_newest_first)
+        .map(|(w, e)| w * crate::vector::dot(e, candidate))
+        .sum()
+}
+
+/// How Paperhub ranks for one user; the defaults are what `paperhub eval
+/// recommend` chose (docs/BENCHMARKS.md).
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// SVM regularisation.
+    pub c: f32,
+    /// How much embeddings count against tf-idf in the SVM.
+    pub dense_weight: f32,
+    /// Below this many library papers, rank by recency-weighted similarity
+    /// instead of training.
+    pub min_positives: usize,
+    /// Passes of the SVM trainer at most.
+    pub epochs: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            c: 0.1,
+            dense_weight: 1.0,
+            min_positives: 3,
+            epochs: 20,
+        }
+    }
+}
+
+/// A trained ranking for one user (or one collection).
+#[derive(Debug, Clone)]
+pub enum Ranker {
+    /// A linear SVM learned from the library and negatives.
+    Learned(Linear),
+    /// Too few papers to learn from: recency-weighted similarity to them
+    /// (newest first).
+    Similar(Vec<Doc>),
+}
+
+impl Ranker {
+    /// Paperhub's method: an SVM over tf-idf and embeddings together once
+    /// the library has `min_positives` papers, else recency-weighted
+    /// similarity. `library` is newest first; `negatives` are papers the
+    /// user turned down plus a sample of papers they did not save.
+    pub fn train(library: &[&Doc], negatives: &[&Doc], settings: &Settings) -> Ranker {
+        if library.len() >= settings.min_positives && !negatives.is_empty() {
+            Ranker::Learned(train_svm(
+                library,
+                negatives,
+                settings.c,
+                settings.dense_weight,
+                settings.epochs,
+            ))
+        } else {
+            Ranker::Similar(library.iter().map(|d| (*d).clone()).collect())
+        }
+    }
+
+    /// How well `doc` fits: higher is better (comparable within one ranker).
+    pub fn score(&self, doc: &Doc) -> f32 {
+        match self {
+            Ranker::Learned(model) => model.score(doc),
+            Ranker::Similar(library) => recency_weights(library.len())
+                .iter()
+                .zip(library)
+                .map(|(w, l)| w * l.similarity(doc))
+                .sum(),
+        }
+    }
+
+    /// Whether a model was learned.
+    pub fn is_learned(&self) -> bool {
+        matches!(self, Ranker::Learned(_))
+    }
+
+    /// Up to `n` distinct words or word pairs of `text` the model weighs
+    /// most in its favour (none for a similarity ranker).
+    pub fn strongest_grams(&self, text: &str, n: usize) -> Vec<String> {
+        let Ranker::Learned(model) = self else {
+            return Vec::new();
+        };
+        let mut grams: Vec<(f32, String)> = grams(text)
+            .into_iter()
+            .map(|(g, b)| (model.weight(b), g))
+            .filter(|(w, g)| *w > 0.0 && g.len() > 3)
+            .collect();
+        grams.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let mut out: Vec<String> = Vec::new();
+        for (_, g) in grams {
+            // A pair makes its words redundant, and the other way round.
+            if out
+                .iter()
+                .any(|o| o == &g || o.split(' ').any(|w| w == g) || g.split(' ').any(|w| w == o))
+            {
+                continue;
+            }
+            out.push(g);
+            if out.len() == n {
+                break;
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -262,17 +441,80 @@ mod tests {
             })
             .collect();
         let t = TfIdf::fit(docs.iter().map(String::as_str));
-        let rows: Vec<Sparse> = docs.iter().map(|d| t.row(d)).collect();
-        let f = |i: usize| Features {
-            sparse: &rows[i],
-            dense: &[],
-        };
-        let pos: Vec<Features<'_>> = [0, 6, 12].iter().map(|&i| f(i)).collect();
-        let neg: Vec<Features<'_>> = (1..30).filter(|i| i % 6 != 0).map(f).collect();
-        let model = train_svm(&pos, &neg, 0.1, 50);
+        let rows: Vec<Doc> = docs
+            .iter()
+            .map(|d| Doc {
+                sparse: t.row(d),
+                dense: None,
+            })
+            .collect();
+        let pos: Vec<&Doc> = [0, 6, 12].iter().map(|&i| &rows[i]).collect();
+        let neg: Vec<&Doc> = (1..30).filter(|i| i % 6 != 0).map(|i| &rows[i]).collect();
+        let ranker = Ranker::train(&pos, &neg, &Settings::default());
+        assert!(ranker.is_learned());
         let mut ranked: Vec<usize> = (30..60).collect();
-        ranked.sort_by(|&a, &b| model.score(f(b)).total_cmp(&model.score(f(a))));
+        ranked.sort_by(|&a, &b| ranker.score(&rows[b]).total_cmp(&ranker.score(&rows[a])));
         assert!(ranked[..5].iter().all(|i| i % 6 == 0), "{ranked:?}");
+        let why = ranker.strongest_grams(&docs[36], 2);
+        assert!(
+            why.iter()
+                .any(|g| g.contains("graph") || g.contains("neural") || g.contains("passing")),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn embeddings_count_with_their_weight() {
+        let topic = |x: f32| Doc {
+            sparse: Vec::new(),
+            dense: Some(vec![x, (1.0 - x * x).sqrt()]),
+        };
+        let pos = [topic(1.0), topic(0.95)];
+        let neg = [topic(0.0), topic(0.1), topic(0.2)];
+        let pos: Vec<&Doc> = pos.iter().collect();
+        let neg: Vec<&Doc> = neg.iter().collect();
+        let settings = Settings {
+            min_positives: 2,
+            ..Settings::default()
+        };
+        let ranker = Ranker::train(&pos, &neg, &settings);
+        assert!(ranker.score(&topic(0.9)) > ranker.score(&topic(0.3)));
+        let blind = Ranker::train(
+            &pos,
+            &neg,
+            &Settings {
+                dense_weight: 0.0,
+                ..settings
+            },
+        );
+        assert_eq!(blind.score(&topic(0.9)), blind.score(&topic(0.3)));
+    }
+
+    #[test]
+    fn too_few_papers_rank_by_similarity_and_an_empty_library_scores_zero() {
+        let a = Doc {
+            sparse: vec![(1, 1.0)],
+            dense: Some(vec![1.0, 0.0]),
+        };
+        let b = Doc {
+            sparse: vec![(2, 1.0)],
+            dense: Some(vec![0.0, 1.0]),
+        };
+        let ranker = Ranker::train(&[&a], &[&b], &Settings::default());
+        assert!(!ranker.is_learned());
+        assert!(ranker.score(&a) > ranker.score(&b));
+        assert!(ranker.strongest_grams("anything at all", 3).is_empty());
+        let empty = Ranker::train(&[], &[], &Settings::default());
+        assert_eq!(empty.score(&a), 0.0);
+        let words_only = Doc {
+            sparse: vec![(1, 1.0)],
+            dense: None,
+        };
+        assert!((words_only.similarity(&a) - 1.0).abs() < 1e-6);
+        assert_eq!(
+            sparse_dot(&[(1, 2.0), (5, 1.0)], &[(0, 1.0), (5, 3.0)]),
+            3.0
+        );
     }
 
     #[test]

@@ -423,6 +423,19 @@ impl LibraryStore for SqliteStore {
         })
     }
 
+    fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT cp.arxiv_id FROM collection_papers cp \
+                     JOIN collections c ON c.id = cp.collection_id WHERE c.user_id = ?1 \
+                     GROUP BY cp.arxiv_id ORDER BY max(cp.added_at) DESC, cp.arxiv_id LIMIT ?2",
+                )?
+                .query_map(params![user.0, limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn not_interested(&self, user: UserId) -> StoreResult<Vec<String>> {
         self.read(|conn| {
             Ok(conn

@@ -203,6 +203,10 @@ impl SubscriptionStore for SqliteStore {
         self.read(|conn| subscriber_where(conn, "id = ?1", &id.0))
     }
 
+    fn subscriber_of_account(&self, account: UserId) -> StoreResult<Option<Subscriber>> {
+        self.read(|conn| subscriber_where(conn, "user_id = ?1 ORDER BY id LIMIT 1", &account.0))
+    }
+
     fn subscriber_by_email(&self, email: &str) -> StoreResult<Option<Subscriber>> {
         self.read(|conn| subscriber_where(conn, "email = ?1", &email))
     }

@@ -246,6 +246,14 @@ pub trait LibraryStore: Send + Sync {
         papers: &[ArxivId],
     ) -> StoreResult<Vec<(String, Vec<CollectionId>)>>;
 
+    /// The papers the user saved in any collection, each once, the most
+    /// recently saved first, at most `limit` (what recommendations learn
+    /// from).
+    ///
+    /// # Errors
+    /// A storage error.
+    fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>>;
+
     /// Marks a paper "not interested" for the user, or takes the mark
     /// back; true when that changed something.
     ///

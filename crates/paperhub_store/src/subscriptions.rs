@@ -173,6 +173,12 @@ pub trait SubscriptionStore: Send + Sync {
     /// A storage error.
     fn link_account(&self, id: SubscriberId, account: Option<UserId>) -> StoreResult<bool>;
 
+    /// The (oldest) subscriber linked to `account`, if any.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn subscriber_of_account(&self, account: UserId) -> StoreResult<Option<Subscriber>>;
+
     /// Every active subscriber of `frequency` with its interests, by id.
     ///
     /// # Errors

@@ -38,6 +38,53 @@ pub struct DigestBenchArgs {
     /// Subscribers matched one by one for the naive comparison.
     #[arg(long, default_value_t = 200)]
     pub naive_sample: usize,
+    /// Give every subscriber a linked account with this many saved papers
+    /// (a "Recommended for you" section), timing a run without them first.
+    #[arg(long, default_value_t = 0)]
+    pub libraries: usize,
+}
+
+/// Links every subscriber to a new account whose library holds `size`
+/// papers of one category from the month before the latest week.
+fn seed_libraries(
+    store: &dyn paperhub_store::Store,
+    subscribers: &[NewSubscriber],
+    latest: chrono::NaiveDate,
+    size: usize,
+    rng: &mut Rng,
+) -> Result<()> {
+    let older = PeriodPapers::load(
+        store,
+        latest - chrono::Duration::days(37),
+        latest - chrono::Duration::days(7),
+    )?;
+    if older.entries.is_empty() {
+        bail!("no papers before the latest week to build libraries from");
+    }
+    let now = Utc::now();
+    for (i, s) in subscribers.iter().enumerate() {
+        let user = store.create_user(&format!("bench-digest-{i}"), None, "not-a-login", now)?;
+        let topic = &older.entries[rng.below(older.entries.len())].paper;
+        let same = topic
+            .categories
+            .first()
+            .map(|c| older.in_category(c))
+            .unwrap_or_default();
+        let picks: Vec<(paperhub_domain::ArxivId, Option<String>)> = (0..size)
+            .map(|_| {
+                let e = same
+                    .get(rng.below(same.len()))
+                    .map_or(topic, |&j| &older.entries[j].paper);
+                (e.id.clone(), None)
+            })
+            .collect();
+        store.save_papers(user.id, None, &picks, crate::app::library::LIMITS, now)?;
+        let sub = store
+            .subscriber_by_email(&s.email)?
+            .context("a bench subscriber vanished")?;
+        store.link_account(sub.id, Some(user.id))?;
+    }
+    Ok(())
 }
 
 /// A small deterministic generator (xorshift64*), so runs are comparable.
@@ -182,6 +229,27 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         retriever: Some(&retriever),
         hub_url: &hub,
     };
+    let baseline = if args.libraries > 0 {
+        let without = digest::run(store.as_ref(), cx, Frequency::Daily, true, Utc::now())?;
+        let t = Instant::now();
+        seed_libraries(
+            store.as_ref(),
+            &subscribers,
+            latest,
+            args.libraries,
+            &mut rng,
+        )?;
+        println!(
+            "without libraries (dry run): {:.2} s; then {} accounts with {} saved papers each linked in {:.1} s",
+            without.elapsed_ms as f64 / 1000.0,
+            subscribers.len(),
+            args.libraries,
+            t.elapsed().as_secs_f64()
+        );
+        Some(without.elapsed_ms as f64 / 1000.0)
+    } else {
+        None
+    };
     let report = digest::run(store.as_ref(), cx, Frequency::Daily, false, Utc::now())?;
     let total = report.elapsed_ms as f64 / 1000.0;
     let matching = report.matching_ms as f64 / 1000.0;
@@ -193,6 +261,12 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         total - matching,
         report.queued as f64 / total.max(1e-9)
     );
+    if let Some(without) = baseline {
+        println!(
+            "with libraries: {total:.2} s, {:.2}x the run without (target <= 2x)",
+            total / without.max(1e-9)
+        );
+    }
     let target = 10.0;
     println!(
         "target: <= {target:.0} s for {} subscribers: {}",

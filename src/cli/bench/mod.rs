@@ -20,6 +20,7 @@
 //! vectors), [`web`] (pages under `wrk`), [`digest`] and [`starvation`].
 
 pub mod digest;
+mod for_you;
 mod library;
 pub mod search;
 pub mod starvation;
@@ -87,6 +88,9 @@ pub enum BenchCommand {
     /// Importing a large bibliography (generated from the catalog) into a
     /// library, in each format, without arXiv fetches.
     Library(library::LibraryBenchArgs),
+    /// One user's "For you" ranking of a day and a week on the catalog's
+    /// papers and vectors.
+    ForYou(for_you::ForYouBenchArgs),
     /// Page latency while submissions wait on a slow arXiv, against the
     /// same hub idle (adds one bench account to the data dir).
     Starvation(starvation::StarvationBenchArgs),
@@ -265,6 +269,7 @@ pub fn run(
         BenchCommand::Web(args) => web::web(data_dir, config, args)?,
         BenchCommand::Digest(args) => digest::digest(data_dir, config, args)?,
         BenchCommand::Library(args) => library::library(data_dir, config, args)?,
+        BenchCommand::ForYou(args) => for_you::for_you(data_dir, config, args)?,
         BenchCommand::Starvation(args) => {
             starvation::starvation(data_dir, config, args)?;
         }

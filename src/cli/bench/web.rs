@@ -148,6 +148,70 @@ fn parse_wrk(out: &str) -> Option<(f64, f64, f64, u64)> {
     Some((pct("50%")?, pct("99%")?, rps, non2xx))
 }
 
+/// For-you users: bench accounts with a library of 20 papers of the month
+/// before the latest week (one topic each) and a fresh API token each.
+fn for_you_users(data_dir: &DataDir, config: &Config, users: u32) -> Result<Vec<String>> {
+    let store = crate::app::store::open(data_dir, &config.database)?;
+    let latest = store.latest_day()?.context("the catalog is empty")?;
+    let listing = store.listing(
+        &paperhub_store::ListQuery {
+            from: latest - chrono::Duration::days(37),
+            to: latest - chrono::Duration::days(7),
+            categories: Vec::new(),
+            offset: 0,
+            limit: 20_000,
+            include_hidden: false,
+            order: paperhub_store::ListOrder::Votes,
+        },
+        None,
+    )?;
+    let older: Vec<&paperhub_store::Entry> = listing.announced.iter().collect();
+    if older.is_empty() {
+        bail!("no papers before the latest week to build libraries from");
+    }
+    let now = Utc::now();
+    let mut rng = Lcg(7);
+    let mut tokens = Vec::new();
+    for u in 0..users {
+        let name = format!("bench-for-you-{u}");
+        let user = match store.user_by_name(&name)? {
+            Some(user) => user,
+            None => store.create_user(&name, None, "not-a-login", now)?,
+        };
+        if store.recent_saves(user.id, 1)?.is_empty() {
+            let topic = older[rng.next(older.len())].paper.primary_category.clone();
+            let same: Vec<&&paperhub_store::Entry> = older
+                .iter()
+                .filter(|e| e.paper.primary_category == topic)
+                .collect();
+            let picks: Vec<(ArxivId, Option<String>)> = (0..20)
+                .map(|_| (same[rng.next(same.len())].paper.id.clone(), None))
+                .collect();
+            store.save_papers(user.id, None, &picks, crate::app::library::LIMITS, now)?;
+        }
+        let token = crate::secrets::new_token()?;
+        store.create_api_token(
+            user.id,
+            "bench",
+            &crate::secrets::token_hash(&token),
+            now,
+            Some(now + chrono::Duration::days(1)),
+        )?;
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// A Lua script that rotates through `(path, bearer token)` pairs.
+fn rotation_script_with_tokens(paths: &[(String, String)]) -> String {
+    let mut lua = String::from("local reqs = {\n");
+    for (p, t) in paths {
+        let _ = writeln!(lua, "  {{{:?}, {:?}}},", p, format!("Bearer {t}"));
+    }
+    lua.push_str("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n  return wrk.format(\"GET\", r[1], {[\"Authorization\"] = r[2]})\nend\n");
+    lua
+}
+
 /// A Lua script that rotates through `paths`.
 fn rotation_script(paths: &[String]) -> String {
     let mut lua = String::from("local paths = {\n");
@@ -232,6 +296,15 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
         .take(1000)
         .map(|t| format!("/api/v1/papers/search?{}&limit=10", url_query(t)))
         .collect();
+    let for_you = if args
+        .only
+        .as_deref()
+        .is_none_or(|o| "for-you page".contains(o))
+    {
+        for_you_users(data_dir, config, 20)?
+    } else {
+        Vec::new()
+    };
     let targets: Vec<(&str, Vec<String>)> = vec![
         ("daily page /", vec!["/".to_owned()]),
         (
@@ -241,6 +314,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
         ("paper pages (500 papers)", papers),
         ("search page (1,000 queries, hybrid)", searches),
         ("API search (1,000 queries, hybrid)", api),
+        ("for-you page (20 users, this week)", Vec::new()),
     ];
     println!(
         "wrk -t2 -c{} -d{}s --latency on loopback, server in this process:",
@@ -251,7 +325,15 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
             continue;
         }
         let script = scratch.path().join("rotate.lua");
-        fs_err::write(&script, rotation_script(&paths))?;
+        if paths.is_empty() {
+            let pairs: Vec<(String, String)> = for_you
+                .iter()
+                .map(|t| ("/for-you?period=week".to_owned(), t.clone()))
+                .collect();
+            fs_err::write(&script, rotation_script_with_tokens(&pairs))?;
+        } else {
+            fs_err::write(&script, rotation_script(&paths))?;
+        }
         let out = Command::new("wrk")
             .args([
                 "-t2",

@@ -156,8 +156,10 @@ pub fn authors_digest_links_to_an_account(h: &dyn Harness) {
     assert_eq!(s.user_by_id(ada.id).unwrap().unwrap().username, "ada");
     let sub = super::fixtures::subscribe(s.as_ref(), "r@example.org");
     assert_eq!(sub.account, None);
+    assert_eq!(s.subscriber_of_account(ada.id).unwrap(), None);
     assert!(s.link_account(sub.id, Some(ada.id)).unwrap());
     assert_eq!(s.subscriber(sub.id).unwrap().unwrap().account, Some(ada.id));
+    assert_eq!(s.subscriber_of_account(ada.id).unwrap().unwrap().id, sub.id);
     assert!(s.link_account(sub.id, None).unwrap());
     assert_eq!(s.subscriber(sub.id).unwrap().unwrap().account, None);
     assert!(

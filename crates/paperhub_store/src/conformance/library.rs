@@ -186,6 +186,34 @@ pub fn library_not_interested_marks(h: &dyn Harness) {
     assert!(s.not_interested(ada).unwrap().is_empty());
 }
 
+/// Recommendations learn from every collection's papers, each once, the
+/// latest save first.
+pub fn library_recent_saves_span_collections(h: &dyn Harness) {
+    let s = h.store();
+    seed(s.as_ref());
+    let ada = s.create_user("ada", None, "h", now()).unwrap().id;
+    let bob = s.create_user("bob", None, "h", now()).unwrap().id;
+    assert!(s.recent_saves(ada, 10).unwrap().is_empty());
+    let later = |n: i64| now() + chrono::Duration::seconds(n);
+    let other = s
+        .create_collection(ada, "other", "Other", false, LIMITS, now())
+        .unwrap();
+    s.save_paper(ada, None, &id("2511.00001"), LIMITS, later(1))
+        .unwrap();
+    s.save_paper(ada, Some(other.id), &id("2511.00002"), LIMITS, later(2))
+        .unwrap();
+    s.save_paper(ada, Some(other.id), &id("2511.00001"), LIMITS, later(3))
+        .unwrap();
+    s.save_paper(bob, None, &id("2511.00003"), LIMITS, later(4))
+        .unwrap();
+    assert_eq!(
+        s.recent_saves(ada, 10).unwrap(),
+        ["2511.00001", "2511.00002"]
+    );
+    assert_eq!(s.recent_saves(ada, 1).unwrap(), ["2511.00001"]);
+    assert_eq!(s.recent_saves(bob, 10).unwrap(), ["2511.00003"]);
+}
+
 /// An import's bulk save: one transaction, unknown papers counted, notes
 /// fill empty notes only, the limit holds; DOIs and titles find papers.
 pub fn library_bulk_save_and_catalog_lookups(h: &dyn Harness) {

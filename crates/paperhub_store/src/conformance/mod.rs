@@ -95,6 +95,7 @@ macro_rules! conformance_tests {
             library_saves_notes_and_limits,
             library_collections_are_owned_unique_and_bounded,
             library_not_interested_marks,
+            library_recent_saves_span_collections,
             library_bulk_save_and_catalog_lookups,
             jobs_an_expired_lease_is_taken_over,
             store_nodes_share_one_signing_key,

@@ -1,0 +1,682 @@
+//! "For you": one user's ranking of a period's papers, learned from their
+//! library, and why each paper is there. The web page, its Atom feed, the
+//! API, the collection pages and the digests all call [`recommend`].
+//!
+//! The model is [`paperhub_search::recommend::Ranker`]: a linear SVM over
+//! tf-idf and embeddings once the library has a few papers, recency-weighted
+//! similarity below that (zotero-arxiv-daily's cold start). This module
+//! gathers its inputs and explains its output:
+//!
+//! - **positives**: the library, the most recent [`PROFILE_PAPERS`] saves
+//!   (or one collection's papers, for "more like this collection");
+//! - **negatives**: papers the user marked "not interested", plus a sample
+//!   of the period's papers they did not save, seeded by the user, so a
+//!   page ranks the same way on every reload;
+//! - **follows**: authors the account follows and the categories of the
+//!   digest linked to it lift papers, and carry a user with no library yet;
+//! - **reasons**: the two library papers most like each pick, the words the
+//!   model weighs most in it, the followed author or category.
+//!
+//! The features of a period's papers (tf-idf rows with the period's idf,
+//! embeddings copied out of the vector index) are the same for every user,
+//! so [`PeriodCache`] builds them once per period and index; one user's
+//! ranking then costs one training and one pass of scoring
+//! (`paperhub bench for-you`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use chrono::NaiveDate;
+use paperhub_domain::author::author_key;
+use paperhub_domain::{ArxivId, InterestKind, Paper, UserId};
+use paperhub_search::VectorIndex;
+use paperhub_search::recommend::{Doc, Ranker, Settings, TfIdf};
+use paperhub_store::{CollectionId, Entry, Store, StoreResult};
+use serde::Serialize;
+
+/// Library papers a ranking learns from: the most recent saves.
+pub const PROFILE_PAPERS: u32 = 200;
+/// Unsaved papers of the period sampled as negatives.
+pub const SAMPLED_NEGATIVES: usize = 200;
+/// "Not interested" marks a ranking learns from: the most recent.
+pub const DISMISSED_PAPERS: usize = 500;
+/// What following a paper's author adds to its score.
+const AUTHOR_LIFT: f32 = 0.5;
+/// What following one of its categories adds.
+const CATEGORY_LIFT: f32 = 0.1;
+/// A library paper is named as a reason only when at least this similar:
+/// by embeddings (MiniLM cosines of unrelated abstracts sit near 0.1)...
+const LIKE_DENSE: f32 = 0.35;
+/// ... or by tf-idf, when either paper has no vector (far lower cosines).
+const LIKE_SPARSE: f32 = 0.1;
+/// Periods whose features stay cached.
+const CACHED_PERIODS: usize = 6;
+
+/// The text a paper's features are made of.
+pub fn text(paper: &Paper) -> String {
+    format!("{}. {}", paper.title, paper.abstract_text)
+}
+
+/// The features of one period's papers, shared by every user.
+#[derive(Debug)]
+pub struct PeriodFeatures {
+    ids: Vec<String>,
+    tfidf: TfIdf,
+    docs: Vec<Doc>,
+}
+
+impl PeriodFeatures {
+    /// Fits tf-idf on `entries` and takes their embeddings from `vectors`.
+    pub fn build(entries: &[Entry], vectors: Option<&VectorIndex>) -> PeriodFeatures {
+        let texts: Vec<String> = entries.iter().map(|e| text(&e.paper)).collect();
+        let tfidf = TfIdf::fit(texts.iter().map(String::as_str));
+        let docs = entries
+            .iter()
+            .zip(&texts)
+            .map(|(e, t)| Doc {
+                sparse: tfidf.row(t),
+                dense: vectors.and_then(|v| v.vector(e.paper.id.base()).map(<[f32]>::to_vec)),
+            })
+            .collect();
+        PeriodFeatures {
+            ids: entries
+                .iter()
+                .map(|e| e.paper.id.base().to_owned())
+                .collect(),
+            tfidf,
+            docs,
+        }
+    }
+
+    /// The features of any paper, with this period's idf.
+    pub fn doc(&self, paper: &Paper, vectors: Option<&VectorIndex>) -> Doc {
+        Doc {
+            sparse: self.tfidf.row(&text(paper)),
+            dense: vectors.and_then(|v| v.vector(paper.id.base()).map(<[f32]>::to_vec)),
+        }
+    }
+
+    fn same_papers(&self, entries: &[Entry]) -> bool {
+        self.ids.len() == entries.len()
+            && self
+                .ids
+                .iter()
+                .zip(entries)
+                .all(|(id, e)| id == e.paper.id.base())
+    }
+}
+
+/// Built period features, reused while the period's papers and the index
+/// (`source`, e.g. the current retriever) stay the same.
+pub struct PeriodCache<T> {
+    slots: Mutex<Vec<Slot<T>>>,
+}
+
+struct Slot<T> {
+    range: (NaiveDate, NaiveDate),
+    source: Weak<T>,
+    features: Arc<PeriodFeatures>,
+}
+
+impl<T> Default for PeriodCache<T> {
+    fn default() -> Self {
+        PeriodCache {
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T> PeriodCache<T> {
+    /// The features of `entries`, the papers of `range`, built from
+    /// `vectors` of `source` unless cached.
+    pub fn get(
+        &self,
+        range: (NaiveDate, NaiveDate),
+        entries: &[Entry],
+        source: &Arc<T>,
+        vectors: Option<&VectorIndex>,
+    ) -> Arc<PeriodFeatures> {
+        let found = self.lock().iter().find_map(|slot| {
+            (slot.range == range
+                && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
+                && slot.features.same_papers(entries))
+            .then(|| Arc::clone(&slot.features))
+        });
+        if let Some(features) = found {
+            return features;
+        }
+        let features = Arc::new(PeriodFeatures::build(entries, vectors));
+        let mut slots = self.lock();
+        slots.retain(|slot| slot.range != range && slot.source.strong_count() > 0);
+        if slots.len() >= CACHED_PERIODS {
+            slots.remove(0);
+        }
+        slots.push(Slot {
+            range,
+            source: Arc::downgrade(source),
+            features: Arc::clone(&features),
+        });
+        features
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot<T>>> {
+        // A panic while holding the lock leaves only a cache behind.
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What a ranking learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole library, follows and "not interested" marks.
+    Library,
+    /// One collection's papers ("more like this collection").
+    Collection(CollectionId),
+}
+
+/// One user's signals, loaded from the store.
+#[derive(Debug, Default)]
+pub struct Profile {
+    /// Library papers, the most recently saved first.
+    pub library: Vec<Paper>,
+    /// Papers marked "not interested", the latest first.
+    pub dismissed: Vec<Paper>,
+    /// Followed authors: (key, name as followed).
+    pub authors: Vec<(String, String)>,
+    /// Followed categories (of the digest linked to the account).
+    pub categories: Vec<String>,
+}
+
+impl Profile {
+    /// Loads `user`'s signals for `scope`: saves, marks and follows.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn load(store: &dyn Store, user: UserId, scope: Scope) -> StoreResult<Profile> {
+        let mut profile = Profile::load_saved(store, user, scope, PROFILE_PAPERS)?;
+        if scope == Scope::Library {
+            profile.authors = store
+                .followed_authors(user)?
+                .into_iter()
+                .map(|f| (f.key, f.name))
+                .collect();
+            if let Some(subscriber) = store.subscriber_of_account(user)? {
+                profile.categories = store
+                    .interests(subscriber.id)?
+                    .into_iter()
+                    .filter(|i| i.kind == InterestKind::Category)
+                    .map(|i| i.value.to_lowercase())
+                    .collect();
+            }
+        }
+        Ok(profile)
+    }
+
+    /// Loads only what `user` saved for `scope` (at most `limit` papers)
+    /// and marked "not interested", without follows (a digest has its own).
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn load_saved(
+        store: &dyn Store,
+        user: UserId,
+        scope: Scope,
+        limit: u32,
+    ) -> StoreResult<Profile> {
+        let saved: Vec<String> = match scope {
+            Scope::Library => store.recent_saves(user, limit)?,
+            Scope::Collection(c) => store
+                .saved_papers(c, 0, limit)?
+                .0
+                .into_iter()
+                .map(|s| s.paper)
+                .collect(),
+        };
+        let mut dismissed = store.not_interested(user)?;
+        dismissed.truncate(DISMISSED_PAPERS);
+        let papers = |ids: Vec<String>| -> StoreResult<Vec<Paper>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<ArxivId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            Ok(store
+                .entries(&ids, None)?
+                .into_iter()
+                .map(|e| e.paper)
+                .collect())
+        };
+        Ok(Profile {
+            library: papers(saved)?,
+            dismissed: papers(dismissed)?,
+            ..Profile::default()
+        })
+    }
+
+    /// Nothing to rank from: no library and no follows.
+    pub fn is_empty(&self) -> bool {
+        self.library.is_empty() && self.authors.is_empty() && self.categories.is_empty()
+    }
+}
+
+/// Why a paper was recommended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Like these library papers (id, title), most alike first.
+    Like {
+        /// The library papers.
+        papers: Vec<LibraryPaper>,
+    },
+    /// Words and word pairs the user's model weighs most in this paper.
+    Words {
+        /// The words.
+        words: Vec<String>,
+    },
+    /// By an author the user follows.
+    Author {
+        /// The author's name as followed.
+        name: String,
+    },
+    /// In a category the user follows.
+    Category {
+        /// The category.
+        category: String,
+    },
+}
+
+/// A library paper named in a reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LibraryPaper {
+    /// Its arXiv id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+}
+
+impl Reason {
+    /// The reason as one sentence.
+    pub fn sentence(&self) -> String {
+        let quote = |s: &str| format!("\u{201c}{s}\u{201d}");
+        match self {
+            Reason::Like { papers } => {
+                let titles: Vec<String> = papers.iter().map(|p| quote(&p.title)).collect();
+                format!("Like {} in your library", titles.join(" and "))
+            }
+            Reason::Words { words } => {
+                let words: Vec<String> = words.iter().map(|w| quote(w)).collect();
+                format!("Mentions {}, which your library is about", words.join(", "))
+            }
+            Reason::Author { name } => format!("By {name}, whom you follow"),
+            Reason::Category { category } => format!("New in {category}, which you follow"),
+        }
+    }
+}
+
+/// One recommended paper.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    /// Its position in the period's entries.
+    pub index: usize,
+    /// Its score (comparable within one ranking).
+    pub score: f32,
+    /// Why it is there.
+    pub reasons: Vec<Reason>,
+}
+
+/// How a ranking was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Nothing to rank from: the page invites the user to save papers or
+    /// follow authors.
+    Invitation,
+    /// Only follows (no library yet).
+    Follows,
+    /// Recency-weighted similarity to a small library.
+    Similarity,
+    /// A model learned from the library.
+    Learned,
+}
+
+/// A user's ranking of a period.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    /// How it was made.
+    pub method: Method,
+    /// Library papers it learned from.
+    pub library: usize,
+    /// "Not interested" marks it learned from.
+    pub dismissed: usize,
+    /// The best papers first, at most the limit asked for.
+    pub picks: Vec<Pick>,
+    /// Papers of the period left out because the user saved or dismissed
+    /// them.
+    pub excluded: usize,
+}
+
+/// Ranks `entries` (a period's papers, trending order) for `profile`.
+/// `saved` are ids the user has saved anywhere (left out, as dismissed
+/// papers are); `seed` fixes the negative sample (the user id).
+pub fn recommend(
+    features: &PeriodFeatures,
+    entries: &[Entry],
+    profile: &Profile,
+    saved: &HashSet<String>,
+    vectors: Option<&VectorIndex>,
+    seed: u64,
+    limit: usize,
+) -> Ranking {
+    let mut ranking = Ranking {
+        method: Method::Invitation,
+        library: profile.library.len(),
+        dismissed: profile.dismissed.len(),
+        picks: Vec::new(),
+        excluded: 0,
+    };
+    if profile.is_empty() {
+        return ranking;
+    }
+    let position: HashMap<&str, usize> = features
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let doc_of = |paper: &Paper| -> Doc {
+        match position.get(paper.id.base()) {
+            Some(&i) => features.docs[i].clone(),
+            None => features.doc(paper, vectors),
+        }
+    };
+    let library: Vec<Doc> = profile.library.iter().map(doc_of).collect();
+    let dismissed_ids: HashSet<&str> = profile.dismissed.iter().map(|p| p.id.base()).collect();
+    let library_ids: HashSet<&str> = profile.library.iter().map(|p| p.id.base()).collect();
+    let left_out =
+        |id: &str| saved.contains(id) || library_ids.contains(id) || dismissed_ids.contains(id);
+    let mut negatives: Vec<Doc> = profile.dismissed.iter().map(doc_of).collect();
+    negatives.extend(
+        sample(features.ids.len(), SAMPLED_NEGATIVES, seed)
+            .into_iter()
+            .filter(|&i| !left_out(&features.ids[i]))
+            .map(|i| features.docs[i].clone()),
+    );
+    let library_refs: Vec<&Doc> = library.iter().collect();
+    let negative_refs: Vec<&Doc> = negatives.iter().collect();
+    let ranker = Ranker::train(&library_refs, &negative_refs, &Settings::default());
+    ranking.method = match (library.is_empty(), ranker.is_learned()) {
+        (true, _) => Method::Follows,
+        (false, true) => Method::Learned,
+        (false, false) => Method::Similarity,
+    };
+    let authors: HashMap<&str, &str> = profile
+        .authors
+        .iter()
+        .map(|(key, name)| (key.as_str(), name.as_str()))
+        .collect();
+    let categories: HashSet<&str> = profile.categories.iter().map(String::as_str).collect();
+    let mut scored: Vec<(f32, usize)> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        if left_out(entry.paper.id.base()) {
+            ranking.excluded += 1;
+            continue;
+        }
+        let Some(doc) = position
+            .get(entry.paper.id.base())
+            .map(|&p| &features.docs[p])
+        else {
+            continue;
+        };
+        let lift = follow_lift(&entry.paper, &authors, &categories);
+        if library.is_empty() && lift == 0.0 {
+            continue;
+        }
+        let score = if library.is_empty() {
+            0.0
+        } else {
+            ranker.score(doc)
+        };
+        scored.push((score + lift, i));
+    }
+    // Best first; ties keep the period's (trending) order.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.truncate(limit);
+    ranking.picks = scored
+        .into_iter()
+        .map(|(score, index)| {
+            let paper = &entries[index].paper;
+            let doc = position.get(paper.id.base()).map(|&p| &features.docs[p]);
+            Pick {
+                index,
+                score,
+                reasons: reasons(
+                    paper,
+                    doc,
+                    profile,
+                    &library,
+                    &ranker,
+                    &authors,
+                    &categories,
+                ),
+            }
+        })
+        .collect();
+    ranking
+}
+
+fn follow_lift(paper: &Paper, authors: &HashMap<&str, &str>, categories: &HashSet<&str>) -> f32 {
+    let by_author = paper
+        .authors
+        .iter()
+        .any(|a| authors.contains_key(author_key(&a.name).as_str()));
+    let in_category = paper
+        .categories
+        .iter()
+        .any(|c| categories.contains(c.to_lowercase().as_str()));
+    f32::from(u8::from(by_author)) * AUTHOR_LIFT + f32::from(u8::from(in_category)) * CATEGORY_LIFT
+}
+
+fn reasons(
+    paper: &Paper,
+    doc: Option<&Doc>,
+    profile: &Profile,
+    library: &[Doc],
+    ranker: &Ranker,
+    authors: &HashMap<&str, &str>,
+    categories: &HashSet<&str>,
+) -> Vec<Reason> {
+    let mut out = Vec::new();
+    for a in &paper.authors {
+        if let Some(name) = authors.get(author_key(&a.name).as_str()) {
+            out.push(Reason::Author {
+                name: (*name).to_owned(),
+            });
+            break;
+        }
+    }
+    if let Some(doc) = doc {
+        let mut alike: Vec<(f32, usize)> = library
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.similarity(doc), i))
+            .filter(|&(s, i)| {
+                let dense = doc.dense.is_some() && library[i].dense.is_some();
+                s >= if dense { LIKE_DENSE } else { LIKE_SPARSE }
+            })
+            .collect();
+        alike.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        if !alike.is_empty() {
+            out.push(Reason::Like {
+                papers: alike
+                    .iter()
+                    .take(2)
+                    .map(|&(_, i)| LibraryPaper {
+                        id: profile.library[i].id.base().to_owned(),
+                        title: profile.library[i].title.clone(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let words = ranker.strongest_grams(&text(paper), 3);
+    if !words.is_empty() {
+        out.push(Reason::Words { words });
+    }
+    if let Some(c) = paper
+        .categories
+        .iter()
+        .find(|c| categories.contains(c.to_lowercase().as_str()))
+    {
+        out.push(Reason::Category {
+            category: c.clone(),
+        });
+    }
+    out
+}
+
+/// Up to `n` distinct positions below `len`, fixed by `seed`.
+fn sample(len: usize, n: usize, seed: u64) -> Vec<usize> {
+    if len <= n {
+        return (0..len).collect();
+    }
+    // A stride coprime with `len` from a seeded start visits distinct
+    // positions spread over the whole period.
+    let mut stride = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33) as usize % len;
+    while stride == 0 || gcd(stride, len) != 1 {
+        stride = (stride + 1) % len;
+    }
+    let start = (seed as usize).wrapping_mul(31) % len;
+    (0..n).map(|k| (start + k * stride) % len).collect()
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paperhub_domain::Author;
+
+    fn entry(id: &str, title: &str, abstract_text: &str, author: &str, cat: &str) -> Entry {
+        let mut p = Paper::new(id.parse().unwrap(), title.into(), abstract_text.into());
+        p.authors = vec![Author::from_display_name(author)];
+        p.categories = vec![cat.into()];
+        Entry {
+            paper: p,
+            votes: 0,
+            voted: false,
+            submitted_by: None,
+            submitted_at: None,
+            list_date: None,
+            featured: false,
+            hidden: false,
+            comments: 0,
+        }
+    }
+
+    fn period() -> Vec<Entry> {
+        (0..40)
+            .map(|i| {
+                if i % 5 == 0 {
+                    entry(
+                        &format!("2511.{i:05}"),
+                        &format!("Graph neural networks for molecules {i}"),
+                        "Message passing over molecular graphs predicts properties.",
+                        "Ada Lovelace",
+                        "cs.LG",
+                    )
+                } else {
+                    entry(
+                        &format!("2511.{i:05}"),
+                        &format!("Video diffusion sampling {i}"),
+                        "Faster samplers for video diffusion models.",
+                        "Alan Turing",
+                        "cs.CV",
+                    )
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_profile_gets_an_invitation_not_an_error() {
+        let entries = period();
+        let f = PeriodFeatures::build(&entries, None);
+        let r = recommend(
+            &f,
+            &entries,
+            &Profile::default(),
+            &HashSet::new(),
+            None,
+            1,
+            10,
+        );
+        assert_eq!(r.method, Method::Invitation);
+        assert!(r.picks.is_empty());
+    }
+
+    #[test]
+    fn a_library_ranks_its_topic_first_with_reasons_and_leaves_out_saved_papers() {
+        let entries = period();
+        let f = PeriodFeatures::build(&entries, None);
+        let library: Vec<Paper> = [0, 5, 10]
+            .iter()
+            .map(|&i| entries[i].paper.clone())
+            .collect();
+        let saved: HashSet<String> = library.iter().map(|p| p.id.base().to_owned()).collect();
+        let profile = Profile {
+            library,
+            dismissed: vec![entries[15].paper.clone()],
+            ..Profile::default()
+        };
+        let r = recommend(&f, &entries, &profile, &saved, None, 7, 4);
+        assert_eq!(r.method, Method::Learned);
+        assert_eq!(r.excluded, 4);
+        let ids: Vec<usize> = r.picks.iter().map(|p| p.index).collect();
+        assert!(
+            ids.iter()
+                .all(|i| i % 5 == 0 && ![0, 5, 10, 15].contains(i)),
+            "{ids:?}"
+        );
+        let why: Vec<String> = r.picks[0].reasons.iter().map(Reason::sentence).collect();
+        assert!(
+            why[0].starts_with("Like \u{201c}Graph neural networks"),
+            "{why:?}"
+        );
+        assert!(why.iter().any(|w| w.starts_with("Mentions")), "{why:?}");
+        // The same user gets the same page on every reload.
+        let again = recommend(&f, &entries, &profile, &saved, None, 7, 4);
+        assert_eq!(ids, again.picks.iter().map(|p| p.index).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn follows_alone_carry_a_user_without_a_library() {
+        let entries = period();
+        let f = PeriodFeatures::build(&entries, None);
+        let profile = Profile {
+            authors: vec![("alan turing".into(), "Alan Turing".into())],
+            ..Profile::default()
+        };
+        let r = recommend(&f, &entries, &profile, &HashSet::new(), None, 1, 100);
+        assert_eq!(r.method, Method::Follows);
+        assert_eq!(r.picks.len(), 32);
+        assert_eq!(
+            r.picks[0].reasons[0].sentence(),
+            "By Alan Turing, whom you follow"
+        );
+    }
+
+    #[test]
+    fn samples_are_distinct_and_bounded() {
+        for len in [1, 7, 200, 201, 1500] {
+            for seed in [0, 1, 99, u64::MAX] {
+                let s = sample(len, 200, seed);
+                let set: HashSet<usize> = s.iter().copied().collect();
+                assert_eq!(set.len(), len.min(200));
+                assert!(s.iter().all(|&i| i < len));
+            }
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! "For you" on the web and in the API: the tab beside Daily, its private
+//! Atom feed, "not interested" and its reset, "more like this collection",
+//! and `GET /api/v1/for-you` and `GET /api/v1/collections/{slug}/recommended`.
+//!
+//! The ranking itself is [`crate::app::for_you`]; this module loads its
+//! inputs in one store call, ranks on a blocking thread outside the store
+//! pool, and shows each paper with its reasons. The feed is read by feed
+//! readers, which carry no cookie, so its link carries a signed token
+//! (purpose `for-you`, a year) naming the account.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use paperhub_domain::{ArxivId, UserId};
+use paperhub_store::{Entry, ListOrder, ListQuery};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::errors::{ApiError, AppError};
+use super::lists::Period;
+use super::pages::{chrome, render};
+use super::session::Viewer;
+use super::views::{Card, Chrome, Link, PaperView};
+use crate::app::for_you::{self, Method, Profile, Ranking, Reason, Scope};
+
+/// Papers a page, the feed and the API show at most.
+pub const MAX_PICKS: usize = 100;
+/// Papers a page shows unless asked for fewer.
+const PAGE_PICKS: usize = 30;
+/// Papers "more like this collection" shows.
+pub const COLLECTION_PICKS: usize = 10;
+/// The feed token's purpose.
+const FEED_PURPOSE: &str = "for-you";
+
+/// `?period=day|week|month&date=YYYY-MM-DD&limit=N`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ForYouParams {
+    /// The period kind; the week by default.
+    pub period: Option<String>,
+    /// A day inside it; the latest announcement day by default.
+    pub date: Option<String>,
+    /// Papers to show (API), at most [`MAX_PICKS`].
+    pub limit: Option<String>,
+    /// The feed token.
+    pub t: Option<String>,
+}
+
+impl ForYouParams {
+    async fn period(&self, app: &Arc<AppState>) -> Result<Period, AppError> {
+        let day = match self.date.as_deref().filter(|d| !d.is_empty()) {
+            Some(d) => Period::day(d)?.range().0,
+            None => app.latest_day().await?,
+        };
+        let (d, w, m) = Period::Day(day).containing();
+        match self.period.as_deref().unwrap_or("week") {
+            "day" => Ok(d),
+            "week" => Ok(w),
+            "month" => Ok(m),
+            other => Err(AppError::bad_request(format!(
+                "{other:?} is not a period; use day, week or month."
+            ))),
+        }
+    }
+
+    fn limit(&self, default: usize) -> Result<usize, AppError> {
+        match self.limit.as_deref() {
+            None | Some("") => Ok(default),
+            Some(s) => s
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PICKS).contains(n))
+                .ok_or_else(|| {
+                    AppError::bad_request(format!("limit must be a number from 1 to {MAX_PICKS}."))
+                }),
+        }
+    }
+}
+
+/// A ranking with the entries it indexes.
+pub struct Ranked {
+    /// The period's papers.
+    pub entries: Vec<Entry>,
+    /// The ranking.
+    pub ranking: Ranking,
+}
+
+impl Ranked {
+    /// The picks' entries with their reasons, best first.
+    pub fn picks(&self) -> impl Iterator<Item = (&Entry, &[Reason])> {
+        self.ranking
+            .picks
+            .iter()
+            .map(|p| (&self.entries[p.index], p.reasons.as_slice()))
+    }
+}
+
+/// Ranks `period`'s papers for `user` against `scope`.
+///
+/// # Errors
+/// A storage error.
+pub async fn rank(
+    app: &Arc<AppState>,
+    user: UserId,
+    scope: Scope,
+    period: Period,
+    limit: usize,
+) -> Result<Ranked, AppError> {
+    let (from, to) = period.range();
+    let (entries, profile, saved) = app
+        .db
+        .run(move |s| {
+            let listing = s.listing(
+                &ListQuery {
+                    from,
+                    to,
+                    categories: Vec::new(),
+                    offset: 0,
+                    limit: u32::MAX,
+                    include_hidden: false,
+                    order: ListOrder::Votes,
+                },
+                Some(user),
+            )?;
+            let entries: Vec<Entry> = listing
+                .community
+                .into_iter()
+                .chain(listing.announced)
+                .collect();
+            let profile = Profile::load(s, user, scope)?;
+            let saved: HashSet<String> = if scope == Scope::Library {
+                let ids: Vec<ArxivId> = entries.iter().map(|e| e.paper.id.clone()).collect();
+                s.saved_in(user, &ids)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect()
+            } else {
+                HashSet::new()
+            };
+            Ok::<_, paperhub_store::StoreError>((entries, profile, saved))
+        })
+        .await?;
+    let a = Arc::clone(app);
+    tokio::task::spawn_blocking(move || {
+        let retriever = a.searcher.get();
+        let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
+        let features = a.for_you.get((from, to), &entries, &retriever, vectors);
+        let ranking = for_you::recommend(
+            &features,
+            &entries,
+            &profile,
+            &saved,
+            vectors,
+            user.0.unsigned_abs(),
+            limit,
+        );
+        Ranked { entries, ranking }
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("ranking stopped: {e}")))
+}
+
+#[derive(Template)]
+#[template(path = "for_you.html")]
+struct ForYouPage {
+    chrome: Chrome,
+    heading: String,
+    tabs: Vec<Link>,
+    method: Method,
+    library: usize,
+    dismissed: usize,
+    picks: Vec<Card>,
+    feed: Option<String>,
+    signed_in: bool,
+}
+
+/// Cards with reasons, marked saved where the viewer saved them.
+pub async fn pick_cards(
+    app: &Arc<AppState>,
+    viewer: &Viewer,
+    ranked: &Ranked,
+    dismissable: bool,
+) -> Result<Vec<Card>, AppError> {
+    let mut cards: Vec<Card> = ranked
+        .picks()
+        .map(|(e, reasons)| {
+            let mut c = Card::new(e, &[]);
+            c.dismissable = dismissable;
+            c.reasons = reasons.iter().map(Reason::sentence).collect();
+            c
+        })
+        .collect();
+    super::library::mark_saved(app, viewer, &mut cards).await?;
+    Ok(cards)
+}
+
+/// `GET /for-you`.
+///
+/// # Errors
+/// A bad period or a storage error.
+pub async fn page(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    uri: OriginalUri,
+    Query(params): Query<ForYouParams>,
+) -> Result<Response, AppError> {
+    let period = params.period(&app).await?;
+    let (d, w, m) = period.containing();
+    let date = d.range().0;
+    let tab = |p: Period, kind: &str, label: &str| {
+        Link::new(format!("/for-you?period={kind}&date={date}"), label).current_if(p == period)
+    };
+    let tabs = vec![
+        tab(d, "day", "Day"),
+        tab(w, "week", "Week"),
+        tab(m, "month", "Month"),
+    ];
+    let heading = period.label();
+    let Some(user) = viewer.user.clone() else {
+        return Ok(render(&ForYouPage {
+            chrome: chrome(&viewer, "For you", &uri),
+            heading,
+            tabs,
+            method: Method::Invitation,
+            library: 0,
+            dismissed: 0,
+            picks: Vec::new(),
+            feed: None,
+            signed_in: false,
+        }));
+    };
+    let ranked = rank(&app, user.id, Scope::Library, period, PAGE_PICKS).await?;
+    let picks = pick_cards(&app, &viewer, &ranked, true).await?;
+    let token = app
+        .secrets
+        .issue_token(
+            FEED_PURPOSE,
+            &user.id.0.to_string(),
+            Utc::now() + Duration::days(365),
+        )
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(render(&ForYouPage {
+        chrome: chrome(&viewer, "For you", &uri),
+        heading,
+        tabs,
+        method: ranked.ranking.method,
+        library: ranked.ranking.library,
+        dismissed: ranked.ranking.dismissed,
+        picks,
+        feed: Some(format!("/for-you.atom?t={token}")),
+        signed_in: true,
+    }))
+}
+
+/// `GET /for-you.atom?t=TOKEN`: the week's recommendations of the account
+/// the token names.
+///
+/// # Errors
+/// A missing, tampered or expired token (404, so a guess learns nothing),
+/// or a storage error.
+pub async fn atom(
+    State(app): State<Arc<AppState>>,
+    Query(params): Query<ForYouParams>,
+) -> Result<Response, AppError> {
+    let missing =
+        || AppError::not_found("This feed link is not valid; copy it again from the For you page.");
+    let subject = params
+        .t
+        .as_deref()
+        .and_then(|t| app.secrets.check_token(FEED_PURPOSE, t, Utc::now()).ok())
+        .ok_or_else(missing)?;
+    let id = UserId(subject.parse().map_err(|_| missing())?);
+    let user = app
+        .db
+        .run(move |s| s.user_by_id(id))
+        .await?
+        .ok_or_else(missing)?;
+    let period = ForYouParams::default().period(&app).await?;
+    let ranked = rank(&app, user.id, Scope::Library, period, PAGE_PICKS).await?;
+    let entries: Vec<Entry> = ranked.picks().map(|(e, _)| e.clone()).collect();
+    let base = app.base_url();
+    Ok(super::feeds::papers_atom(
+        &base,
+        format!("Paperhub: for {} ({})", user.username, period.label()),
+        "/for-you",
+        "/for-you.atom",
+        entries,
+    ))
+}
+
+/// `POST /for-you/reset`: forgets every "not interested" mark.
+///
+/// # Errors
+/// A storage error.
+pub async fn reset(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    let Some(user) = viewer.user.as_ref().map(|u| u.id) else {
+        return Ok(Redirect::to("/login?next=/for-you").into_response());
+    };
+    app.db.run(move |s| s.reset_not_interested(user)).await?;
+    Ok(Redirect::to("/for-you").into_response())
+}
+
+/// Marks `paper` "not interested" for `user` (or takes it back); JSON for
+/// scripts, else back to `next`.
+///
+/// # Errors
+/// A storage error.
+pub async fn dismiss(
+    app: &Arc<AppState>,
+    user: UserId,
+    paper: ArxivId,
+    on: bool,
+    wants_json: bool,
+    next: String,
+) -> Result<Response, AppError> {
+    app.db
+        .run(move |s| s.set_not_interested(user, &paper, on, Utc::now()))
+        .await?;
+    if wants_json {
+        return Ok(axum::Json(json!({ "not_interested": on })).into_response());
+    }
+    Ok(Redirect::to(&next).into_response())
+}
+
+fn api_view(ranked: &Ranked, period: Period) -> serde_json::Value {
+    let (from, to) = period.range();
+    json!({
+        "period": { "from": from.to_string(), "to": to.to_string() },
+        "method": ranked.ranking.method,
+        "library_papers": ranked.ranking.library,
+        "not_interested": ranked.ranking.dismissed,
+        "papers": ranked.picks().map(|(e, reasons)| json!({
+            "paper": PaperView::new(e),
+            "reasons": reasons.iter().map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("text".into(), json!(r.sentence()));
+                }
+                v
+            }).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/v1/for-you?period=&date=&limit=`.
+///
+/// # Errors
+/// Not signed in (401), a bad parameter (400) or a storage error.
+pub async fn api(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Query(params): Query<ForYouParams>,
+) -> Result<Response, ApiError> {
+    let user = viewer.user.as_ref().ok_or_else(AppError::unauthorized)?;
+    let period = params.period(&app).await?;
+    let limit = params.limit(PAGE_PICKS)?;
+    let ranked = rank(&app, user.id, Scope::Library, period, limit).await?;
+    Ok(axum::Json(api_view(&ranked, period)).into_response())
+}
+
+/// `GET /api/v1/collections/{slug}/recommended?period=&date=&limit=`.
+///
+/// # Errors
+/// Not signed in (401), no such collection (404), a bad parameter (400) or
+/// a storage error.
+pub async fn api_collection(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(slug): Path<String>,
+    Query(params): Query<ForYouParams>,
+) -> Result<Response, ApiError> {
+    let user = viewer.user.as_ref().ok_or_else(AppError::unauthorized)?;
+    let collection = super::library_api::own(&app, user, &slug).await?;
+    let period = params.period(&app).await?;
+    let limit = params.limit(COLLECTION_PICKS)?;
+    let ranked = rank(
+        &app,
+        user.id,
+        Scope::Collection(collection.id),
+        period,
+        limit,
+    )
+    .await?;
+    Ok(axum::Json(api_view(&ranked, period)).into_response())
+}
