@@ -23,6 +23,7 @@
 //! ranking then costs one training and one pass of scoring
 //! (`paperhub bench for-you`).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -36,8 +37,42 @@ use serde::Serialize;
 
 /// Library papers a ranking learns from: the most recent saves.
 pub const PROFILE_PAPERS: u32 = 200;
-/// Unsaved papers of the period sampled as negatives.
-pub const SAMPLED_NEGATIVES: usize = 200;
+/// How hard one ranking works: unsaved papers of the period sampled as
+/// negatives, and passes of the trainer at most. More negatives matched
+/// arxiv-sanity-lite's tf-idf precision in `paperhub eval recommend`;
+/// passes beyond 5 changed nothing measurable there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effort {
+    /// Negatives sampled from the period.
+    pub negatives: usize,
+    /// Trainer passes at most.
+    pub epochs: usize,
+}
+
+impl Effort {
+    /// A page, the feed or the API: one user at a time.
+    pub const PAGE: Effort = Effort {
+        negatives: 300,
+        epochs: 5,
+    };
+    /// A digest run: every linked subscriber in one go.
+    pub const DIGEST: Effort = Effort {
+        negatives: 100,
+        epochs: 5,
+    };
+}
+
+/// What a caller asks of [`recommend`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    /// Fixes the negative sample (the user id), so a page ranks the same
+    /// way on every reload.
+    pub seed: u64,
+    /// Papers wanted at most.
+    pub limit: usize,
+    /// How hard to work.
+    pub effort: Effort,
+}
 /// "Not interested" marks a ranking learns from: the most recent.
 pub const DISMISSED_PAPERS: usize = 500;
 /// What following a paper's author adds to its score.
@@ -61,6 +96,10 @@ pub fn text(paper: &Paper) -> String {
 #[derive(Debug)]
 pub struct PeriodFeatures {
     ids: Vec<String>,
+    position: HashMap<String, usize>,
+    /// Each paper's author keys and lower-cased categories, for follows.
+    author_keys: Vec<Vec<String>>,
+    categories: Vec<Vec<String>>,
     tfidf: TfIdf,
     docs: Vec<Doc>,
 }
@@ -78,11 +117,37 @@ impl PeriodFeatures {
                 dense: vectors.and_then(|v| v.vector(e.paper.id.base()).map(<[f32]>::to_vec)),
             })
             .collect();
+        let ids: Vec<String> = entries
+            .iter()
+            .map(|e| e.paper.id.base().to_owned())
+            .collect();
         PeriodFeatures {
-            ids: entries
+            position: ids
                 .iter()
-                .map(|e| e.paper.id.base().to_owned())
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
                 .collect(),
+            author_keys: entries
+                .iter()
+                .map(|e| {
+                    e.paper
+                        .authors
+                        .iter()
+                        .map(|a| author_key(&a.name))
+                        .collect()
+                })
+                .collect(),
+            categories: entries
+                .iter()
+                .map(|e| {
+                    e.paper
+                        .categories
+                        .iter()
+                        .map(|c| c.to_lowercase())
+                        .collect()
+                })
+                .collect(),
+            ids,
             tfidf,
             docs,
         }
@@ -94,6 +159,14 @@ impl PeriodFeatures {
             sparse: self.tfidf.row(&text(paper)),
             dense: vectors.and_then(|v| v.vector(paper.id.base()).map(<[f32]>::to_vec)),
         }
+    }
+
+    /// Up to `n` of the period's papers, spread over it (for benchmarks).
+    pub fn sample_docs(&self, n: usize) -> Vec<&Doc> {
+        sample(self.docs.len(), n, 1)
+            .into_iter()
+            .map(|i| &self.docs[i])
+            .collect()
     }
 
     fn same_papers(&self, entries: &[Entry]) -> bool {
@@ -358,15 +431,14 @@ pub struct Ranking {
 
 /// Ranks `entries` (a period's papers, trending order) for `profile`.
 /// `saved` are ids the user has saved anywhere (left out, as dismissed
-/// papers are); `seed` fixes the negative sample (the user id).
+/// papers are).
 pub fn recommend(
     features: &PeriodFeatures,
     entries: &[Entry],
     profile: &Profile,
     saved: &HashSet<String>,
     vectors: Option<&VectorIndex>,
-    seed: u64,
-    limit: usize,
+    ask: Ask,
 ) -> Ranking {
     let mut ranking = Ranking {
         method: Method::Invitation,
@@ -378,33 +450,34 @@ pub fn recommend(
     if profile.is_empty() {
         return ranking;
     }
-    let position: HashMap<&str, usize> = features
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let doc_of = |paper: &Paper| -> Doc {
+    let position = &features.position;
+    // Papers of the period use the shared features; others (older library
+    // papers, dismissed ones) get theirs made with the period's idf.
+    let doc_of = |paper: &Paper| -> Cow<'_, Doc> {
         match position.get(paper.id.base()) {
-            Some(&i) => features.docs[i].clone(),
-            None => features.doc(paper, vectors),
+            Some(&i) => Cow::Borrowed(&features.docs[i]),
+            None => Cow::Owned(features.doc(paper, vectors)),
         }
     };
-    let library: Vec<Doc> = profile.library.iter().map(doc_of).collect();
+    let library: Vec<Cow<'_, Doc>> = profile.library.iter().map(doc_of).collect();
     let dismissed_ids: HashSet<&str> = profile.dismissed.iter().map(|p| p.id.base()).collect();
     let library_ids: HashSet<&str> = profile.library.iter().map(|p| p.id.base()).collect();
     let left_out =
         |id: &str| saved.contains(id) || library_ids.contains(id) || dismissed_ids.contains(id);
-    let mut negatives: Vec<Doc> = profile.dismissed.iter().map(doc_of).collect();
-    negatives.extend(
-        sample(features.ids.len(), SAMPLED_NEGATIVES, seed)
+    let dismissed: Vec<Cow<'_, Doc>> = profile.dismissed.iter().map(doc_of).collect();
+    let library_refs: Vec<&Doc> = library.iter().map(AsRef::as_ref).collect();
+    let mut negative_refs: Vec<&Doc> = dismissed.iter().map(AsRef::as_ref).collect();
+    negative_refs.extend(
+        sample(features.ids.len(), ask.effort.negatives, ask.seed)
             .into_iter()
             .filter(|&i| !left_out(&features.ids[i]))
-            .map(|i| features.docs[i].clone()),
+            .map(|i| &features.docs[i]),
     );
-    let library_refs: Vec<&Doc> = library.iter().collect();
-    let negative_refs: Vec<&Doc> = negatives.iter().collect();
-    let ranker = Ranker::train(&library_refs, &negative_refs, &Settings::default());
+    let settings = Settings {
+        epochs: ask.effort.epochs,
+        ..Settings::default()
+    };
+    let ranker = Ranker::train(&library_refs, &negative_refs, &settings);
     ranking.method = match (library.is_empty(), ranker.is_learned()) {
         (true, _) => Method::Follows,
         (false, true) => Method::Learned,
@@ -422,13 +495,11 @@ pub fn recommend(
             ranking.excluded += 1;
             continue;
         }
-        let Some(doc) = position
-            .get(entry.paper.id.base())
-            .map(|&p| &features.docs[p])
-        else {
+        let Some(&p) = position.get(entry.paper.id.base()) else {
             continue;
         };
-        let lift = follow_lift(&entry.paper, &authors, &categories);
+        let doc = &features.docs[p];
+        let lift = follow_lift(features, p, &authors, &categories);
         if library.is_empty() && lift == 0.0 {
             continue;
         }
@@ -441,7 +512,7 @@ pub fn recommend(
     }
     // Best first; ties keep the period's (trending) order.
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.truncate(limit);
+    scored.truncate(ask.limit);
     ranking.picks = scored
         .into_iter()
         .map(|(score, index)| {
@@ -454,7 +525,7 @@ pub fn recommend(
                     paper,
                     doc,
                     profile,
-                    &library,
+                    &library_refs,
                     &ranker,
                     &authors,
                     &categories,
@@ -465,15 +536,21 @@ pub fn recommend(
     ranking
 }
 
-fn follow_lift(paper: &Paper, authors: &HashMap<&str, &str>, categories: &HashSet<&str>) -> f32 {
-    let by_author = paper
-        .authors
-        .iter()
-        .any(|a| authors.contains_key(author_key(&a.name).as_str()));
-    let in_category = paper
-        .categories
-        .iter()
-        .any(|c| categories.contains(c.to_lowercase().as_str()));
+/// What follows add to the score of the period's paper `p`.
+fn follow_lift(
+    features: &PeriodFeatures,
+    p: usize,
+    authors: &HashMap<&str, &str>,
+    categories: &HashSet<&str>,
+) -> f32 {
+    let by_author = !authors.is_empty()
+        && features.author_keys[p]
+            .iter()
+            .any(|k| authors.contains_key(k.as_str()));
+    let in_category = !categories.is_empty()
+        && features.categories[p]
+            .iter()
+            .any(|c| categories.contains(c.as_str()));
     f32::from(u8::from(by_author)) * AUTHOR_LIFT + f32::from(u8::from(in_category)) * CATEGORY_LIFT
 }
 
@@ -481,13 +558,13 @@ fn reasons(
     paper: &Paper,
     doc: Option<&Doc>,
     profile: &Profile,
-    library: &[Doc],
+    library: &[&Doc],
     ranker: &Ranker,
     authors: &HashMap<&str, &str>,
     categories: &HashSet<&str>,
 ) -> Vec<Reason> {
     let mut out = Vec::new();
-    for a in &paper.authors {
+    for a in paper.authors.iter().filter(|_| !authors.is_empty()) {
         if let Some(name) = authors.get(author_key(&a.name).as_str()) {
             out.push(Reason::Author {
                 name: (*name).to_owned(),
@@ -519,9 +596,11 @@ fn reasons(
             });
         }
     }
-    let words = ranker.strongest_grams(&text(paper), 3);
-    if !words.is_empty() {
-        out.push(Reason::Words { words });
+    if let Some(doc) = doc {
+        let words = ranker.strongest_grams(&text(paper), doc, 3);
+        if !words.is_empty() {
+            out.push(Reason::Words { words });
+        }
     }
     if let Some(c) = paper
         .categories
@@ -576,6 +655,14 @@ mod tests {
         }
     }
 
+    fn ask(seed: u64, limit: usize) -> Ask {
+        Ask {
+            seed,
+            limit,
+            effort: Effort::PAGE,
+        }
+    }
+
     fn period() -> Vec<Entry> {
         (0..40)
             .map(|i| {
@@ -610,8 +697,7 @@ mod tests {
             &Profile::default(),
             &HashSet::new(),
             None,
-            1,
-            10,
+            ask(1, 10),
         );
         assert_eq!(r.method, Method::Invitation);
         assert!(r.picks.is_empty());
@@ -631,7 +717,7 @@ mod tests {
             dismissed: vec![entries[15].paper.clone()],
             ..Profile::default()
         };
-        let r = recommend(&f, &entries, &profile, &saved, None, 7, 4);
+        let r = recommend(&f, &entries, &profile, &saved, None, ask(7, 4));
         assert_eq!(r.method, Method::Learned);
         assert_eq!(r.excluded, 4);
         let ids: Vec<usize> = r.picks.iter().map(|p| p.index).collect();
@@ -647,7 +733,7 @@ mod tests {
         );
         assert!(why.iter().any(|w| w.starts_with("Mentions")), "{why:?}");
         // The same user gets the same page on every reload.
-        let again = recommend(&f, &entries, &profile, &saved, None, 7, 4);
+        let again = recommend(&f, &entries, &profile, &saved, None, ask(7, 4));
         assert_eq!(ids, again.picks.iter().map(|p| p.index).collect::<Vec<_>>());
     }
 
@@ -659,7 +745,7 @@ mod tests {
             authors: vec![("alan turing".into(), "Alan Turing".into())],
             ..Profile::default()
         };
-        let r = recommend(&f, &entries, &profile, &HashSet::new(), None, 1, 100);
+        let r = recommend(&f, &entries, &profile, &HashSet::new(), None, ask(1, 100));
         assert_eq!(r.method, Method::Follows);
         assert_eq!(r.picks.len(), 32);
         assert_eq!(

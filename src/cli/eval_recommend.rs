@@ -2,23 +2,33 @@
 //! catalog, comparing Paperhub's ranker with arxiv-sanity-lite's and
 //! zotero-arxiv-daily's methods in one run, on the same users.
 //!
-//! **Simulated users** are authors: an author's papers in announcement
-//! order, the first `k` in the library, every later one held out. Each
-//! method ranks every paper announced after the library's last one (tens of
-//! thousands on the 40k catalog) and is scored on where the held-out papers
-//! land: precision@10, nDCG@10 (binary gains) and recall@50. Author names
-//! are never features (arxiv-sanity-lite puts authors in its tf-idf; here it
-//! would find the held-out papers by name), so every method sees titles
-//! and abstracts only. Authors are sampled by a hash of their name, the
-//! same ones for every method.
+//! **Simulated users** are groups of related papers in announcement order:
+//! the first `k` in the library, every later one held out. Each method ranks
+//! every paper announced after the library's last one (tens of thousands on
+//! the 40k catalog) and is scored on where the held-out papers land:
+//! precision@10, nDCG@10 (binary gains) and recall@50. Two kinds of group,
+//! because each favours a different method:
+//! - *authors*: one author's papers. Same author, same words: this favours
+//!   tf-idf. Author names are never features (arxiv-sanity-lite puts authors
+//!   in its tf-idf; here it would find the held-out papers by name), so every
+//!   method sees titles and abstracts only;
+//! - *category pairs*: papers cross-listed in the same rare pair of arXiv
+//!   categories (15 to 300 papers share it), one line of work in any words:
+//!   no method sees categories, and this favours meaning over wording.
+//!
+//! Groups are sampled by a hash of their key, the same ones for every
+//! method; `--split tune` takes the other half of the hashes, for choosing
+//! settings without looking at the reported half.
 //!
 //! **The methods**, on the same features (tf-idf over the whole catalog, 1-
 //! and 2-grams, sublinear tf, hashed; the catalog's MiniLM vectors):
-//! - *Paperhub*: [`Ranker::train`] with the default [`Settings`] and, as in
-//!   production, 200 negatives sampled from the papers being ranked;
+//! - *Paperhub*: [`Ranker::train`] with the product's settings and, as in
+//!   production, negatives sampled from the papers being ranked
+//!   ([`for_you::Effort::PAGE`]);
 //! - *arxiv-sanity-lite*: a class-balanced linear SVM with C = 0.1 over
-//!   tf-idf alone, trained against a sample of 2,000 other papers (it trains
-//!   against the whole catalog; the sample keeps 900 trainings affordable);
+//!   tf-idf alone, trained against a sample of 2,000 other papers of the
+//!   whole catalog (it trains against all of them; the sample keeps the
+//!   trainings affordable);
 //! - *zotero-arxiv-daily*: recency-weighted cosine of the embeddings.
 
 use std::collections::{HashMap, HashSet};
@@ -53,6 +63,16 @@ pub struct RecommendArgs {
     /// Also rank with these SVM regularisations (with each weight).
     #[arg(long, value_delimiter = ',', value_name = "C")]
     pub cs: Vec<f32>,
+    /// Also rank with these weights of the library-similarity prior.
+    #[arg(long, value_delimiter = ',', value_name = "S")]
+    pub similarity_weights: Vec<f32>,
+    /// Unsaved papers Paperhub samples as negatives (default: the
+    /// product's).
+    #[arg(long, default_value_t = for_you::Effort::PAGE.negatives)]
+    pub negatives: usize,
+    /// Passes of Paperhub's SVM trainer at most (default: the product's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Which half of the authors: `test` (reported) or `tune` (for choosing
     /// settings); split by a hash of the name.
     #[arg(long, default_value = "test", value_parser = ["test", "tune"])]
@@ -64,17 +84,20 @@ pub struct RecommendArgs {
 
 /// Negatives of the arxiv-sanity-lite method.
 const SANITY_NEGATIVES: usize = 2_000;
-/// Negatives of Paperhub's method, as in production.
-const OUR_NEGATIVES: usize = for_you::SAMPLED_NEGATIVES;
 /// Held-out papers a user needs at least.
 const MIN_HELD_OUT: usize = 2;
+/// A category pair is a group when this many papers share it: rare enough
+/// to be one line of work, common enough to have later papers.
+const RARE_PAIR: std::ops::RangeInclusive<usize> = 15..=300;
 
 struct Corpus {
     ids: Vec<String>,
     dates: Vec<NaiveDate>,
     docs: Vec<Doc>,
     /// Author key -> paper positions, oldest first.
-    groups: Vec<(String, Vec<usize>)>,
+    authors: Vec<(String, Vec<usize>)>,
+    /// Rare category pair -> paper positions, oldest first.
+    pairs: Vec<(String, Vec<usize>)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -86,6 +109,7 @@ struct Metrics {
 
 #[derive(Debug, Clone, Serialize)]
 struct Row {
+    groups: &'static str,
     k: usize,
     method: String,
     users: usize,
@@ -105,14 +129,21 @@ enum Method {
 impl Method {
     fn label(&self, defaults: &Settings) -> String {
         match self {
-            Method::Ours(s) if s.dense_weight == defaults.dense_weight && s.c == defaults.c => {
-                "Paperhub".into()
-            }
-            Method::Ours(s) => format!("Paperhub, embedding weight {}, C {}", s.dense_weight, s.c),
+            Method::Ours(s) if is_default(s, defaults) => "Paperhub".into(),
+            Method::Ours(s) => format!(
+                "Paperhub, embedding weight {}, C {}, similarity {}",
+                s.dense_weight, s.c, s.similarity_weight
+            ),
             Method::ArxivSanity => "arxiv-sanity-lite (tf-idf SVM)".into(),
             Method::Zotero => "zotero-arxiv-daily (weighted cosine)".into(),
         }
     }
+}
+
+fn is_default(s: &Settings, defaults: &Settings) -> bool {
+    s.dense_weight == defaults.dense_weight
+        && s.c == defaults.c
+        && s.similarity_weight == defaults.similarity_weight
 }
 
 /// Runs the simulation.
@@ -128,48 +159,55 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &RecommendArgs) -> Result<
     };
     let corpus = load(store.as_ref(), &dense.vectors)?;
     eprintln!(
-        "{} papers with vectors, {} authors, features in {:.1} s",
+        "{} papers with vectors, {} authors, {} rare category pairs, features in {:.1} s",
         corpus.ids.len(),
-        corpus.groups.len(),
+        corpus.authors.len(),
+        corpus.pairs.len(),
         started.elapsed().as_secs_f64()
     );
-    let defaults = Settings::default();
+    let defaults = Settings {
+        epochs: args.epochs.unwrap_or(for_you::Effort::PAGE.epochs),
+        ..Settings::default()
+    };
     let mut methods = vec![Method::Ours(defaults), Method::ArxivSanity, Method::Zotero];
-    let weights = if args.dense_weights.is_empty() && !args.cs.is_empty() {
-        vec![defaults.dense_weight]
-    } else {
-        args.dense_weights.clone()
-    };
-    let cs = if args.cs.is_empty() {
-        vec![defaults.c]
-    } else {
-        args.cs.clone()
-    };
-    for &w in &weights {
-        for &c in &cs {
-            if w == defaults.dense_weight && c == defaults.c {
-                continue;
+    let grid = !(args.dense_weights.is_empty()
+        && args.cs.is_empty()
+        && args.similarity_weights.is_empty());
+    let or_default = |v: &[f32], d: f32| if v.is_empty() { vec![d] } else { v.to_vec() };
+    for &w in &or_default(&args.dense_weights, defaults.dense_weight) {
+        for &c in &or_default(&args.cs, defaults.c) {
+            for &sim in &or_default(&args.similarity_weights, defaults.similarity_weight) {
+                let s = Settings {
+                    dense_weight: w,
+                    c,
+                    similarity_weight: sim,
+                    ..defaults
+                };
+                if grid && !is_default(&s, &defaults) {
+                    methods.push(Method::Ours(s));
+                }
             }
-            methods.push(Method::Ours(Settings {
-                dense_weight: w,
-                c,
-                ..defaults
-            }));
         }
     }
     let mut rows = Vec::new();
-    for &k in &args.k {
-        let users = users(&corpus, k, args.users, args.split == "tune");
-        for method in &methods {
-            let t = Instant::now();
-            let metrics = evaluate(&corpus, &users, *method);
-            rows.push(Row {
-                k,
-                method: method.label(&defaults),
-                users: users.len(),
-                metrics,
-                ms_per_user: t.elapsed().as_secs_f64() * 1000.0 / users.len().max(1) as f64,
-            });
+    for (groups, of) in [
+        ("authors", &corpus.authors),
+        ("category pairs", &corpus.pairs),
+    ] {
+        for &k in &args.k {
+            let users = users(&corpus, of, k, args.users, args.split == "tune");
+            for method in &methods {
+                let t = Instant::now();
+                let metrics = evaluate(&corpus, &users, *method, args.negatives);
+                rows.push(Row {
+                    groups,
+                    k,
+                    method: method.label(&defaults),
+                    users: users.len(),
+                    metrics,
+                    ms_per_user: t.elapsed().as_secs_f64() * 1000.0 / users.len().max(1) as f64,
+                });
+            }
         }
     }
     if args.json {
@@ -214,13 +252,31 @@ fn load(store: &dyn Store, vectors: &paperhub_search::VectorIndex) -> Result<Cor
             by_author.entry(key).or_default().push(i);
         }
     }
-    let mut groups: Vec<(String, Vec<usize>)> = by_author.into_iter().collect();
-    groups.sort();
+    let mut authors: Vec<(String, Vec<usize>)> = by_author.into_iter().collect();
+    authors.sort();
+    // Cross-listings: papers sharing a pair of categories no method sees.
+    let mut by_pair: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in papers.iter().enumerate() {
+        let mut cats: Vec<&str> = p.categories.iter().map(String::as_str).collect();
+        cats.sort_unstable();
+        cats.dedup();
+        for (a, x) in cats.iter().enumerate() {
+            for y in &cats[a + 1..] {
+                by_pair.entry(format!("{x} {y}")).or_default().push(i);
+            }
+        }
+    }
+    let mut pairs: Vec<(String, Vec<usize>)> = by_pair
+        .into_iter()
+        .filter(|(_, v)| RARE_PAIR.contains(&v.len()))
+        .collect();
+    pairs.sort();
     Ok(Corpus {
         ids: papers.iter().map(|p| p.id.base().to_owned()).collect(),
         dates: papers.iter().map(date).collect(),
         docs,
-        groups,
+        authors,
+        pairs,
     })
 }
 
@@ -233,9 +289,14 @@ struct User {
     seed: u64,
 }
 
-fn users(corpus: &Corpus, k: usize, max: usize, tune: bool) -> Vec<User> {
-    let mut users: Vec<(u64, User)> = corpus
-        .groups
+fn users(
+    corpus: &Corpus,
+    groups: &[(String, Vec<usize>)],
+    k: usize,
+    max: usize,
+    tune: bool,
+) -> Vec<User> {
+    let mut users: Vec<(u64, User)> = groups
         .iter()
         .filter_map(|(key, papers)| {
             let library: Vec<usize> = papers.iter().take(k).copied().collect();
@@ -271,7 +332,7 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
-fn evaluate(corpus: &Corpus, users: &[User], method: Method) -> Metrics {
+fn evaluate(corpus: &Corpus, users: &[User], method: Method, negatives: usize) -> Metrics {
     let per_user: Vec<Metrics> = std::thread::scope(|scope| {
         let workers = std::thread::available_parallelism().map_or(1, usize::from);
         let chunk = users.len().div_ceil(workers).max(1);
@@ -280,7 +341,7 @@ fn evaluate(corpus: &Corpus, users: &[User], method: Method) -> Metrics {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|u| score_user(corpus, u, method))
+                        .map(|u| score_user(corpus, u, method, negatives))
                         .collect::<Vec<_>>()
                 })
             })
@@ -298,7 +359,7 @@ fn evaluate(corpus: &Corpus, users: &[User], method: Method) -> Metrics {
     }
 }
 
-fn score_user(corpus: &Corpus, user: &User, method: Method) -> Metrics {
+fn score_user(corpus: &Corpus, user: &User, method: Method, our_negatives: usize) -> Metrics {
     let n = corpus.ids.len();
     let candidates = user.first_candidate..n;
     let library: Vec<&Doc> = user
@@ -323,7 +384,7 @@ fn score_user(corpus: &Corpus, user: &User, method: Method) -> Metrics {
     };
     let score: Box<dyn Fn(&Doc) -> f32> = match method {
         Method::Ours(settings) => {
-            let negatives = spread(OUR_NEGATIVES, candidates.clone());
+            let negatives = spread(our_negatives, candidates.clone());
             let ranker = Ranker::train(&library, &negatives, &settings);
             Box::new(move |d| ranker.score(d))
         }
@@ -367,11 +428,12 @@ fn score_user(corpus: &Corpus, user: &User, method: Method) -> Metrics {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("| k | method | users | P@10 | nDCG@10 | R@50 | ms/user |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| groups | k | method | users | P@10 | nDCG@10 | R@50 | ms/user |");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.1} |",
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.1} |",
+            r.groups,
             r.k,
             r.method,
             r.users,
@@ -392,7 +454,7 @@ fn print_table(rows: &[Row]) {
         let of: Vec<&Row> = rows.iter().filter(|r| r.method == m).collect();
         let n = of.len().max(1) as f64;
         println!(
-            "| mean | {m} | | {:.3} | {:.3} | {:.3} | |",
+            "| all | mean | {m} | | {:.3} | {:.3} | {:.3} | |",
             of.iter().map(|r| r.metrics.precision_10).sum::<f64>() / n,
             of.iter().map(|r| r.metrics.ndcg_10).sum::<f64>() / n,
             of.iter().map(|r| r.metrics.recall_50).sum::<f64>() / n,

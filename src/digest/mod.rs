@@ -317,8 +317,11 @@ impl Prepared {
             profile,
             &HashSet::new(),
             vectors,
-            subscriber.account.map_or(0, |a| a.0.unsigned_abs()),
-            MAX_RECOMMENDED + shown.len(),
+            for_you::Ask {
+                seed: subscriber.account.map_or(0, |a| a.0.unsigned_abs()),
+                limit: MAX_RECOMMENDED + shown.len(),
+                effort: for_you::Effort::DIGEST,
+            },
         );
         ranking
             .picks

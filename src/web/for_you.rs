@@ -156,8 +156,11 @@ pub async fn rank(
             &profile,
             &saved,
             vectors,
-            user.0.unsigned_abs(),
-            limit,
+            for_you::Ask {
+                seed: user.0.unsigned_abs(),
+                limit,
+                effort: for_you::Effort::PAGE,
+            },
         );
         Ranked { entries, ranking }
     })

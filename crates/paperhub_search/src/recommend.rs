@@ -18,85 +18,102 @@ pub const BUCKETS: u32 = 1 << 18;
 /// A sparse row: (bucket, value), buckets ascending and unique.
 pub type Sparse = Vec<(u32, f32)>;
 
-/// FNV-1a, enough to spread words over buckets.
-fn hash(words: &[&str]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for (i, w) in words.iter().enumerate() {
-        if i > 0 {
-            h ^= u32::from(b' ');
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        for b in w.bytes() {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
+/// Words a text contributes at most.
+const MAX_WORDS: usize = 2_000;
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+const FNV_PRIME: u32 = 0x0100_0193;
+
+/// FNV-1a over `bytes` from state `h`, enough to spread words over buckets.
+fn fnv(mut h: u32, bytes: &[u8]) -> u32 {
+    for b in bytes {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(FNV_PRIME);
     }
-    h % BUCKETS
+    h
 }
 
-/// Lower-cased words of letters and digits, at most `max` of them.
-fn words(text: &str, max: usize) -> Vec<String> {
+/// The words of `text`: runs of letters and digits longer than one byte,
+/// at most [`MAX_WORDS`].
+fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 1)
-        .take(max)
-        .map(str::to_lowercase)
-        .collect()
+        .take(MAX_WORDS)
 }
 
-/// Term counts of a text's 1- and 2-grams, by bucket.
-fn counts(text: &str) -> HashMap<u32, u32> {
-    let ws = words(text, 2_000);
-    let refs: Vec<&str> = ws.iter().map(String::as_str).collect();
-    let mut tf: HashMap<u32, u32> = HashMap::new();
-    for i in 0..refs.len() {
-        *tf.entry(hash(&refs[i..=i])).or_default() += 1;
-        if i + 1 < refs.len() {
-            *tf.entry(hash(&refs[i..i + 2])).or_default() += 1;
+/// Calls `f(bucket, i, pair)` for every 1-gram (word `i`) and 2-gram
+/// (words `i - 1` and `i`) of `text`'s lower-cased words, hashing as it
+/// goes: no string is made for a word (this runs for every paper of a
+/// period and every library paper).
+fn each_gram(text: &str, mut f: impl FnMut(u32, usize, bool)) {
+    let mut lower = String::new();
+    // FNV state of the previous word followed by a space.
+    let mut prev: Option<u32> = None;
+    for (i, w) in words(text).enumerate() {
+        let bytes = if w.is_ascii() && !w.bytes().any(|b| b.is_ascii_uppercase()) {
+            w.as_bytes()
+        } else {
+            lower.clear();
+            lower.extend(w.chars().flat_map(char::to_lowercase));
+            lower.as_bytes()
+        };
+        let word = fnv(FNV_OFFSET, bytes);
+        f(word % BUCKETS, i, false);
+        if let Some(p) = prev {
+            f(fnv(p, bytes) % BUCKETS, i, true);
+        }
+        prev = Some(fnv(word, b" "));
+    }
+}
+
+/// Term counts of a text's 1- and 2-grams, by bucket, buckets ascending.
+fn counts(text: &str) -> Vec<(u32, u32)> {
+    let mut buckets = Vec::with_capacity(512);
+    each_gram(text, |b, _, _| buckets.push(b));
+    buckets.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        match out.last_mut() {
+            Some((last, n)) if *last == b => *n += 1,
+            _ => out.push((b, 1)),
         }
     }
-    tf
+    out
 }
 
 /// Hashed tf-idf over a corpus.
 #[derive(Debug, Clone)]
 pub struct TfIdf {
-    idf: HashMap<u32, f32>,
-    default_idf: f32,
+    /// Inverse document frequency by bucket (unseen buckets get the
+    /// rarest value).
+    idf: Vec<f32>,
 }
 
 impl TfIdf {
     /// Learns document frequencies from `corpus`.
     pub fn fit<'a>(corpus: impl IntoIterator<Item = &'a str>) -> TfIdf {
-        let mut df: HashMap<u32, u32> = HashMap::new();
+        let mut df = vec![0u32; BUCKETS as usize];
         let mut n = 0u32;
         for doc in corpus {
             n += 1;
-            for bucket in counts(doc).into_keys() {
-                *df.entry(bucket).or_default() += 1;
+            for (bucket, _) in counts(doc) {
+                df[bucket as usize] += 1;
             }
         }
         let n = n as f32;
         // Smoothed, as scikit-learn's TfidfVectorizer: ln((1+n)/(1+df)) + 1.
         let idf = df
             .into_iter()
-            .map(|(b, d)| (b, ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0))
+            .map(|d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
-        TfIdf {
-            idf,
-            default_idf: (1.0 + n).ln() + 1.0,
-        }
+        TfIdf { idf }
     }
 
     /// The L2-normalised tf-idf row of `text` (sublinear tf).
     pub fn row(&self, text: &str) -> Sparse {
         let mut row: Sparse = counts(text)
             .into_iter()
-            .map(|(b, tf)| {
-                let idf = self.idf.get(&b).copied().unwrap_or(self.default_idf);
-                (b, (1.0 + (tf as f32).ln()) * idf)
-            })
+            .map(|(b, tf)| (b, (1.0 + (tf as f32).ln()) * self.idf[b as usize]))
             .collect();
-        row.sort_unstable_by_key(|(b, _)| *b);
         let norm = row.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
         if norm > 0.0 {
             for (_, v) in &mut row {
@@ -105,23 +122,6 @@ impl TfIdf {
         }
         row
     }
-}
-
-/// The 1- and 2-grams of `text` with their buckets, in text order (to name
-/// what a model liked in a paper).
-pub fn grams(text: &str) -> Vec<(String, u32)> {
-    let ws = words(text, 2_000);
-    let mut out = Vec::with_capacity(ws.len() * 2);
-    for i in 0..ws.len() {
-        out.push((ws[i].clone(), hash(&[ws[i].as_str()])));
-        if i + 1 < ws.len() {
-            out.push((
-                format!("{} {}", ws[i], ws[i + 1]),
-                hash(&[ws[i].as_str(), ws[i + 1].as_str()]),
-            ));
-        }
-    }
-    out
 }
 
 /// The inner product of two sparse rows (buckets ascending).
@@ -302,6 +302,24 @@ pub fn weighted_cosine(candidate: &[f32], library_newest_first: &[&[f32]]) -> f3
         .sum()
 }
 
+/// `scale` times the recency-weighted mean of the library's embeddings
+/// (newest first): its dot with a unit vector is zotero-arxiv-daily's
+/// weighted cosine, so adding it costs one dot product per paper. Empty
+/// when `scale` is 0 or no library paper has an embedding.
+fn centroid(library: &[&Doc], scale: f32) -> Vec<f32> {
+    let with: Vec<&[f32]> = library.iter().filter_map(|d| d.dense.as_deref()).collect();
+    if scale == 0.0 || with.is_empty() {
+        return Vec::new();
+    }
+    let mut sum = vec![0.0f32; with[0].len()];
+    for (w, e) in recency_weights(with.len()).iter().zip(&with) {
+        for (s, v) in sum.iter_mut().zip(*e) {
+            *s += scale * w * v;
+        }
+    }
+    sum
+}
+
 /// How Paperhub ranks for one user; the defaults are what `paperhub eval
 /// recommend` chose (docs/BENCHMARKS.md).
 #[derive(Debug, Clone, Copy)]
@@ -315,15 +333,19 @@ pub struct Settings {
     pub min_positives: usize,
     /// Passes of the SVM trainer at most.
     pub epochs: usize,
+    /// How much the recency-weighted cosine to the library's embeddings
+    /// adds to the SVM's score (a prior the few positives cannot overfit).
+    pub similarity_weight: f32,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
             c: 0.1,
-            dense_weight: 1.0,
+            dense_weight: 0.3,
             min_positives: 3,
             epochs: 20,
+            similarity_weight: 0.0,
         }
     }
 }
@@ -331,8 +353,10 @@ impl Default for Settings {
 /// A trained ranking for one user (or one collection).
 #[derive(Debug, Clone)]
 pub enum Ranker {
-    /// A linear SVM learned from the library and negatives.
-    Learned(Linear),
+    /// A linear SVM learned from the library and negatives, plus the
+    /// weighted centroid of the library's embeddings (scaled by the
+    /// similarity weight; empty when it is 0 or nothing has a vector).
+    Learned(Linear, Vec<f32>),
     /// Too few papers to learn from: recency-weighted similarity to them
     /// (newest first).
     Similar(Vec<Doc>),
@@ -345,13 +369,16 @@ impl Ranker {
     /// user turned down plus a sample of papers they did not save.
     pub fn train(library: &[&Doc], negatives: &[&Doc], settings: &Settings) -> Ranker {
         if library.len() >= settings.min_positives && !negatives.is_empty() {
-            Ranker::Learned(train_svm(
-                library,
-                negatives,
-                settings.c,
-                settings.dense_weight,
-                settings.epochs,
-            ))
+            Ranker::Learned(
+                train_svm(
+                    library,
+                    negatives,
+                    settings.c,
+                    settings.dense_weight,
+                    settings.epochs,
+                ),
+                centroid(library, settings.similarity_weight),
+            )
         } else {
             Ranker::Similar(library.iter().map(|d| (*d).clone()).collect())
         }
@@ -360,7 +387,13 @@ impl Ranker {
     /// How well `doc` fits: higher is better (comparable within one ranker).
     pub fn score(&self, doc: &Doc) -> f32 {
         match self {
-            Ranker::Learned(model) => model.score(doc),
+            Ranker::Learned(model, centroid) => {
+                model.score(doc)
+                    + match (&doc.dense, centroid.is_empty()) {
+                        (Some(d), false) => crate::vector::dot(d, centroid),
+                        _ => 0.0,
+                    }
+            }
             Ranker::Similar(library) => recency_weights(library.len())
                 .iter()
                 .zip(library)
@@ -371,27 +404,51 @@ impl Ranker {
 
     /// Whether a model was learned.
     pub fn is_learned(&self) -> bool {
-        matches!(self, Ranker::Learned(_))
+        matches!(self, Ranker::Learned(..))
     }
 
-    /// Up to `n` distinct words or word pairs of `text` the model weighs
-    /// most in its favour (none for a similarity ranker).
-    pub fn strongest_grams(&self, text: &str, n: usize) -> Vec<String> {
-        let Ranker::Learned(model) = self else {
+    /// Up to `n` distinct words or word pairs of `text` (whose features are
+    /// `doc`) that add most to its score: the model's weight times the
+    /// gram's tf-idf in it, so distinctive words beat common ones (none for
+    /// a similarity ranker).
+    pub fn strongest_grams(&self, text: &str, doc: &Doc, n: usize) -> Vec<String> {
+        let Ranker::Learned(model, _) = self else {
             return Vec::new();
         };
-        let mut grams: Vec<(f32, String)> = grams(text)
-            .into_iter()
-            .map(|(g, b)| (model.weight(b), g))
-            .filter(|(w, g)| *w > 0.0 && g.len() > 3)
+        let mut top: Vec<(f32, u32)> = doc
+            .sparse
+            .iter()
+            .map(|(b, v)| (model.weight(*b) * v, *b))
+            .filter(|(c, _)| *c > 0.0)
             .collect();
-        grams.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        top.truncate(4 * n);
+        if top.is_empty() {
+            return Vec::new();
+        }
+        // Name the buckets: the first gram of the text that falls in each.
+        let ws: Vec<&str> = words(text).collect();
+        let mut named: HashMap<u32, String> = HashMap::new();
+        each_gram(text, |b, i, pair| {
+            if named.contains_key(&b) || !top.iter().any(|(_, t)| *t == b) {
+                return;
+            }
+            let gram = if pair {
+                format!("{} {}", ws[i - 1].to_lowercase(), ws[i].to_lowercase())
+            } else {
+                ws[i].to_lowercase()
+            };
+            named.insert(b, gram);
+        });
         let mut out: Vec<String> = Vec::new();
-        for (_, g) in grams {
-            // A pair makes its words redundant, and the other way round.
-            if out
-                .iter()
-                .any(|o| o == &g || o.split(' ').any(|w| w == g) || g.split(' ').any(|w| w == o))
+        for (_, b) in top {
+            let Some(g) = named.remove(&b) else { continue };
+            // Short words say little; a pair makes its words redundant, and
+            // the other way round.
+            if g.len() <= 3
+                || out.iter().any(|o| {
+                    o == &g || o.split(' ').any(|w| w == g) || g.split(' ').any(|w| w == o)
+                })
             {
                 continue;
             }
@@ -455,7 +512,7 @@ mod tests {
         let mut ranked: Vec<usize> = (30..60).collect();
         ranked.sort_by(|&a, &b| ranker.score(&rows[b]).total_cmp(&ranker.score(&rows[a])));
         assert!(ranked[..5].iter().all(|i| i % 6 == 0), "{ranked:?}");
-        let why = ranker.strongest_grams(&docs[36], 2);
+        let why = ranker.strongest_grams(&docs[36], &rows[36], 2);
         assert!(
             why.iter()
                 .any(|g| g.contains("graph") || g.contains("neural") || g.contains("passing")),
@@ -503,7 +560,7 @@ mod tests {
         let ranker = Ranker::train(&[&a], &[&b], &Settings::default());
         assert!(!ranker.is_learned());
         assert!(ranker.score(&a) > ranker.score(&b));
-        assert!(ranker.strongest_grams("anything at all", 3).is_empty());
+        assert!(ranker.strongest_grams("anything at all", &a, 3).is_empty());
         let empty = Ranker::train(&[], &[], &Settings::default());
         assert_eq!(empty.score(&a), 0.0);
         let words_only = Doc {
