@@ -23,7 +23,6 @@
 //! ranking then costs one training and one pass of scoring
 //! (`paperhub bench for-you`).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -86,6 +85,8 @@ const LIKE_DENSE: f32 = 0.35;
 const LIKE_SPARSE: f32 = 0.1;
 /// Periods whose features stay cached.
 const CACHED_PERIODS: usize = 6;
+/// Features of papers outside a period kept with it (about 4 kB each).
+const OTHER_DOCS: usize = 5_000;
 
 /// The text a paper's features are made of.
 pub fn text(paper: &Paper) -> String {
@@ -100,6 +101,9 @@ pub struct PeriodFeatures {
     /// Each paper's author keys and lower-cased categories, for follows.
     author_keys: Vec<Vec<String>>,
     categories: Vec<Vec<String>>,
+    /// Features of papers outside the period (library papers), made once
+    /// for every user who saved them, at most [`OTHER_DOCS`].
+    others: Mutex<HashMap<String, Arc<Doc>>>,
     tfidf: TfIdf,
     docs: Vec<Doc>,
 }
@@ -150,6 +154,7 @@ impl PeriodFeatures {
             ids,
             tfidf,
             docs,
+            others: Mutex::new(HashMap::new()),
         }
     }
 
@@ -159,6 +164,31 @@ impl PeriodFeatures {
             sparse: self.tfidf.row(&text(paper)),
             dense: vectors.and_then(|v| v.vector(paper.id.base()).map(<[f32]>::to_vec)),
         }
+    }
+
+    /// The features of a paper outside the period, made once and kept
+    /// while fewer than [`OTHER_DOCS`] are.
+    pub fn other_doc(&self, paper: &Paper, vectors: Option<&VectorIndex>) -> Arc<Doc> {
+        let id = paper.id.base();
+        let lock = |m: &Mutex<HashMap<String, Arc<Doc>>>| {
+            // Only a cache: a panic elsewhere leaves it usable.
+            m.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(id)
+                .cloned()
+        };
+        if let Some(doc) = lock(&self.others) {
+            return doc;
+        }
+        let doc = Arc::new(self.doc(paper, vectors));
+        let mut others = self
+            .others
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if others.len() < OTHER_DOCS {
+            others.insert(id.to_owned(), Arc::clone(&doc));
+        }
+        doc
     }
 
     /// Up to `n` of the period's papers, spread over it (for benchmarks).
@@ -453,18 +483,18 @@ pub fn recommend(
     let position = &features.position;
     // Papers of the period use the shared features; others (older library
     // papers, dismissed ones) get theirs made with the period's idf.
-    let doc_of = |paper: &Paper| -> Cow<'_, Doc> {
+    let doc_of = |paper: &Paper| -> DocRef<'_> {
         match position.get(paper.id.base()) {
-            Some(&i) => Cow::Borrowed(&features.docs[i]),
-            None => Cow::Owned(features.doc(paper, vectors)),
+            Some(&i) => DocRef::Period(&features.docs[i]),
+            None => DocRef::Other(features.other_doc(paper, vectors)),
         }
     };
-    let library: Vec<Cow<'_, Doc>> = profile.library.iter().map(doc_of).collect();
+    let library: Vec<DocRef<'_>> = profile.library.iter().map(doc_of).collect();
     let dismissed_ids: HashSet<&str> = profile.dismissed.iter().map(|p| p.id.base()).collect();
     let library_ids: HashSet<&str> = profile.library.iter().map(|p| p.id.base()).collect();
     let left_out =
         |id: &str| saved.contains(id) || library_ids.contains(id) || dismissed_ids.contains(id);
-    let dismissed: Vec<Cow<'_, Doc>> = profile.dismissed.iter().map(doc_of).collect();
+    let dismissed: Vec<DocRef<'_>> = profile.dismissed.iter().map(doc_of).collect();
     let library_refs: Vec<&Doc> = library.iter().map(AsRef::as_ref).collect();
     let mut negative_refs: Vec<&Doc> = dismissed.iter().map(AsRef::as_ref).collect();
     negative_refs.extend(
@@ -534,6 +564,22 @@ pub fn recommend(
         })
         .collect();
     ranking
+}
+
+/// A paper's features: the period's own, or a cached one of a paper
+/// outside it.
+enum DocRef<'a> {
+    Period(&'a Doc),
+    Other(Arc<Doc>),
+}
+
+impl AsRef<Doc> for DocRef<'_> {
+    fn as_ref(&self) -> &Doc {
+        match self {
+            DocRef::Period(d) => d,
+            DocRef::Other(d) => d,
+        }
+    }
 }
 
 /// What follows add to the score of the period's paper `p`.

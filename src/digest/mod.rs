@@ -311,23 +311,27 @@ impl Prepared {
         let features = self
             .features
             .get_or_init(|| for_you::PeriodFeatures::build(&self.papers.entries, vectors));
+        // Papers the digest shows already are left out before ranking, so
+        // reasons are written for the shown picks only.
+        let shown: HashSet<String> = shown
+            .iter()
+            .map(|&i| self.papers.entries[i].paper.id.base().to_owned())
+            .collect();
         let ranking = for_you::recommend(
             features,
             &self.papers.entries,
             profile,
-            &HashSet::new(),
+            &shown,
             vectors,
             for_you::Ask {
                 seed: subscriber.account.map_or(0, |a| a.0.unsigned_abs()),
-                limit: MAX_RECOMMENDED + shown.len(),
+                limit: MAX_RECOMMENDED,
                 effort: for_you::Effort::DIGEST,
             },
         );
         ranking
             .picks
             .iter()
-            .filter(|p| !shown.contains(&p.index))
-            .take(MAX_RECOMMENDED)
             .map(|p| {
                 DigestPaper::new(
                     &self.papers.entries[p.index],
