@@ -37,9 +37,10 @@ use serde::Serialize;
 /// Library papers a ranking learns from: the most recent saves.
 pub const PROFILE_PAPERS: u32 = 200;
 /// How hard one ranking works: unsaved papers of the period sampled as
-/// negatives, and passes of the trainer at most. More negatives matched
-/// arxiv-sanity-lite's tf-idf precision in `paperhub eval recommend`;
-/// passes beyond 5 changed nothing measurable there.
+/// negatives, and passes of the trainer at most. In `paperhub eval
+/// recommend` (docs/BENCHMARKS.md) 1,000 negatives and 10 passes came
+/// closest to arxiv-sanity-lite on author groups, at twice the time of
+/// 500 and 8; a digest, ranking for every subscriber, does less.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Effort {
     /// Negatives sampled from the period.
@@ -51,8 +52,8 @@ pub struct Effort {
 impl Effort {
     /// A page, the feed or the API: one user at a time.
     pub const PAGE: Effort = Effort {
-        negatives: 300,
-        epochs: 5,
+        negatives: 500,
+        epochs: 8,
     };
     /// A digest run: every linked subscriber in one go.
     pub const DIGEST: Effort = Effort {
@@ -73,7 +74,7 @@ pub struct Ask {
     pub effort: Effort,
 }
 /// "Not interested" marks a ranking learns from: the most recent.
-pub const DISMISSED_PAPERS: usize = 500;
+pub const DISMISSED_PAPERS: u32 = 500;
 /// What following a paper's author adds to its score.
 const AUTHOR_LIFT: f32 = 0.5;
 /// What following one of its categories adds.
@@ -83,8 +84,13 @@ const CATEGORY_LIFT: f32 = 0.1;
 const LIKE_DENSE: f32 = 0.35;
 /// ... or by tf-idf, when either paper has no vector (far lower cosines).
 const LIKE_SPARSE: f32 = 0.1;
-/// Periods whose features stay cached.
-const CACHED_PERIODS: usize = 6;
+/// Periods whose features stay cached: with [`MAX_PERIOD_PAPERS`] and
+/// [`OTHER_DOCS`], at most about 100 MB however users pick periods.
+const CACHED_PERIODS: usize = 4;
+/// Papers of one period ranked at most: the first this many in trending
+/// order (a month of the 40k catalog has about 3,500; a month of all of
+/// arXiv about 24,000, so a month there ranks its most active part).
+pub const MAX_PERIOD_PAPERS: u32 = 6_000;
 /// Features of papers outside a period kept with it (about 4 kB each).
 const OTHER_DOCS: usize = 5_000;
 
@@ -213,6 +219,9 @@ impl PeriodFeatures {
 /// (`source`, e.g. the current retriever) stay the same.
 pub struct PeriodCache<T> {
     slots: Mutex<Vec<Slot<T>>>,
+    /// Held while building, so many first visitors of a period build its
+    /// features once, not once each.
+    building: Mutex<()>,
 }
 
 struct Slot<T> {
@@ -225,6 +234,7 @@ impl<T> Default for PeriodCache<T> {
     fn default() -> Self {
         PeriodCache {
             slots: Mutex::new(Vec::new()),
+            building: Mutex::new(()),
         }
     }
 }
@@ -239,13 +249,22 @@ impl<T> PeriodCache<T> {
         source: &Arc<T>,
         vectors: Option<&VectorIndex>,
     ) -> Arc<PeriodFeatures> {
-        let found = self.lock().iter().find_map(|slot| {
-            (slot.range == range
-                && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
-                && slot.features.same_papers(entries))
-            .then(|| Arc::clone(&slot.features))
-        });
-        if let Some(features) = found {
+        let find = || {
+            self.lock().iter().find_map(|slot| {
+                (slot.range == range
+                    && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
+                    && slot.features.same_papers(entries))
+                .then(|| Arc::clone(&slot.features))
+            })
+        };
+        if let Some(features) = find() {
+            return features;
+        }
+        let _building = self
+            .building
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(features) = find() {
             return features;
         }
         let features = Arc::new(PeriodFeatures::build(entries, vectors));
@@ -337,8 +356,7 @@ impl Profile {
                 .map(|s| s.paper)
                 .collect(),
         };
-        let mut dismissed = store.not_interested(user)?;
-        dismissed.truncate(DISMISSED_PAPERS);
+        let dismissed = store.not_interested(user, DISMISSED_PAPERS)?;
         let papers = |ids: Vec<String>| -> StoreResult<Vec<Paper>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -665,6 +683,9 @@ fn sample(len: usize, n: usize, seed: u64) -> Vec<usize> {
     if len <= n {
         return (0..len).collect();
     }
+    if n == 0 {
+        return Vec::new();
+    }
     // A stride coprime with `len` from a seeded start visits distinct
     // positions spread over the whole period.
     let mut stride = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33) as usize % len;
@@ -804,6 +825,7 @@ mod tests {
     fn samples_are_distinct_and_bounded() {
         for len in [1, 7, 200, 201, 1500] {
             for seed in [0, 1, 99, u64::MAX] {
+                assert!(sample(len, 0, seed).is_empty());
                 let s = sample(len, 200, seed);
                 let set: HashSet<usize> = s.iter().copied().collect();
                 assert_eq!(set.len(), len.min(200));

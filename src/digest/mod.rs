@@ -185,7 +185,7 @@ impl Prepared {
         cx: Context<'_>,
         subscriber: &Subscriber,
         interests: &[Interest],
-        library: Option<&Profile>,
+        library: Option<&Library>,
         now: DateTime<Utc>,
     ) -> Result<Option<DigestMail>> {
         let hub = cx.hub_url.trim_end_matches('/').to_owned();
@@ -266,7 +266,7 @@ impl Prepared {
             .map(|(rank, why)| DigestPaper::new(&self.papers.entries[rank.2], &hub, why))
             .collect();
         let recommended = match library {
-            Some(profile) => self.recommend(cx, subscriber, profile, &shown, &hub),
+            Some(library) => self.recommend(cx, subscriber, library, &shown, &hub),
             None => Vec::new(),
         };
         if trending.is_empty() && personal.is_empty() && recommended.is_empty() {
@@ -297,10 +297,11 @@ impl Prepared {
         &self,
         cx: Context<'_>,
         subscriber: &Subscriber,
-        profile: &Profile,
+        library: &Library,
         shown: &HashSet<usize>,
         hub: &str,
     ) -> Vec<DigestPaper> {
+        let profile = &library.profile;
         if profile.library.is_empty() {
             return Vec::new();
         }
@@ -316,6 +317,7 @@ impl Prepared {
         let shown: HashSet<String> = shown
             .iter()
             .map(|&i| self.papers.entries[i].paper.id.base().to_owned())
+            .chain(library.saved.iter().cloned())
             .collect();
         let ranking = for_you::recommend(
             features,
@@ -343,16 +345,51 @@ impl Prepared {
     }
 }
 
-/// The library of `subscriber`'s linked account, when it has one.
-///
-/// # Errors
-/// A storage error.
-pub fn library_of(store: &dyn Store, subscriber: &Subscriber) -> Result<Option<Profile>> {
-    let Some(account) = subscriber.account else {
-        return Ok(None);
-    };
-    let profile = Profile::load_saved(store, account, Scope::Library, DIGEST_PROFILE)?;
-    Ok((!profile.library.is_empty()).then_some(profile))
+/// A linked account's library, as a digest ranks with it.
+pub struct Library {
+    /// The most recent saves and "not interested" marks.
+    pub profile: Profile,
+    /// Papers of the period saved earlier than the profile's saves (left
+    /// out as well); empty when the profile holds every save.
+    pub saved: HashSet<String>,
+}
+
+impl Prepared {
+    /// The library of `subscriber`'s linked account, when it has one.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn library_of(
+        &self,
+        store: &dyn Store,
+        subscriber: &Subscriber,
+    ) -> Result<Option<Library>> {
+        let Some(account) = subscriber.account else {
+            return Ok(None);
+        };
+        let profile = Profile::load_saved(store, account, Scope::Library, DIGEST_PROFILE)?;
+        if profile.library.is_empty() {
+            return Ok(None);
+        }
+        // A full profile may not hold every save: ask which of the
+        // period's papers are saved (one query, only for big libraries).
+        let saved = if profile.library.len() >= DIGEST_PROFILE as usize {
+            let ids: Vec<paperhub_domain::ArxivId> = self
+                .papers
+                .entries
+                .iter()
+                .map(|e| e.paper.id.clone())
+                .collect();
+            store
+                .saved_in(account, &ids)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        Ok(Some(Library { profile, saved }))
+    }
 }
 
 /// Library papers a digest's recommendations learn from: the most recent
@@ -445,7 +482,7 @@ fn render_chunk(
                 scope.spawn(move || {
                     let mut mails = Vec::with_capacity(part.len());
                     for (subscriber, interests) in part {
-                        let library = library_of(store, subscriber)?;
+                        let library = prepared.library_of(store, subscriber)?;
                         if let Some(mail) =
                             prepared.digest(cx, subscriber, interests, library.as_ref(), now)?
                         {
@@ -493,7 +530,7 @@ pub fn preview(
     let interests = with_follows(store, subscriber, store.interests(subscriber.id)?)?;
     let pair = [(subscriber.clone(), interests)];
     let prepared = Prepared::new(store, cx, period, &pair)?;
-    let library = library_of(store, subscriber)?;
+    let library = prepared.library_of(store, subscriber)?;
     match prepared.digest(cx, subscriber, &pair[0].1, library.as_ref(), now)? {
         Some(mail) => Ok(Some(render::digest_text(&mail)?)),
         None => Ok(None),

@@ -121,7 +121,7 @@ pub async fn rank(
                     to,
                     categories: Vec::new(),
                     offset: 0,
-                    limit: u32::MAX,
+                    limit: for_you::MAX_PERIOD_PAPERS,
                     include_hidden: false,
                     order: ListOrder::Votes,
                 },
@@ -146,7 +146,8 @@ pub async fn rank(
         })
         .await?;
     let a = Arc::clone(app);
-    tokio::task::spawn_blocking(move || {
+    // Ranking takes a core: it shares the searches' bound on blocking work.
+    super::run_limited(&app.searching, move || {
         let retriever = a.searcher.get();
         let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
         let features = a.for_you.get((from, to), &entries, &retriever, vectors);
@@ -165,7 +166,6 @@ pub async fn rank(
         Ranked { entries, ranking }
     })
     .await
-    .map_err(|e| AppError::internal(format!("ranking stopped: {e}")))
 }
 
 #[derive(Template)]

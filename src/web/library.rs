@@ -427,15 +427,26 @@ async fn collection_page(
         let week = super::lists::Period::Day(app.latest_day().await?)
             .containing()
             .1;
-        let ranked = super::for_you::rank(
+        // The collection page stands without its recommendations: a busy
+        // hub or a failed ranking leaves the section out.
+        match super::for_you::rank(
             app,
             collection.owner,
             crate::app::for_you::Scope::Collection(collection.id),
             week,
             super::for_you::COLLECTION_PICKS,
         )
-        .await?;
-        super::for_you::pick_cards(app, viewer, &ranked, false).await?
+        .await
+        {
+            Ok(ranked) => super::for_you::pick_cards(app, viewer, &ranked, false).await?,
+            Err(e) => {
+                tracing::warn!(
+                    collection = collection.id.0,
+                    "more like this collection: {e:?}"
+                );
+                Vec::new()
+            }
+        }
     } else {
         Vec::new()
     };

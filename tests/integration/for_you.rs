@@ -148,7 +148,7 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(
         store()
-            .not_interested(store().user_by_name("ada").unwrap().unwrap().id)
+            .not_interested(store().user_by_name("ada").unwrap().unwrap().id, 10)
             .unwrap()
             .is_empty()
     );

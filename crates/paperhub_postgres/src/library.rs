@@ -459,12 +459,12 @@ impl LibraryStore for PgStore {
         })
     }
 
-    fn not_interested(&self, user: UserId) -> StoreResult<Vec<String>> {
+    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
         self.read(|c| {
             c.query(
                 "SELECT arxiv_id FROM not_interested WHERE user_id = $1 \
-                 ORDER BY created_at DESC, arxiv_id",
-                &[&user.0],
+                 ORDER BY created_at DESC, arxiv_id LIMIT $2",
+                &[&user.0, &i64::from(limit)],
             )?
             .iter()
             .map(|r| Ok(r.try_get(0)?))

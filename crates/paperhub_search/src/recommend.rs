@@ -251,18 +251,28 @@ pub fn train_svm(
     };
     let q: Vec<f32> = samples.iter().map(|(x, _, _)| w.norm2(x) + 1.0).collect();
     let mut alpha = vec![0.0f32; samples.len()];
-    // A fixed, interleaved order: deterministic, and positives are not all
-    // visited first.
-    let mut order: Vec<usize> = (0..samples.len()).collect();
+    let all: Vec<usize> = (0..samples.len()).collect();
+    // Shrinking, as liblinear does: a sample whose margin holds with
+    // alpha = 0 (most negatives, after a pass or two) leaves the active
+    // set; once the active set converges, one pass over every sample
+    // checks, and any that moved come back.
+    let mut active = all.clone();
     for epoch in 0..epochs {
-        order.sort_by_key(|&i| {
+        // A fixed, interleaved order: deterministic, and positives are not
+        // all visited first.
+        active.sort_by_key(|&i| {
             (i.wrapping_mul(2_654_435_761).wrapping_add(epoch)) % samples.len().max(1)
         });
+        let full = active.len() == samples.len();
         let mut max_change = 0.0f32;
-        for &i in &order {
+        let mut still = Vec::with_capacity(active.len());
+        for &i in &active {
             let (x, y, upper) = samples[i];
             let g = y * w.score(x) - 1.0;
             let old = alpha[i];
+            if old == 0.0 && g > 0.0 {
+                continue;
+            }
             let new = (old - g / q[i]).clamp(0.0, upper);
             let delta = new - old;
             if delta != 0.0 {
@@ -270,9 +280,15 @@ pub fn train_svm(
                 w.add(x, delta * y);
                 max_change = max_change.max(delta.abs());
             }
+            still.push(i);
         }
         if max_change < 1e-3 {
-            break;
+            if full {
+                break;
+            }
+            active = all.clone();
+        } else {
+            active = still;
         }
     }
     w

@@ -436,14 +436,14 @@ impl LibraryStore for SqliteStore {
         })
     }
 
-    fn not_interested(&self, user: UserId) -> StoreResult<Vec<String>> {
+    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
         self.read(|conn| {
             Ok(conn
                 .prepare_cached(
                     "SELECT arxiv_id FROM not_interested WHERE user_id = ?1 \
-                     ORDER BY created_at DESC, arxiv_id",
+                     ORDER BY created_at DESC, arxiv_id LIMIT ?2",
                 )?
-                .query_map([user.0], |r| r.get(0))?
+                .query_map(params![user.0, limit], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }

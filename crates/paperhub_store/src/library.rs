@@ -267,11 +267,12 @@ pub trait LibraryStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// The papers the user marked "not interested", newest mark first.
+    /// The papers the user marked "not interested", newest mark first, at
+    /// most `limit`.
     ///
     /// # Errors
     /// A storage error.
-    fn not_interested(&self, user: UserId) -> StoreResult<Vec<String>>;
+    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>>;
 
     /// Forgets every "not interested" mark of the user; how many there were.
     ///

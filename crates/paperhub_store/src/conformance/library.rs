@@ -178,12 +178,16 @@ pub fn library_not_interested_marks(h: &dyn Harness) {
         s.set_not_interested(ada, &p2, true, now() + chrono::Duration::seconds(1))
             .unwrap()
     );
-    assert_eq!(s.not_interested(ada).unwrap(), ["2511.00002", "2511.00001"]);
-    assert!(s.not_interested(bob).unwrap().is_empty());
+    assert_eq!(
+        s.not_interested(ada, 10).unwrap(),
+        ["2511.00002", "2511.00001"]
+    );
+    assert!(s.not_interested(bob, 10).unwrap().is_empty());
+    assert_eq!(s.not_interested(ada, 1).unwrap(), ["2511.00002"]);
     assert!(s.set_not_interested(ada, &p2, false, now()).unwrap());
-    assert_eq!(s.not_interested(ada).unwrap(), ["2511.00001"]);
+    assert_eq!(s.not_interested(ada, 10).unwrap(), ["2511.00001"]);
     assert_eq!(s.reset_not_interested(ada).unwrap(), 1);
-    assert!(s.not_interested(ada).unwrap().is_empty());
+    assert!(s.not_interested(ada, 10).unwrap().is_empty());
 }
 
 /// Recommendations learn from every collection's papers, each once, the
