@@ -86,13 +86,13 @@ const LIKE_DENSE: f32 = 0.35;
 const LIKE_SPARSE: f32 = 0.1;
 /// Periods whose features stay cached: with [`MAX_PERIOD_PAPERS`] and
 /// [`OTHER_DOCS`], at most about 100 MB however users pick periods.
-const CACHED_PERIODS: usize = 4;
+pub const CACHED_PERIODS: usize = 4;
 /// Papers of one period ranked at most: the first this many in trending
 /// order (a month of the 40k catalog has about 3,500; a month of all of
 /// arXiv about 24,000, so a month there ranks its most active part).
 pub const MAX_PERIOD_PAPERS: u32 = 6_000;
 /// Features of papers outside a period kept with it (about 4 kB each).
-const OTHER_DOCS: usize = 5_000;
+pub const OTHER_DOCS: usize = 5_000;
 
 /// The text a paper's features are made of.
 pub fn text(paper: &Paper) -> String {
