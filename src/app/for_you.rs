@@ -302,9 +302,9 @@ pub enum Scope {
 #[derive(Debug, Default)]
 pub struct Profile {
     /// Library papers, the most recently saved first.
-    pub library: Vec<Paper>,
+    pub library: Vec<Arc<Paper>>,
     /// Papers marked "not interested", the latest first.
-    pub dismissed: Vec<Paper>,
+    pub dismissed: Vec<Arc<Paper>>,
     /// Followed authors: (key, name as followed).
     pub authors: Vec<(String, String)>,
     /// Followed categories (of the digest linked to the account).
@@ -317,7 +317,7 @@ impl Profile {
     /// # Errors
     /// A storage error.
     pub fn load(store: &dyn Store, user: UserId, scope: Scope) -> StoreResult<Profile> {
-        let mut profile = Profile::load_saved(store, user, scope, PROFILE_PAPERS)?;
+        let mut profile = Profile::load_saved(store, user, scope, PROFILE_PAPERS, None)?;
         if scope == Scope::Library {
             profile.authors = store
                 .followed_authors(user)?
@@ -338,6 +338,8 @@ impl Profile {
 
     /// Loads only what `user` saved for `scope` (at most `limit` papers)
     /// and marked "not interested", without follows (a digest has its own).
+    /// Papers found in `cache` are not read again (a digest run shares one
+    /// over every subscriber: most saved papers are saved by many).
     ///
     /// # Errors
     /// A storage error.
@@ -346,6 +348,7 @@ impl Profile {
         user: UserId,
         scope: Scope,
         limit: u32,
+        cache: Option<&PaperCache>,
     ) -> StoreResult<Profile> {
         let saved: Vec<String> = match scope {
             Scope::Library => store.recent_saves(user, limit)?,
@@ -357,16 +360,29 @@ impl Profile {
                 .collect(),
         };
         let dismissed = store.not_interested(user, DISMISSED_PAPERS)?;
-        let papers = |ids: Vec<String>| -> StoreResult<Vec<Paper>> {
+        let papers = |ids: Vec<String>| -> StoreResult<Vec<Arc<Paper>>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let ids: Vec<ArxivId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
-            Ok(store
-                .entries(&ids, None)?
-                .into_iter()
-                .map(|e| e.paper)
-                .collect())
+            let mut found: HashMap<String, Arc<Paper>> = HashMap::new();
+            if let Some(cache) = cache {
+                found = cache.find(&ids);
+            }
+            let missing: Vec<ArxivId> = ids
+                .iter()
+                .filter(|id| !found.contains_key(id.as_str()))
+                .filter_map(|id| id.parse().ok())
+                .collect();
+            if !missing.is_empty() {
+                for e in store.entries(&missing, None)? {
+                    let paper = Arc::new(e.paper);
+                    if let Some(cache) = cache {
+                        cache.keep(&paper);
+                    }
+                    found.insert(paper.id.base().to_owned(), paper);
+                }
+            }
+            Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
         };
         Ok(Profile {
             library: papers(saved)?,
@@ -378,6 +394,39 @@ impl Profile {
     /// Nothing to rank from: no library and no follows.
     pub fn is_empty(&self) -> bool {
         self.library.is_empty() && self.authors.is_empty() && self.categories.is_empty()
+    }
+}
+
+/// Papers read for rankings, shared by the profiles of one digest run
+/// (bounded: at most [`CACHED_PAPERS`]).
+#[derive(Debug, Default)]
+pub struct PaperCache {
+    papers: Mutex<HashMap<String, Arc<Paper>>>,
+}
+
+/// Papers a [`PaperCache`] keeps at most (a few kB each).
+pub const CACHED_PAPERS: usize = 20_000;
+
+impl PaperCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Paper>>> {
+        // Only a cache: a panic elsewhere leaves it usable.
+        self.papers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn find(&self, ids: &[String]) -> HashMap<String, Arc<Paper>> {
+        let papers = self.lock();
+        ids.iter()
+            .filter_map(|id| papers.get(id).map(|p| (id.clone(), Arc::clone(p))))
+            .collect()
+    }
+
+    fn keep(&self, paper: &Arc<Paper>) {
+        let mut papers = self.lock();
+        if papers.len() < CACHED_PAPERS {
+            papers.insert(paper.id.base().to_owned(), Arc::clone(paper));
+        }
     }
 }
 
@@ -507,12 +556,12 @@ pub fn recommend(
             None => DocRef::Other(features.other_doc(paper, vectors)),
         }
     };
-    let library: Vec<DocRef<'_>> = profile.library.iter().map(doc_of).collect();
+    let library: Vec<DocRef<'_>> = profile.library.iter().map(|p| doc_of(p)).collect();
     let dismissed_ids: HashSet<&str> = profile.dismissed.iter().map(|p| p.id.base()).collect();
     let library_ids: HashSet<&str> = profile.library.iter().map(|p| p.id.base()).collect();
     let left_out =
         |id: &str| saved.contains(id) || library_ids.contains(id) || dismissed_ids.contains(id);
-    let dismissed: Vec<DocRef<'_>> = profile.dismissed.iter().map(doc_of).collect();
+    let dismissed: Vec<DocRef<'_>> = profile.dismissed.iter().map(|p| doc_of(p)).collect();
     let library_refs: Vec<&Doc> = library.iter().map(AsRef::as_ref).collect();
     let mut negative_refs: Vec<&Doc> = dismissed.iter().map(AsRef::as_ref).collect();
     negative_refs.extend(
@@ -774,14 +823,14 @@ mod tests {
     fn a_library_ranks_its_topic_first_with_reasons_and_leaves_out_saved_papers() {
         let entries = period();
         let f = PeriodFeatures::build(&entries, None);
-        let library: Vec<Paper> = [0, 5, 10]
+        let library: Vec<Arc<Paper>> = [0, 5, 10]
             .iter()
-            .map(|&i| entries[i].paper.clone())
+            .map(|&i| Arc::new(entries[i].paper.clone()))
             .collect();
         let saved: HashSet<String> = library.iter().map(|p| p.id.base().to_owned()).collect();
         let profile = Profile {
             library,
-            dismissed: vec![entries[15].paper.clone()],
+            dismissed: vec![Arc::new(entries[15].paper.clone())],
             ..Profile::default()
         };
         let r = recommend(&f, &entries, &profile, &saved, None, ask(7, 4));

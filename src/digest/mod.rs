@@ -144,6 +144,8 @@ pub struct Prepared {
     /// Features for "Recommended for you", built for the first linked
     /// subscriber who has a library.
     features: std::sync::OnceLock<for_you::PeriodFeatures>,
+    /// Library papers read so far in this run.
+    library_papers: for_you::PaperCache,
     queries: HashMap<String, Vec<QueryMatch>>,
 }
 
@@ -173,6 +175,7 @@ impl Prepared {
             papers,
             queries,
             features: std::sync::OnceLock::new(),
+            library_papers: for_you::PaperCache::default(),
         })
     }
 
@@ -367,7 +370,13 @@ impl Prepared {
         let Some(account) = subscriber.account else {
             return Ok(None);
         };
-        let profile = Profile::load_saved(store, account, Scope::Library, DIGEST_PROFILE)?;
+        let profile = Profile::load_saved(
+            store,
+            account,
+            Scope::Library,
+            DIGEST_PROFILE,
+            Some(&self.library_papers),
+        )?;
         if profile.library.is_empty() {
             return Ok(None);
         }

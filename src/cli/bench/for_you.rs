@@ -101,7 +101,7 @@ pub fn for_you(data_dir: &DataDir, config: &Config, args: &ForYouBenchArgs) -> R
                 .collect();
             Profile {
                 library: (0..args.library)
-                    .map(|_| same[next(same.len())].paper.clone())
+                    .map(|_| std::sync::Arc::new(same[next(same.len())].paper.clone()))
                     .collect(),
                 ..Profile::default()
             }

@@ -149,7 +149,8 @@ fn parse_wrk(out: &str) -> Option<(f64, f64, f64, u64)> {
 }
 
 /// For-you users: bench accounts with a library of 20 papers of the month
-/// before the latest week (one topic each) and a fresh API token each.
+/// before the latest week (one topic each) and a fresh session each (the
+/// page needs a signed-in browser; API tokens count only under `/api/`).
 fn for_you_users(data_dir: &DataDir, config: &Config, users: u32) -> Result<Vec<String>> {
     let store = crate::app::store::open(data_dir, &config.database)?;
     let latest = store.latest_day()?.context("the catalog is empty")?;
@@ -190,25 +191,25 @@ fn for_you_users(data_dir: &DataDir, config: &Config, users: u32) -> Result<Vec<
             store.save_papers(user.id, None, &picks, crate::app::library::LIMITS, now)?;
         }
         let token = crate::secrets::new_token()?;
-        store.create_api_token(
-            user.id,
-            "bench",
+        store.create_session(
             &crate::secrets::token_hash(&token),
+            user.id,
             now,
-            Some(now + chrono::Duration::days(1)),
+            now + chrono::Duration::days(1),
         )?;
         tokens.push(token);
     }
     Ok(tokens)
 }
 
-/// A Lua script that rotates through `(path, bearer token)` pairs.
-fn rotation_script_with_tokens(paths: &[(String, String)]) -> String {
+/// A Lua script that rotates through `(path, session token)` pairs.
+fn rotation_script_with_sessions(paths: &[(String, String)]) -> String {
     let mut lua = String::from("local reqs = {\n");
     for (p, t) in paths {
-        let _ = writeln!(lua, "  {{{:?}, {:?}}},", p, format!("Bearer {t}"));
+        let cookie = format!("{}={t}", crate::web::session::SESSION_COOKIE);
+        let _ = writeln!(lua, "  {{{:?}, {:?}}},", p, cookie);
     }
-    lua.push_str("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n  return wrk.format(\"GET\", r[1], {[\"Authorization\"] = r[2]})\nend\n");
+    lua.push_str("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n  return wrk.format(\"GET\", r[1], {[\"Cookie\"] = r[2]})\nend\n");
     lua
 }
 
@@ -330,7 +331,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
                 .iter()
                 .map(|t| ("/for-you?period=week".to_owned(), t.clone()))
                 .collect();
-            fs_err::write(&script, rotation_script_with_tokens(&pairs))?;
+            fs_err::write(&script, rotation_script_with_sessions(&pairs))?;
         } else {
             fs_err::write(&script, rotation_script(&paths))?;
         }
