@@ -381,6 +381,19 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
         ),
         get(fixed("/settings"), &["next"]),
         get(
+            prop_oneof![
+                Just("/for-you".to_owned()).boxed(),
+                Just("/for-you.atom".to_owned()).boxed(),
+                Just("/api/v1/for-you".to_owned()).boxed(),
+                "\\PC{0,30}"
+                    .prop_map(|s| format!("/api/v1/collections/{s}/recommended"))
+                    .boxed(),
+                Just("/api/v1/collections/reading-list/recommended".to_owned()).boxed(),
+            ]
+            .boxed(),
+            &["period", "date", "limit", "t"]
+        ),
+        get(
             proptest::sample::select(
                 &[
                     "/email/confirm",
@@ -445,6 +458,8 @@ fn route() -> impl Strategy<Value = (Method, String, Vec<(String, String)>)> {
                 "/authors/Yuming%20Gu/follow",
                 "/papers/2503.13531/comments",
                 "/papers/2503.13531/save",
+                "/papers/2503.13531/not-interested",
+                "/for-you/reset",
                 "/library",
                 "/library/reading-list",
                 "/library/reading-list/papers/2503.13531",
