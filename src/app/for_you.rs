@@ -31,7 +31,7 @@ use paperhub_domain::author::author_key;
 use paperhub_domain::{ArxivId, InterestKind, Paper, UserId};
 use paperhub_search::VectorIndex;
 use paperhub_search::recommend::{Doc, Ranker, Settings, TfIdf};
-use paperhub_store::{CollectionId, Entry, Store, StoreResult};
+use paperhub_store::{CollectionId, Entry, ListOrder, ListQuery, Store, StoreResult};
 use serde::Serialize;
 
 /// Library papers a ranking learns from: the most recent saves.
@@ -94,6 +94,43 @@ pub const CACHED_PERIODS: usize = 4;
 pub const MAX_PERIOD_PAPERS: u32 = 6_000;
 /// Features of papers outside a period kept with it (about 4 kB each).
 pub const OTHER_DOCS: usize = 5_000;
+
+/// A period's papers as lists show them (the community part, then the
+/// announcement, each by votes), at most `limit`, marked for `viewer`:
+/// what For you ranks and digests draw from.
+///
+/// # Errors
+/// A storage error.
+pub fn period_entries(
+    store: &dyn Store,
+    (from, to): (NaiveDate, NaiveDate),
+    limit: u32,
+    viewer: Option<UserId>,
+) -> StoreResult<Vec<Entry>> {
+    let listing = store.listing(
+        &ListQuery {
+            from,
+            to,
+            categories: Vec::new(),
+            offset: 0,
+            limit,
+            include_hidden: false,
+            order: ListOrder::Votes,
+        },
+        viewer,
+    )?;
+    Ok(listing
+        .community
+        .into_iter()
+        .chain(listing.announced)
+        .collect())
+}
+
+/// Locks a cache's mutex; a panic elsewhere leaves only a cache behind,
+/// so a poisoned lock is used as it is.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The text a paper's features are made of.
 pub fn text(paper: &Paper) -> String {
@@ -177,21 +214,11 @@ impl PeriodFeatures {
     /// while fewer than [`OTHER_DOCS`] are.
     pub fn other_doc(&self, paper: &Paper, vectors: Option<&VectorIndex>) -> Arc<Doc> {
         let id = paper.id.base();
-        let lock = |m: &Mutex<HashMap<String, Arc<Doc>>>| {
-            // Only a cache: a panic elsewhere leaves it usable.
-            m.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(id)
-                .cloned()
-        };
-        if let Some(doc) = lock(&self.others) {
+        if let Some(doc) = lock(&self.others).get(id).cloned() {
             return doc;
         }
         let doc = Arc::new(self.doc(paper, vectors));
-        let mut others = self
-            .others
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut others = lock(&self.others);
         if others.len() < OTHER_DOCS {
             others.insert(id.to_owned(), Arc::clone(&doc));
         }
@@ -251,7 +278,7 @@ impl<T> PeriodCache<T> {
         vectors: Option<&VectorIndex>,
     ) -> Arc<PeriodFeatures> {
         let find = || {
-            self.lock().iter().find_map(|slot| {
+            lock(&self.slots).iter().find_map(|slot| {
                 (slot.range == range
                     && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
                     && slot.features.same_papers(entries))
@@ -261,15 +288,12 @@ impl<T> PeriodCache<T> {
         if let Some(features) = find() {
             return features;
         }
-        let _building = self
-            .building
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _building = lock(&self.building);
         if let Some(features) = find() {
             return features;
         }
         let features = Arc::new(PeriodFeatures::build(entries, vectors));
-        let mut slots = self.lock();
+        let mut slots = lock(&self.slots);
         slots.retain(|slot| slot.range != range && slot.source.strong_count() > 0);
         if slots.len() >= CACHED_PERIODS {
             slots.remove(0);
@@ -280,13 +304,6 @@ impl<T> PeriodCache<T> {
             features: Arc::clone(&features),
         });
         features
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot<T>>> {
-        // A panic while holding the lock leaves only a cache behind.
-        self.slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -409,22 +426,15 @@ pub struct PaperCache {
 pub const CACHED_PAPERS: usize = 20_000;
 
 impl PaperCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Paper>>> {
-        // Only a cache: a panic elsewhere leaves it usable.
-        self.papers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     fn find(&self, ids: &[String]) -> HashMap<String, Arc<Paper>> {
-        let papers = self.lock();
+        let papers = lock(&self.papers);
         ids.iter()
             .filter_map(|id| papers.get(id).map(|p| (id.clone(), Arc::clone(p))))
             .collect()
     }
 
     fn keep(&self, paper: &Arc<Paper>) {
-        let mut papers = self.lock();
+        let mut papers = lock(&self.papers);
         if papers.len() < CACHED_PAPERS {
             papers.insert(paper.id.base().to_owned(), Arc::clone(paper));
         }

@@ -18,7 +18,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use paperhub_search::SearchRequest;
 use paperhub_search::query::semantic_text;
-use paperhub_store::{Entry, ListOrder, ListQuery, Store};
+use paperhub_store::{Entry, Store};
 
 use crate::retrieval::Retriever;
 
@@ -49,25 +49,12 @@ impl PeriodPapers {
     /// # Errors
     /// A storage error.
     pub fn load(store: &dyn Store, from: NaiveDate, to: NaiveDate) -> Result<PeriodPapers> {
-        let listing = store.listing(
-            &ListQuery {
-                from,
-                to,
-                categories: Vec::new(),
-                offset: 0,
-                limit: u32::MAX,
-                include_hidden: false,
-                order: ListOrder::Votes,
-            },
+        Ok(PeriodPapers::new(crate::app::for_you::period_entries(
+            store,
+            (from, to),
+            u32::MAX,
             None,
-        )?;
-        Ok(PeriodPapers::new(
-            listing
-                .community
-                .into_iter()
-                .chain(listing.announced)
-                .collect(),
-        ))
+        )?))
     }
 
     /// Indexes `entries` (already in trending order).

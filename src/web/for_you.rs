@@ -17,7 +17,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use paperhub_domain::{ArxivId, UserId};
-use paperhub_store::{Entry, ListOrder, ListQuery};
+use paperhub_store::Entry;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -115,23 +115,8 @@ pub async fn rank(
     let (entries, profile, saved) = app
         .db
         .run(move |s| {
-            let listing = s.listing(
-                &ListQuery {
-                    from,
-                    to,
-                    categories: Vec::new(),
-                    offset: 0,
-                    limit: for_you::MAX_PERIOD_PAPERS,
-                    include_hidden: false,
-                    order: ListOrder::Votes,
-                },
-                Some(user),
-            )?;
-            let entries: Vec<Entry> = listing
-                .community
-                .into_iter()
-                .chain(listing.announced)
-                .collect();
+            let entries =
+                for_you::period_entries(s, (from, to), for_you::MAX_PERIOD_PAPERS, Some(user))?;
             let profile = Profile::load(s, user, scope)?;
             let saved: HashSet<String> = if scope == Scope::Library {
                 let ids: Vec<ArxivId> = entries.iter().map(|e| e.paper.id.clone()).collect();

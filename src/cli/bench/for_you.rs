@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use paperhub_store::{Entry, ListOrder, ListQuery, Store};
+use paperhub_store::{Entry, Store};
 
 use crate::app::for_you::{self, PeriodFeatures, Profile};
 use crate::config::Config;
@@ -33,23 +33,7 @@ pub struct ForYouBenchArgs {
 }
 
 fn period(store: &dyn Store, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<Entry>> {
-    let listing = store.listing(
-        &ListQuery {
-            from,
-            to,
-            categories: Vec::new(),
-            offset: 0,
-            limit: u32::MAX,
-            include_hidden: false,
-            order: ListOrder::Votes,
-        },
-        None,
-    )?;
-    Ok(listing
-        .community
-        .into_iter()
-        .chain(listing.announced)
-        .collect())
+    Ok(for_you::period_entries(store, (from, to), u32::MAX, None)?)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
