@@ -36,29 +36,29 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Brings `conn` up to [`SCHEMA_VERSION`].
 ///
+/// Two processes may open a fresh file at once (an import and a reader),
+/// so each step reads the version again inside its write transaction and
+/// skips a migration the other process has applied meanwhile.
+///
 /// # Errors
 /// A migration fails, or the file is from a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
-    let current: u32 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|source| OpenError::Migration {
-            version: 0,
-            source: Box::new(source),
-        })?;
-    if current > SCHEMA_VERSION {
-        return Err(OpenError::TooNew {
-            found: current,
-            supported: SCHEMA_VERSION,
-        });
+    if check_version(user_version(conn, 0)?)? == SCHEMA_VERSION {
+        return Ok(());
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as u32 + 1;
+    loop {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|source| OpenError::Migration {
-                version,
+                version: 0,
                 source: Box::new(source),
             })?;
+        let current = check_version(user_version(&tx, 0)?)?;
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let version = current + 1;
+        let sql = MIGRATIONS[current as usize];
         tx.execute_batch(sql)
             .and_then(|()| {
                 AFTER
@@ -74,7 +74,27 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
             })?;
         tracing::info!(schema.version = version, "applied migration {version}");
     }
-    Ok(())
+}
+
+/// The schema version stored in the file; `version` names the migration
+/// under way for the error.
+fn user_version(conn: &Connection, version: u32) -> Result<u32, OpenError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|source| OpenError::Migration {
+            version,
+            source: Box::new(source),
+        })
+}
+
+/// `found`, unless the file is from a newer build.
+fn check_version(found: u32) -> Result<u32, OpenError> {
+    if found > SCHEMA_VERSION {
+        return Err(OpenError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -181,5 +201,21 @@ mod tests {
             store.legacy_change_position("", 0).unwrap(),
             ChangePosition(0)
         );
+    }
+
+    /// Two processes opening one fresh file at once both succeed: the
+    /// later one skips the migrations the earlier one applied meanwhile.
+    #[test]
+    fn concurrent_openers_of_a_fresh_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..24)
+            .map(|i| {
+                let path = dir.path().join(format!("race{}.sqlite3", i / 3));
+                std::thread::spawn(move || SqliteStore::open(&path).map(|_| ()))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
     }
 }
