@@ -27,7 +27,7 @@ use super::lists::Period;
 use super::pages::{chrome, render};
 use super::session::Viewer;
 use super::views::{Card, Chrome, Link, PaperView};
-use crate::app::for_you::{self, Method, Profile, Ranking, Reason, Scope};
+use crate::app::for_you::{self, Method, Profile, Ranking, RankingKey, Reason, Scope, Signals};
 
 /// Papers a page, the feed and the API show at most.
 pub const MAX_PICKS: usize = 100;
@@ -82,25 +82,31 @@ impl ForYouParams {
     }
 }
 
-/// A ranking with the entries it indexes.
+/// A ranking with its picks' entries, as the viewer sees them now.
 pub struct Ranked {
-    /// The period's papers.
-    pub entries: Vec<Entry>,
-    /// The ranking.
-    pub ranking: Ranking,
+    /// The ranking (its picks index the period's papers).
+    pub ranking: Arc<Ranking>,
+    /// Each pick's entry, read for the viewer, with its reasons, best
+    /// first.
+    picks: Vec<(Entry, usize)>,
 }
 
 impl Ranked {
     /// The picks' entries with their reasons, best first.
     pub fn picks(&self) -> impl Iterator<Item = (&Entry, &[Reason])> {
-        self.ranking
-            .picks
+        self.picks
             .iter()
-            .map(|p| (&self.entries[p.index], p.reasons.as_slice()))
+            .map(|(e, i)| (e, self.ranking.picks[*i].reasons.as_slice()))
     }
 }
 
 /// Ranks `period`'s papers for `user` against `scope`.
+///
+/// The period's papers and features come from [`AppState::for_you`] (read
+/// again after [`for_you::PERIOD_TTL`]); the user's signals are read on
+/// every call, and the ranking is made again only when they or the
+/// period's papers changed ([`for_you::RankingCache`]). The picks are then
+/// read for the viewer, so votes and marks on the page are current.
 ///
 /// # Errors
 /// A storage error.
@@ -111,15 +117,30 @@ pub async fn rank(
     period: Period,
     limit: usize,
 ) -> Result<Ranked, AppError> {
-    let (from, to) = period.range();
-    let (entries, profile, saved) = app
+    let range = period.range();
+    let retriever = app.searcher.get();
+    let set = match app.for_you.fresh(range, &retriever) {
+        Some(set) => set,
+        None => {
+            let entries = app
+                .db
+                .run(move |s| for_you::period_entries(s, range, for_you::MAX_PERIOD_PAPERS, None))
+                .await?;
+            let a = Arc::clone(app);
+            // Building features takes a core: it shares the searches' bound.
+            super::run_limited(&app.searching, move || {
+                let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
+                a.for_you.build(range, entries, &retriever, vectors)
+            })
+            .await?
+        }
+    };
+    let ids: Vec<ArxivId> = set.entries.iter().map(|e| e.paper.id.clone()).collect();
+    let (signals, saved) = app
         .db
         .run(move |s| {
-            let entries =
-                for_you::period_entries(s, (from, to), for_you::MAX_PERIOD_PAPERS, Some(user))?;
-            let profile = Profile::load(s, user, scope)?;
+            let signals = Signals::load(s, user, scope)?;
             let saved: HashSet<String> = if scope == Scope::Library {
-                let ids: Vec<ArxivId> = entries.iter().map(|e| e.paper.id.clone()).collect();
                 s.saved_in(user, &ids)?
                     .into_iter()
                     .map(|(id, _)| id)
@@ -127,30 +148,69 @@ pub async fn rank(
             } else {
                 HashSet::new()
             };
-            Ok::<_, paperhub_store::StoreError>((entries, profile, saved))
+            Ok::<_, paperhub_store::StoreError>((signals, saved))
         })
         .await?;
-    let a = Arc::clone(app);
-    // Ranking takes a core: it shares the searches' bound on blocking work.
-    super::run_limited(&app.searching, move || {
-        let retriever = a.searcher.get();
-        let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
-        let features = a.for_you.get((from, to), &entries, &retriever, vectors);
-        let ranking = for_you::recommend(
-            &features,
-            &entries,
-            &profile,
-            &saved,
-            vectors,
-            for_you::Ask {
-                seed: user.0.unsigned_abs(),
-                limit,
-                effort: for_you::Effort::PAGE,
-            },
-        );
-        Ranked { entries, ranking }
-    })
-    .await
+    let key = RankingKey {
+        user,
+        scope,
+        range,
+        limit,
+    };
+    let fingerprint = signals.fingerprint(&saved);
+    let ranking = match app.rankings.get(&key, fingerprint, &set) {
+        Some(ranking) => ranking,
+        None => {
+            let profile = app.db.run(move |s| Profile::read(s, signals, None)).await?;
+            let a = Arc::clone(app);
+            let period_set = Arc::clone(&set);
+            // Ranking takes a core: it shares the searches' bound.
+            let ranking = super::run_limited(&app.searching, move || {
+                let retriever = a.searcher.get();
+                let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
+                Arc::new(for_you::recommend(
+                    &period_set.features,
+                    &period_set.entries,
+                    &profile,
+                    &saved,
+                    vectors,
+                    for_you::Ask {
+                        seed: user.0.unsigned_abs(),
+                        limit,
+                        effort: for_you::Effort::PAGE,
+                    },
+                ))
+            })
+            .await?;
+            app.rankings
+                .put(key, fingerprint, &set, Arc::clone(&ranking));
+            ranking
+        }
+    };
+    let wanted: Vec<ArxivId> = ranking
+        .picks
+        .iter()
+        .map(|p| set.entries[p.index].paper.id.clone())
+        .collect();
+    let mut fresh: std::collections::HashMap<String, Entry> = app
+        .db
+        .run(move |s| s.entries(&wanted, Some(user)))
+        .await?
+        .into_iter()
+        .map(|e| (e.paper.id.base().to_owned(), e))
+        .collect();
+    // A pick withdrawn or hidden since the period was read is left out.
+    let picks = ranking
+        .picks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            fresh
+                .remove(set.entries[p.index].paper.id.base())
+                .map(|e| (e, i))
+        })
+        .collect();
+    Ok(Ranked { ranking, picks })
 }
 
 #[derive(Template)]

@@ -70,8 +70,10 @@ pub struct AppState {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// Searches run at once (each takes a core).
     pub searching: Arc<tokio::sync::Semaphore>,
-    /// Features of periods "For you" ranked lately.
+    /// Papers and features of periods "For you" ranked lately.
     pub for_you: crate::app::for_you::PeriodCache<crate::retrieval::Retriever>,
+    /// Users' latest For-you rankings, reused until their signals change.
+    pub rankings: crate::app::for_you::RankingCache,
     /// Wakes the mail thread when a mail is queued.
     pub mailer: crate::jobs::mail::Mailer,
     /// The hub's public address (the configured one, else the one bound).
@@ -109,6 +111,7 @@ impl AppState {
             hashing: Arc::new(tokio::sync::Semaphore::new(cores())),
             searching: Arc::new(tokio::sync::Semaphore::new(2 * cores())),
             for_you: crate::app::for_you::PeriodCache::default(),
+            rankings: crate::app::for_you::RankingCache::default(),
             mailer: crate::jobs::mail::Mailer::default(),
             hub: Arc::new(crate::jobs::HubUrl::new(&config.web)),
             latest_day_cache: std::sync::Mutex::new(None),

@@ -124,6 +124,24 @@ impl TfIdf {
     }
 }
 
+/// The inner product of a full table of bucket weights and a sparse row.
+/// Four sums in flight, so the loads of scattered weights overlap instead
+/// of waiting on one running sum (this loop is most of training time), and
+/// buckets masked into the table, so no bounds check.
+fn gather_dot(weights: &[f32; BUCKETS as usize], row: &[(u32, f32)]) -> f32 {
+    let at = |b: u32| weights[(b & (BUCKETS - 1)) as usize];
+    let mut sums = [0.0f32; 4];
+    let mut chunks = row.chunks_exact(4);
+    for c in &mut chunks {
+        sums[0] += at(c[0].0) * c[0].1;
+        sums[1] += at(c[1].0) * c[1].1;
+        sums[2] += at(c[2].0) * c[2].1;
+        sums[3] += at(c[3].0) * c[3].1;
+    }
+    let tail: f32 = chunks.remainder().iter().map(|(b, v)| at(*b) * v).sum();
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
+}
+
 /// The inner product of two sparse rows (buckets ascending).
 pub fn sparse_dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
     let (mut i, mut j, mut sum) = (0, 0, 0.0f32);
@@ -176,13 +194,9 @@ pub struct Linear {
 impl Linear {
     /// The decision value of `x`.
     pub fn score(&self, x: &Doc) -> f32 {
-        let s: f32 = if self.sparse.is_empty() {
-            0.0
-        } else {
-            x.sparse
-                .iter()
-                .map(|(b, v)| self.sparse[*b as usize] * v)
-                .sum()
+        let s = match <&[f32; BUCKETS as usize]>::try_from(self.sparse.as_slice()) {
+            Ok(weights) => gather_dot(weights, &x.sparse),
+            Err(_) => 0.0,
         };
         let d = match (&x.dense, self.dense.is_empty()) {
             (Some(dense), false) => self.dense_weight * crate::vector::dot(dense, &self.dense),

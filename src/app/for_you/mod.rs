@@ -24,7 +24,15 @@
 //! (`paperhub bench for-you`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
+
+use cache::lock;
+
+mod cache;
+pub use cache::{
+    CACHED_PAPERS, CACHED_PERIODS, CACHED_RANKINGS, PERIOD_TTL, PaperCache, PeriodCache, PeriodSet,
+    RankingCache, RankingKey,
+};
 
 use chrono::NaiveDate;
 use paperhub_domain::author::author_key;
@@ -85,9 +93,6 @@ const CATEGORY_LIFT: f32 = 0.1;
 const LIKE_DENSE: f32 = 0.35;
 /// ... or by tf-idf, when either paper has no vector (far lower cosines).
 const LIKE_SPARSE: f32 = 0.1;
-/// Periods whose features stay cached: with [`MAX_PERIOD_PAPERS`] and
-/// [`OTHER_DOCS`], at most about 100 MB however users pick periods.
-pub const CACHED_PERIODS: usize = 4;
 /// Papers of one period ranked at most: the first this many in trending
 /// order (a month of the 40k catalog has about 3,500; a month of all of
 /// arXiv about 24,000, so a month there ranks its most active part).
@@ -124,12 +129,6 @@ pub fn period_entries(
         .into_iter()
         .chain(listing.announced)
         .collect())
-}
-
-/// Locks a cache's mutex; a panic elsewhere leaves only a cache behind,
-/// so a poisoned lock is used as it is.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The text a paper's features are made of.
@@ -232,83 +231,10 @@ impl PeriodFeatures {
             .map(|i| &self.docs[i])
             .collect()
     }
-
-    fn same_papers(&self, entries: &[Entry]) -> bool {
-        self.ids.len() == entries.len()
-            && self
-                .ids
-                .iter()
-                .zip(entries)
-                .all(|(id, e)| id == e.paper.id.base())
-    }
-}
-
-/// Built period features, reused while the period's papers and the index
-/// (`source`, e.g. the current retriever) stay the same.
-pub struct PeriodCache<T> {
-    slots: Mutex<Vec<Slot<T>>>,
-    /// Held while building, so many first visitors of a period build its
-    /// features once, not once each.
-    building: Mutex<()>,
-}
-
-struct Slot<T> {
-    range: (NaiveDate, NaiveDate),
-    source: Weak<T>,
-    features: Arc<PeriodFeatures>,
-}
-
-impl<T> Default for PeriodCache<T> {
-    fn default() -> Self {
-        PeriodCache {
-            slots: Mutex::new(Vec::new()),
-            building: Mutex::new(()),
-        }
-    }
-}
-
-impl<T> PeriodCache<T> {
-    /// The features of `entries`, the papers of `range`, built from
-    /// `vectors` of `source` unless cached.
-    pub fn get(
-        &self,
-        range: (NaiveDate, NaiveDate),
-        entries: &[Entry],
-        source: &Arc<T>,
-        vectors: Option<&VectorIndex>,
-    ) -> Arc<PeriodFeatures> {
-        let find = || {
-            lock(&self.slots).iter().find_map(|slot| {
-                (slot.range == range
-                    && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
-                    && slot.features.same_papers(entries))
-                .then(|| Arc::clone(&slot.features))
-            })
-        };
-        if let Some(features) = find() {
-            return features;
-        }
-        let _building = lock(&self.building);
-        if let Some(features) = find() {
-            return features;
-        }
-        let features = Arc::new(PeriodFeatures::build(entries, vectors));
-        let mut slots = lock(&self.slots);
-        slots.retain(|slot| slot.range != range && slot.source.strong_count() > 0);
-        if slots.len() >= CACHED_PERIODS {
-            slots.remove(0);
-        }
-        slots.push(Slot {
-            range,
-            source: Arc::downgrade(source),
-            features: Arc::clone(&features),
-        });
-        features
-    }
 }
 
 /// What a ranking learns from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// The whole library, follows and "not interested" marks.
     Library,
@@ -329,21 +255,37 @@ pub struct Profile {
     pub categories: Vec<String>,
 }
 
-impl Profile {
-    /// Loads `user`'s signals for `scope`: saves, marks and follows.
+/// What a user's ranking depends on, as ids: cheap enough to read on
+/// every request, so a cached ranking is reused only while they are the
+/// same ([`Signals::fingerprint`]).
+#[derive(Debug, Default, Clone, Hash)]
+pub struct Signals {
+    /// Library paper ids, the most recently saved first.
+    pub library: Vec<String>,
+    /// "Not interested" paper ids, the latest first.
+    pub dismissed: Vec<String>,
+    /// Followed authors: (key, name as followed).
+    pub authors: Vec<(String, String)>,
+    /// Followed categories (of the digest linked to the account).
+    pub categories: Vec<String>,
+}
+
+impl Signals {
+    /// Reads `user`'s signals for `scope`: saves, marks and, for the whole
+    /// library, follows.
     ///
     /// # Errors
     /// A storage error.
-    pub fn load(store: &dyn Store, user: UserId, scope: Scope) -> StoreResult<Profile> {
-        let mut profile = Profile::load_saved(store, user, scope, PROFILE_PAPERS, None)?;
+    pub fn load(store: &dyn Store, user: UserId, scope: Scope) -> StoreResult<Signals> {
+        let mut signals = Signals::load_saved(store, user, scope, PROFILE_PAPERS)?;
         if scope == Scope::Library {
-            profile.authors = store
+            signals.authors = store
                 .followed_authors(user)?
                 .into_iter()
                 .map(|f| (f.key, f.name))
                 .collect();
             if let Some(subscriber) = store.subscriber_of_account(user)? {
-                profile.categories = store
+                signals.categories = store
                     .interests(subscriber.id)?
                     .into_iter()
                     .filter(|i| i.kind == InterestKind::Category)
@@ -351,7 +293,56 @@ impl Profile {
                     .collect();
             }
         }
-        Ok(profile)
+        Ok(signals)
+    }
+
+    /// Reads only what `user` saved for `scope` (at most `limit` papers)
+    /// and marked "not interested", without follows (a digest has its own).
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn load_saved(
+        store: &dyn Store,
+        user: UserId,
+        scope: Scope,
+        limit: u32,
+    ) -> StoreResult<Signals> {
+        let library: Vec<String> = match scope {
+            Scope::Library => store.recent_saves(user, limit)?,
+            Scope::Collection(c) => store
+                .saved_papers(c, 0, limit)?
+                .0
+                .into_iter()
+                .map(|s| s.paper)
+                .collect(),
+        };
+        Ok(Signals {
+            library,
+            dismissed: store.not_interested(user, DISMISSED_PAPERS)?,
+            ..Signals::default()
+        })
+    }
+
+    /// A hash of these signals and of `saved` (the period's papers the user
+    /// saved anywhere): equal fingerprints rank a period the same way.
+    pub fn fingerprint(&self, saved: &HashSet<String>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut saved: Vec<&String> = saved.iter().collect();
+        saved.sort_unstable();
+        let mut h = std::hash::DefaultHasher::new();
+        self.hash(&mut h);
+        saved.hash(&mut h);
+        h.finish()
+    }
+}
+
+impl Profile {
+    /// Loads `user`'s signals for `scope` and the papers they name.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn load(store: &dyn Store, user: UserId, scope: Scope) -> StoreResult<Profile> {
+        Profile::read(store, Signals::load(store, user, scope)?, None)
     }
 
     /// Loads only what `user` saved for `scope` (at most `limit` papers)
@@ -368,16 +359,22 @@ impl Profile {
         limit: u32,
         cache: Option<&PaperCache>,
     ) -> StoreResult<Profile> {
-        let saved: Vec<String> = match scope {
-            Scope::Library => store.recent_saves(user, limit)?,
-            Scope::Collection(c) => store
-                .saved_papers(c, 0, limit)?
-                .0
-                .into_iter()
-                .map(|s| s.paper)
-                .collect(),
-        };
-        let dismissed = store.not_interested(user, DISMISSED_PAPERS)?;
+        Profile::read(
+            store,
+            Signals::load_saved(store, user, scope, limit)?,
+            cache,
+        )
+    }
+
+    /// Reads the papers `signals` name, those in `cache` from there.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn read(
+        store: &dyn Store,
+        signals: Signals,
+        cache: Option<&PaperCache>,
+    ) -> StoreResult<Profile> {
         let papers = |ids: Vec<String>| -> StoreResult<Vec<Arc<Paper>>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -403,41 +400,16 @@ impl Profile {
             Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
         };
         Ok(Profile {
-            library: papers(saved)?,
-            dismissed: papers(dismissed)?,
-            ..Profile::default()
+            library: papers(signals.library)?,
+            dismissed: papers(signals.dismissed)?,
+            authors: signals.authors,
+            categories: signals.categories,
         })
     }
 
     /// Nothing to rank from: no library and no follows.
     pub fn is_empty(&self) -> bool {
         self.library.is_empty() && self.authors.is_empty() && self.categories.is_empty()
-    }
-}
-
-/// Papers read for rankings, shared by the profiles of one digest run
-/// (bounded: at most [`CACHED_PAPERS`]).
-#[derive(Debug, Default)]
-pub struct PaperCache {
-    papers: Mutex<HashMap<String, Arc<Paper>>>,
-}
-
-/// Papers a [`PaperCache`] keeps at most (a few kB each).
-pub const CACHED_PAPERS: usize = 20_000;
-
-impl PaperCache {
-    fn find(&self, ids: &[String]) -> HashMap<String, Arc<Paper>> {
-        let papers = lock(&self.papers);
-        ids.iter()
-            .filter_map(|id| papers.get(id).map(|p| (id.clone(), Arc::clone(p))))
-            .collect()
-    }
-
-    fn keep(&self, paper: &Arc<Paper>) {
-        let mut papers = lock(&self.papers);
-        if papers.len() < CACHED_PAPERS {
-            papers.insert(paper.id.base().to_owned(), Arc::clone(paper));
-        }
     }
 }
 
