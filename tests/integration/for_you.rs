@@ -158,6 +158,25 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
             .body
             .contains(&format!("/papers/{SPLAT}\""))
     );
+    // The page keeps that ranking, but a save made elsewhere (another node,
+    // the CLI: straight into the store) changes ada's signals, so the next
+    // page ranks again and leaves the saved paper out.
+    let ada_id = store().user_by_name("ada").unwrap().unwrap().id;
+    store()
+        .save_paper(
+            ada_id,
+            None,
+            &SPLAT.parse().unwrap(),
+            paperhub::app::library::LIMITS,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let page = ada.get(WEEK).await.body;
+    assert!(!page.contains(&format!("/papers/{SPLAT}\"")), "{page}");
+    assert!(
+        page.contains("Ranked by a model learned from the 4 papers"),
+        "{page}"
+    );
 
     // The feed link is a key: it works without a cookie, and only as given.
     let page = ada.get(WEEK).await.body;
