@@ -122,15 +122,18 @@ pub async fn rank(
     let set = match app.for_you.fresh(range, &retriever) {
         Some(set) => set,
         None => {
+            let read_at = std::time::Instant::now();
             let entries = app
                 .db
                 .run(move |s| for_you::period_entries(s, range, for_you::MAX_PERIOD_PAPERS, None))
                 .await?;
             let a = Arc::clone(app);
+            let retriever = Arc::clone(&retriever);
             // Building features takes a core: it shares the searches' bound.
             super::run_limited(&app.searching, move || {
                 let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
-                a.for_you.build(range, entries, &retriever, vectors)
+                a.for_you
+                    .build(range, entries, read_at, &retriever, vectors)
             })
             .await?
         }
@@ -151,22 +154,18 @@ pub async fn rank(
             Ok::<_, paperhub_store::StoreError>((signals, saved))
         })
         .await?;
-    let key = RankingKey {
-        user,
-        scope,
-        range,
-        limit,
-    };
+    let key = RankingKey { user, scope, range };
     let fingerprint = signals.fingerprint(&saved);
-    let ranking = match app.rankings.get(&key, fingerprint, &set) {
-        Some(ranking) => ranking,
+    let ranking = match app.rankings.get(&key, fingerprint, &set, limit) {
+        Some(ranking) => Arc::new(ranking),
         None => {
             let profile = app.db.run(move |s| Profile::read(s, signals, None)).await?;
-            let a = Arc::clone(app);
             let period_set = Arc::clone(&set);
+            // The index the set was built from: a newer one's vectors must
+            // not meet this set's.
+            let retriever = Arc::clone(&retriever);
             // Ranking takes a core: it shares the searches' bound.
             let ranking = super::run_limited(&app.searching, move || {
-                let retriever = a.searcher.get();
                 let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
                 Arc::new(for_you::recommend(
                     &period_set.features,
@@ -183,7 +182,7 @@ pub async fn rank(
             })
             .await?;
             app.rankings
-                .put(key, fingerprint, &set, Arc::clone(&ranking));
+                .put(key, fingerprint, &set, limit, Arc::clone(&ranking));
             ranking
         }
     };
@@ -197,9 +196,10 @@ pub async fn rank(
         .run(move |s| s.entries(&wanted, Some(user)))
         .await?
         .into_iter()
+        .filter(|e| !e.hidden)
         .map(|e| (e.paper.id.base().to_owned(), e))
         .collect();
-    // A pick withdrawn or hidden since the period was read is left out.
+    // A pick hidden by curators since the period was read is left out.
     let picks = ranking
         .picks
         .iter()

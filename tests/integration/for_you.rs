@@ -17,6 +17,7 @@ const LIBRARY: [&str; 3] = ["2503.14171", "2503.14274", "2503.14475"];
 /// A Gaussian splatting paper of 2025-03-21.
 const SPLAT: &str = "2503.16422";
 const WEEK: &str = "/for-you?period=week&date=2025-03-21";
+const API: &str = "/api/v1/for-you?period=week&date=2025-03-21";
 
 fn is_splatting(title: &str) -> bool {
     let t = title.to_lowercase();
@@ -177,6 +178,18 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
         page.contains("Ranked by a model learned from the 4 papers"),
         "{page}"
     );
+    // A paper a curator hides leaves the page at once, though the week's
+    // papers were read before (ada, the first account, is a curator).
+    let api = ada.get(&format!("{API}&limit=1")).await.json();
+    let first = api["papers"][0]["paper"]["id"].as_str().unwrap().to_owned();
+    let r = ada
+        .post(&format!("/papers/{first}/curate"), &[("action", "hide")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = ada.get(WEEK).await.body;
+    assert!(!page.contains(&format!("/papers/{first}\"")), "{page}");
+    let api = ada.get(&format!("{API}&limit=1")).await.json();
+    assert_ne!(api["papers"][0]["paper"]["id"], first.as_str());
 
     // The feed link is a key: it works without a cookie, and only as given.
     let page = ada.get(WEEK).await.body;

@@ -6,14 +6,15 @@
 //!   within that, on every node, without any node telling another.
 //! - [`RankingCache`]: each user's last ranking of a period, reused while
 //!   their signals ([`super::Signals::fingerprint`], read on every request)
-//!   and the period's papers stay the same. A save, an unsave, a "not
+//!   and the period's papers stay the same (a set read again with the same
+//!   papers is renewed, not replaced, so its rankings live on). A save, an unsave, a "not
 //!   interested", a follow, on this node or another, changes the
 //!   fingerprint, so the next page ranks again.
 //! - [`PaperCache`]: library papers shared by the profiles of one digest
 //!   run.
 //!
-//! Each is bounded; together at most about 130 MB however users pick
-//! periods.
+//! Each is bounded (periods by count, rankings by count and by picks), so
+//! together at most about 140 MB however users pick periods and limits.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -31,9 +32,11 @@ use super::{PeriodFeatures, Ranking, Scope};
 pub const CACHED_PERIODS: usize = 4;
 /// How long a period's papers are reused before they are read again.
 pub const PERIOD_TTL: Duration = Duration::from_secs(60);
-/// Rankings kept (at most 100 picks with reasons each, a few kB; about
-/// 20 MB at worst).
+/// Rankings kept at most.
 pub const CACHED_RANKINGS: usize = 2_000;
+/// Picks kept over all rankings at most (each with its reasons, up to
+/// about 1 kB): about 40 MB.
+pub const CACHED_PICKS: usize = 40_000;
 /// Papers a [`PaperCache`] keeps at most (a few kB each).
 pub const CACHED_PAPERS: usize = 20_000;
 
@@ -53,7 +56,24 @@ pub struct PeriodSet {
     pub entries: Vec<Entry>,
     /// Their features.
     pub features: PeriodFeatures,
-    read_at: Instant,
+    /// When its papers were last read (a rebuild that finds the same
+    /// papers renews it and keeps the set, and the rankings made on it).
+    read_at: Mutex<Instant>,
+}
+
+impl PeriodSet {
+    fn is_fresh(&self) -> bool {
+        lock(&self.read_at).elapsed() < PERIOD_TTL
+    }
+
+    fn same_papers(&self, entries: &[Entry]) -> bool {
+        self.entries.len() == entries.len()
+            && self
+                .entries
+                .iter()
+                .zip(entries)
+                .all(|(a, b)| a.paper.id == b.paper.id)
+    }
 }
 
 /// Period sets, reused while younger than [`PERIOD_TTL`] and built from
@@ -68,6 +88,7 @@ pub struct PeriodCache<T> {
 struct Slot<T> {
     source: Weak<T>,
     set: Arc<PeriodSet>,
+    used: Instant,
 }
 
 impl<T> Default for PeriodCache<T> {
@@ -80,24 +101,30 @@ impl<T> Default for PeriodCache<T> {
 }
 
 impl<T> PeriodCache<T> {
-    /// The set of `range` built from `source` less than [`PERIOD_TTL`] ago.
+    /// The set of `range` built from `source`, its papers read less than
+    /// [`PERIOD_TTL`] ago.
     pub fn fresh(&self, range: (NaiveDate, NaiveDate), source: &Arc<T>) -> Option<Arc<PeriodSet>> {
-        lock(&self.slots).iter().find_map(|slot| {
-            (slot.set.range == range
+        let mut slots = lock(&self.slots);
+        let slot = slots.iter_mut().find(|slot| {
+            slot.set.range == range
                 && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
-                && slot.set.read_at.elapsed() < PERIOD_TTL)
-                .then(|| Arc::clone(&slot.set))
-        })
+                && slot.set.is_fresh()
+        })?;
+        slot.used = Instant::now();
+        Some(Arc::clone(&slot.set))
     }
 
-    /// Builds the features of `entries`, just read as the papers of
-    /// `range`, from `vectors` of `source`, and keeps them. A set another
-    /// caller built while this one waited for the build lock is returned
-    /// instead.
+    /// Builds the features of `entries`, the papers of `range` read at
+    /// `read_at`, from `vectors` of `source`, and keeps them; the least
+    /// recently used period goes when [`CACHED_PERIODS`] are kept. A set
+    /// another caller built while this one waited for the build lock is
+    /// returned instead, and so is the expired set when the papers are the
+    /// same (renewed: rankings made on it stay valid).
     pub fn build(
         &self,
         range: (NaiveDate, NaiveDate),
         entries: Vec<Entry>,
+        read_at: Instant,
         source: &Arc<T>,
         vectors: Option<&VectorIndex>,
     ) -> Arc<PeriodSet> {
@@ -105,20 +132,33 @@ impl<T> PeriodCache<T> {
         if let Some(set) = self.fresh(range, source) {
             return set;
         }
+        let expired = lock(&self.slots)
+            .iter()
+            .find(|slot| {
+                slot.set.range == range && Weak::ptr_eq(&slot.source, &Arc::downgrade(source))
+            })
+            .map(|slot| Arc::clone(&slot.set));
+        if let Some(set) = expired.filter(|set| set.same_papers(&entries)) {
+            *lock(&set.read_at) = read_at;
+            return set;
+        }
         let set = Arc::new(PeriodSet {
             range,
             features: PeriodFeatures::build(&entries, vectors),
             entries,
-            read_at: Instant::now(),
+            read_at: Mutex::new(read_at),
         });
         let mut slots = lock(&self.slots);
         slots.retain(|slot| slot.set.range != range && slot.source.strong_count() > 0);
-        if slots.len() >= CACHED_PERIODS {
-            slots.remove(0);
+        if slots.len() >= CACHED_PERIODS
+            && let Some(oldest) = (0..slots.len()).min_by_key(|&i| slots[i].used)
+        {
+            slots.remove(oldest);
         }
         slots.push(Slot {
             source: Arc::downgrade(source),
             set: Arc::clone(&set),
+            used: Instant::now(),
         });
         set
     }
@@ -133,8 +173,6 @@ pub struct RankingKey {
     pub scope: Scope,
     /// The period's first and last day.
     pub range: (NaiveDate, NaiveDate),
-    /// Picks asked for.
-    pub limit: usize,
 }
 
 /// Users' rankings, each valid for one fingerprint of their signals and
@@ -147,6 +185,8 @@ pub struct RankingCache {
 #[derive(Default)]
 struct Rankings {
     kept: HashMap<RankingKey, Kept>,
+    /// Picks over all kept rankings.
+    picks: usize,
     /// Counts uses, to find the least recently used.
     clock: u64,
 }
@@ -155,57 +195,88 @@ struct Kept {
     fingerprint: u64,
     period: Weak<PeriodSet>,
     ranking: Arc<Ranking>,
+    /// Picks asked for when it was made: it serves any request for as
+    /// many or fewer, and more when it holds every paper there was.
+    limit: usize,
     used: u64,
 }
 
 impl RankingCache {
-    /// The ranking kept for `key`, if made from `fingerprint` and `period`.
+    /// The ranking kept for `key`, if made from `fingerprint` and `period`
+    /// with at least `limit` picks (or every paper there was), cut to
+    /// `limit`.
     pub fn get(
         &self,
         key: &RankingKey,
         fingerprint: u64,
         period: &Arc<PeriodSet>,
-    ) -> Option<Arc<Ranking>> {
+        limit: usize,
+    ) -> Option<Ranking> {
         let mut slots = lock(&self.slots);
         slots.clock += 1;
         let now = slots.clock;
         let kept = slots.kept.get_mut(key)?;
-        if kept.fingerprint != fingerprint || !Weak::ptr_eq(&kept.period, &Arc::downgrade(period)) {
+        let complete = kept.ranking.picks.len() < kept.limit;
+        if kept.fingerprint != fingerprint
+            || !Weak::ptr_eq(&kept.period, &Arc::downgrade(period))
+            || (kept.limit < limit && !complete)
+        {
             return None;
         }
         kept.used = now;
-        Some(Arc::clone(&kept.ranking))
+        let mut ranking = Ranking::clone(&kept.ranking);
+        ranking.picks.truncate(limit);
+        Some(ranking)
     }
 
-    /// Keeps `ranking` for `key`.
+    /// Keeps `ranking`, made with `limit` picks at most, for `key`.
     pub fn put(
         &self,
         key: RankingKey,
         fingerprint: u64,
         period: &Arc<PeriodSet>,
+        limit: usize,
         ranking: Arc<Ranking>,
     ) {
         let mut slots = lock(&self.slots);
         slots.clock += 1;
         let now = slots.clock;
-        let kept = &mut slots.kept;
-        if kept.len() >= CACHED_RANKINGS && !kept.contains_key(&key) {
-            kept.retain(|_, k| k.period.strong_count() > 0);
-            if kept.len() >= CACHED_RANKINGS
-                && let Some(oldest) = kept.iter().min_by_key(|(_, k)| k.used).map(|(k, _)| *k)
-            {
-                kept.remove(&oldest);
-            }
+        if let Some(old) = slots.kept.remove(&key) {
+            slots.picks -= old.ranking.picks.len();
         }
-        kept.insert(
+        slots.picks += ranking.picks.len();
+        slots.kept.insert(
             key,
             Kept {
                 fingerprint,
                 period: Arc::downgrade(period),
                 ranking,
+                limit,
                 used: now,
             },
         );
+        if slots.kept.len() > CACHED_RANKINGS || slots.picks > CACHED_PICKS {
+            let gone: Vec<RankingKey> = slots
+                .kept
+                .iter()
+                .filter(|(_, k)| k.period.strong_count() == 0)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in gone {
+                slots.forget(&key);
+            }
+        }
+        while slots.kept.len() > CACHED_RANKINGS || slots.picks > CACHED_PICKS {
+            let Some(oldest) = slots
+                .kept
+                .iter()
+                .min_by_key(|(_, k)| k.used)
+                .map(|(key, _)| *key)
+            else {
+                break;
+            };
+            slots.forget(&oldest);
+        }
     }
 
     /// Rankings kept.
@@ -216,6 +287,14 @@ impl RankingCache {
     /// Nothing kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Rankings {
+    fn forget(&mut self, key: &RankingKey) {
+        if let Some(kept) = self.kept.remove(key) {
+            self.picks -= kept.ranking.picks.len();
+        }
     }
 }
 
@@ -250,14 +329,28 @@ mod tests {
         NaiveDate::from_ymd_opt(2025, 3, d).unwrap()
     }
 
-    fn ranking() -> Arc<Ranking> {
+    fn ranking(picks: usize) -> Arc<Ranking> {
         Arc::new(Ranking {
             method: super::super::Method::Learned,
             library: 3,
             dismissed: 0,
-            picks: Vec::new(),
+            picks: (0..picks)
+                .map(|index| super::super::Pick {
+                    index,
+                    score: 1.0,
+                    reasons: Vec::new(),
+                })
+                .collect(),
             excluded: 0,
         })
+    }
+
+    fn build<T>(
+        cache: &PeriodCache<T>,
+        range: (NaiveDate, NaiveDate),
+        source: &Arc<T>,
+    ) -> Arc<PeriodSet> {
+        cache.build(range, Vec::new(), Instant::now(), source, None)
     }
 
     #[test]
@@ -266,63 +359,114 @@ mod tests {
         let source = Arc::new(1u8);
         let range = (day(3), day(9));
         assert!(cache.fresh(range, &source).is_none());
-        let built = cache.build(range, Vec::new(), &source, None);
+        let built = build(&cache, range, &source);
         let again = cache.fresh(range, &source).unwrap();
         assert!(Arc::ptr_eq(&built, &again));
         // A second build while fresh returns the first.
-        assert!(Arc::ptr_eq(
-            &built,
-            &cache.build(range, Vec::new(), &source, None)
-        ));
+        assert!(Arc::ptr_eq(&built, &build(&cache, range, &source)));
         let other = Arc::new(2u8);
         assert!(cache.fresh(range, &other).is_none());
         assert!(cache.fresh((day(10), day(16)), &source).is_none());
         for d in 0..6 {
-            cache.build((day(d + 10), day(d + 10)), Vec::new(), &source, None);
+            build(&cache, (day(d + 10), day(d + 10)), &source);
         }
         assert!(lock(&cache.slots).len() <= CACHED_PERIODS);
     }
 
     #[test]
-    fn a_ranking_is_reused_only_for_the_same_fingerprint_and_period() {
+    fn an_expired_set_with_the_same_papers_is_renewed_not_rebuilt() {
+        let cache: PeriodCache<u8> = PeriodCache::default();
+        let source = Arc::new(1u8);
+        let range = (day(3), day(9));
+        let long_ago = Instant::now()
+            .checked_sub(PERIOD_TTL * 2)
+            .unwrap_or_else(Instant::now);
+        let old = cache.build(range, Vec::new(), long_ago, &source, None);
+        assert!(cache.fresh(range, &source).is_none(), "expired");
+        let renewed = build(&cache, range, &source);
+        assert!(Arc::ptr_eq(&old, &renewed));
+        assert!(cache.fresh(range, &source).is_some());
+    }
+
+    #[test]
+    fn the_least_recently_used_period_goes_first() {
+        let cache: PeriodCache<u8> = PeriodCache::default();
+        let source = Arc::new(1u8);
+        let week = (day(3), day(9));
+        build(&cache, week, &source);
+        for d in 0..CACHED_PERIODS as u32 - 1 {
+            build(&cache, (day(d + 10), day(d + 10)), &source);
+        }
+        assert!(cache.fresh(week, &source).is_some()); // used: now the newest
+        build(&cache, (day(20), day(20)), &source);
+        assert!(cache.fresh(week, &source).is_some());
+        assert!(cache.fresh((day(10), day(10)), &source).is_none());
+    }
+
+    #[test]
+    fn a_ranking_is_reused_only_for_the_same_fingerprint_period_and_enough_picks() {
         let cache = RankingCache::default();
         let source = Arc::new(0u8);
         let periods: PeriodCache<u8> = PeriodCache::default();
-        let period = periods.build((day(3), day(9)), Vec::new(), &source, None);
+        let period = build(&periods, (day(3), day(9)), &source);
         let key = RankingKey {
             user: UserId(7),
             scope: Scope::Library,
             range: period.range,
-            limit: 30,
         };
-        cache.put(key, 42, &period, ranking());
-        assert!(cache.get(&key, 42, &period).is_some());
-        assert!(cache.get(&key, 43, &period).is_none(), "signals changed");
-        let other = periods.build((day(10), day(16)), Vec::new(), &source, None);
-        assert!(cache.get(&key, 42, &other).is_none(), "another period set");
-        let key2 = RankingKey { limit: 10, ..key };
-        assert!(cache.get(&key2, 42, &period).is_none());
+        cache.put(key, 42, &period, 30, ranking(30));
+        assert_eq!(cache.get(&key, 42, &period, 30).unwrap().picks.len(), 30);
+        assert_eq!(cache.get(&key, 42, &period, 10).unwrap().picks.len(), 10);
+        assert!(
+            cache.get(&key, 42, &period, 31).is_none(),
+            "it may have more"
+        );
+        assert!(
+            cache.get(&key, 43, &period, 30).is_none(),
+            "signals changed"
+        );
+        let other = build(&periods, (day(10), day(16)), &source);
+        assert!(
+            cache.get(&key, 42, &other, 30).is_none(),
+            "another period set"
+        );
+        let other_user = RankingKey {
+            user: UserId(8),
+            ..key
+        };
+        assert!(cache.get(&other_user, 42, &period, 30).is_none());
+        // Every paper there was: it serves any limit.
+        cache.put(key, 42, &period, 30, ranking(12));
+        assert_eq!(cache.get(&key, 42, &period, 100).unwrap().picks.len(), 12);
     }
 
     #[test]
-    fn the_ranking_cache_is_bounded_and_drops_the_least_recently_used() {
+    fn the_ranking_cache_is_bounded_by_rankings_and_picks_and_drops_the_least_recently_used() {
         let cache = RankingCache::default();
         let source = Arc::new(0u8);
         let periods: PeriodCache<u8> = PeriodCache::default();
-        let period = periods.build((day(3), day(9)), Vec::new(), &source, None);
+        let period = build(&periods, (day(3), day(9)), &source);
         let key = |u: i64| RankingKey {
             user: UserId(u),
             scope: Scope::Library,
             range: period.range,
-            limit: 30,
         };
         for u in 0..CACHED_RANKINGS as i64 {
-            cache.put(key(u), 1, &period, ranking());
+            cache.put(key(u), 1, &period, 10, ranking(1));
         }
-        assert!(cache.get(&key(0), 1, &period).is_some()); // used: now the newest
-        cache.put(key(-1), 1, &period, ranking());
+        assert!(cache.get(&key(0), 1, &period, 1).is_some()); // used: now the newest
+        cache.put(key(-1), 1, &period, 10, ranking(1));
         assert_eq!(cache.len(), CACHED_RANKINGS);
-        assert!(cache.get(&key(0), 1, &period).is_some());
-        assert!(cache.get(&key(1), 1, &period).is_none(), "the oldest went");
+        assert!(cache.get(&key(0), 1, &period, 1).is_some());
+        assert!(
+            cache.get(&key(1), 1, &period, 1).is_none(),
+            "the oldest went"
+        );
+        // Big rankings count by their picks.
+        for u in 0..(CACHED_PICKS / 100 + 10) as i64 {
+            cache.put(key(10_000 + u), 1, &period, 100, ranking(100));
+        }
+        assert!(lock(&cache.slots).picks <= CACHED_PICKS);
+        assert!(cache.len() <= CACHED_PICKS / 100);
     }
 }
