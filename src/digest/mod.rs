@@ -146,6 +146,9 @@ pub struct Prepared {
     features: std::sync::OnceLock<for_you::PeriodFeatures>,
     /// Library papers read so far in this run.
     library_papers: for_you::PaperCache,
+    /// Each paper's digest view (without reasons), made once per run for
+    /// every mail that shows it: (hub, view).
+    cards: Vec<std::sync::OnceLock<(String, DigestPaper)>>,
     queries: HashMap<String, Vec<QueryMatch>>,
 }
 
@@ -172,6 +175,9 @@ impl Prepared {
         let queries = match_queries(cx.retriever, &papers, period.from, period.to, &queries)?;
         Ok(Prepared {
             period,
+            cards: (0..papers.entries.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
             papers,
             queries,
             features: std::sync::OnceLock::new(),
@@ -257,7 +263,8 @@ impl Prepared {
             .entries
             .iter()
             .take(top)
-            .map(|e| DigestPaper::new(e, &hub, Vec::new()))
+            .enumerate()
+            .map(|(i, _)| self.card(i, &hub, Vec::new()))
             .collect();
         let shown: HashSet<usize> = trending_ids
             .iter()
@@ -266,7 +273,7 @@ impl Prepared {
             .collect();
         let personal: Vec<DigestPaper> = personal
             .into_iter()
-            .map(|(rank, why)| DigestPaper::new(&self.papers.entries[rank.2], &hub, why))
+            .map(|(rank, why)| self.card(rank.2, &hub, why))
             .collect();
         let recommended = match library {
             Some(library) => self.recommend(cx, subscriber, library, &shown, &hub),
@@ -338,13 +345,26 @@ impl Prepared {
             .picks
             .iter()
             .map(|p| {
-                DigestPaper::new(
-                    &self.papers.entries[p.index],
+                self.card(
+                    p.index,
                     hub,
                     p.reasons.iter().map(Reason::sentence).collect(),
                 )
             })
             .collect()
+    }
+
+    /// The digest view of the period's paper `index` with reasons `why`;
+    /// links point into `hub`.
+    fn card(&self, index: usize, hub: &str, why: Vec<String>) -> DigestPaper {
+        let entry = &self.papers.entries[index];
+        let made = || (hub.to_owned(), DigestPaper::new(entry, hub, Vec::new()));
+        let mut card = match self.cards.get(index).map(|c| c.get_or_init(made)) {
+            Some((for_hub, card)) if for_hub == hub => card.clone(),
+            _ => made().1,
+        };
+        card.why = why;
+        card
     }
 }
 

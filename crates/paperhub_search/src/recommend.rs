@@ -44,11 +44,11 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 /// (words `i - 1` and `i`) of `text`'s lower-cased words, hashing as it
 /// goes: no string is made for a word (this runs for every paper of a
 /// period and every library paper).
-fn each_gram(text: &str, mut f: impl FnMut(u32, usize, bool)) {
+fn each_gram<'t>(text: &'t str, mut f: impl FnMut(u32, Option<&'t str>, &'t str) -> bool) {
     let mut lower = String::new();
-    // FNV state of the previous word followed by a space.
-    let mut prev: Option<u32> = None;
-    for (i, w) in words(text).enumerate() {
+    // FNV state of the previous word followed by a space, and the word.
+    let mut prev: Option<(u32, &str)> = None;
+    for w in words(text) {
         let bytes = if w.is_ascii() && !w.bytes().any(|b| b.is_ascii_uppercase()) {
             w.as_bytes()
         } else {
@@ -57,18 +57,25 @@ fn each_gram(text: &str, mut f: impl FnMut(u32, usize, bool)) {
             lower.as_bytes()
         };
         let word = fnv(FNV_OFFSET, bytes);
-        f(word % BUCKETS, i, false);
-        if let Some(p) = prev {
-            f(fnv(p, bytes) % BUCKETS, i, true);
+        if !f(word % BUCKETS, None, w) {
+            return;
         }
-        prev = Some(fnv(word, b" "));
+        if let Some((p, before)) = prev
+            && !f(fnv(p, bytes) % BUCKETS, Some(before), w)
+        {
+            return;
+        }
+        prev = Some((fnv(word, b" "), w));
     }
 }
 
 /// Term counts of a text's 1- and 2-grams, by bucket, buckets ascending.
 fn counts(text: &str) -> Vec<(u32, u32)> {
     let mut buckets = Vec::with_capacity(512);
-    each_gram(text, |b, _, _| buckets.push(b));
+    each_gram(text, |b, _, _| {
+        buckets.push(b);
+        true
+    });
     buckets.sort_unstable();
     let mut out: Vec<(u32, u32)> = Vec::with_capacity(buckets.len());
     for b in buckets {
@@ -456,19 +463,19 @@ impl Ranker {
         if top.is_empty() {
             return Vec::new();
         }
-        // Name the buckets: the first gram of the text that falls in each.
-        let ws: Vec<&str> = words(text).collect();
+        // Name the buckets: the first gram of the text that falls in each;
+        // stop reading once every one has its name.
         let mut named: HashMap<u32, String> = HashMap::new();
-        each_gram(text, |b, i, pair| {
+        each_gram(text, |b, before, word| {
             if named.contains_key(&b) || !top.iter().any(|(_, t)| *t == b) {
-                return;
+                return true;
             }
-            let gram = if pair {
-                format!("{} {}", ws[i - 1].to_lowercase(), ws[i].to_lowercase())
-            } else {
-                ws[i].to_lowercase()
+            let gram = match before {
+                Some(before) => format!("{} {}", before.to_lowercase(), word.to_lowercase()),
+                None => word.to_lowercase(),
             };
             named.insert(b, gram);
+            named.len() < top.len()
         });
         let mut out: Vec<String> = Vec::new();
         for (_, b) in top {
