@@ -21,11 +21,12 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use paperhub_store::{Frequency, Interest, InterestKind, NewMail, Store, Subscriber};
 use serde::Serialize;
 
-use crate::app::for_you::{self, Profile, Reason, Scope};
+use crate::app::for_you::{self, Profile, Reason, Scope, Signals};
 use crate::config::Config;
 use crate::retrieval::Retriever;
 use crate::secrets::Secrets;
 use matching::{PeriodPapers, QueryMatch, match_queries};
+use paperhub_domain::UserId;
 use render::{DigestMail, DigestPaper, Links};
 
 /// Personal matches shown at most.
@@ -390,13 +391,37 @@ impl Prepared {
         let Some(account) = subscriber.account else {
             return Ok(None);
         };
-        let profile = Profile::load_saved(
-            store,
-            account,
-            Scope::Library,
-            DIGEST_PROFILE,
-            Some(&self.library_papers),
-        )?;
+        let signals = Signals::load_saved(store, account, Scope::Library, DIGEST_PROFILE)?;
+        self.library_from(store, account, signals)
+    }
+
+    /// The libraries of the accounts linked to `subscribers`, read for all
+    /// of them at once: account -> what it saved and marked.
+    ///
+    /// # Errors
+    /// A storage error.
+    pub fn signals_of(
+        store: &dyn Store,
+        subscribers: &[(Subscriber, Vec<Interest>)],
+    ) -> Result<HashMap<UserId, Signals>> {
+        let accounts: Vec<UserId> = subscribers.iter().filter_map(|(s, _)| s.account).collect();
+        if accounts.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(Signals::load_saved_of(store, &accounts, DIGEST_PROFILE)?)
+    }
+
+    /// The library `account` has, from its `signals`.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn library_from(
+        &self,
+        store: &dyn Store,
+        account: UserId,
+        signals: Signals,
+    ) -> Result<Option<Library>> {
+        let profile = Profile::read(store, signals, Some(&self.library_papers))?;
         if profile.library.is_empty() {
             return Ok(None);
         }
@@ -504,6 +529,9 @@ fn render_chunk(
 ) -> Result<Vec<NewMail>> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let per = chunk.len().div_ceil(threads).max(1);
+    // Two reads for the chunk's libraries, not two per subscriber.
+    let signals = Prepared::signals_of(store, chunk)?;
+    let signals = &signals;
     let parts: Vec<Result<Vec<NewMail>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = chunk
             .chunks(per)
@@ -511,7 +539,14 @@ fn render_chunk(
                 scope.spawn(move || {
                     let mut mails = Vec::with_capacity(part.len());
                     for (subscriber, interests) in part {
-                        let library = prepared.library_of(store, subscriber)?;
+                        let library = match subscriber.account {
+                            Some(account) => prepared.library_from(
+                                store,
+                                account,
+                                signals.get(&account).cloned().unwrap_or_default(),
+                            )?,
+                            None => None,
+                        };
                         if let Some(mail) =
                             prepared.digest(cx, subscriber, interests, library.as_ref(), now)?
                         {

@@ -459,6 +459,40 @@ impl LibraryStore for PgStore {
         })
     }
 
+    fn recent_saves_of(
+        &self,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>> {
+        self.per_user(
+            "SELECT user_id, arxiv_id FROM ( \
+               SELECT c.user_id AS user_id, cp.arxiv_id AS arxiv_id, \
+                 row_number() OVER (PARTITION BY c.user_id \
+                   ORDER BY max(cp.added_at) DESC, cp.arxiv_id) AS n \
+               FROM collection_papers cp JOIN collections c ON c.id = cp.collection_id \
+               WHERE c.user_id = ANY($1) GROUP BY c.user_id, cp.arxiv_id) AS ranked \
+             WHERE n <= $2 ORDER BY user_id, n",
+            users,
+            limit,
+        )
+    }
+
+    fn not_interested_of(
+        &self,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>> {
+        self.per_user(
+            "SELECT user_id, arxiv_id FROM ( \
+               SELECT user_id, arxiv_id, row_number() OVER (PARTITION BY user_id \
+                 ORDER BY created_at DESC, arxiv_id) AS n \
+               FROM not_interested WHERE user_id = ANY($1)) AS ranked \
+             WHERE n <= $2 ORDER BY user_id, n",
+            users,
+            limit,
+        )
+    }
+
     fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
         self.read(|c| {
             c.query(
@@ -476,5 +510,27 @@ impl LibraryStore for PgStore {
         self.write(
             |tx| Ok(tx.execute("DELETE FROM not_interested WHERE user_id = $1", &[&user.0])?),
         )
+    }
+}
+
+impl PgStore {
+    /// Runs `sql`, a query of `(user_id, arxiv_id)` rows in order with the
+    /// user ids as `$1` and `limit` as `$2`, and groups the rows by user.
+    fn per_user(
+        &self,
+        sql: &str,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>> {
+        let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+        self.read(|c| {
+            let mut out: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+            for row in c.query(sql, &[&ids, &i64::from(limit)])? {
+                out.entry(UserId(row.try_get(0)?))
+                    .or_default()
+                    .push(row.try_get(1)?);
+            }
+            Ok(out)
+        })
     }
 }

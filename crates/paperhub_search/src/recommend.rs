@@ -10,8 +10,6 @@
 //! 1- and 2-grams of lower-cased words, sublinear tf, idf from the corpus
 //! the caller gives, rows L2-normalised.
 
-use std::collections::HashMap;
-
 /// Hash buckets of the tf-idf features.
 pub const BUCKETS: u32 = 1 << 18;
 
@@ -218,15 +216,25 @@ impl Linear {
     }
 
     fn norm2(&self, x: &Doc) -> f32 {
-        x.sparse.iter().map(|(_, v)| v * v).sum::<f32>()
+        let mut sums = [0.0f32; 4];
+        let mut chunks = x.sparse.chunks_exact(4);
+        for c in &mut chunks {
+            for (s, (_, v)) in sums.iter_mut().zip(c) {
+                *s += v * v;
+            }
+        }
+        let tail: f32 = chunks.remainder().iter().map(|(_, v)| v * v).sum();
+        (sums[0] + sums[1])
+            + (sums[2] + sums[3])
+            + tail
             + x.dense.as_ref().map_or(0.0, |d| {
-                self.dense_weight * self.dense_weight * d.iter().map(|v| v * v).sum::<f32>()
+                self.dense_weight * self.dense_weight * crate::vector::dot(d, d)
             })
     }
 
     fn add(&mut self, x: &Doc, step: f32) {
         if !x.sparse.is_empty() && self.sparse.is_empty() {
-            self.sparse = vec![0.0; BUCKETS as usize];
+            self.sparse = take_table();
         }
         for (b, v) in &x.sparse {
             self.sparse[*b as usize] += step * v;
@@ -243,6 +251,37 @@ impl Linear {
             }
         }
         self.bias += step;
+    }
+}
+
+/// Weight tables of dropped models, kept for the next training: a fresh
+/// 1 MB table costs page faults and zeroing every time (`perf`: a sixth
+/// of a digest's training), and a digest run trains one model per
+/// subscriber. At most [`SPARE_TABLES`] are kept.
+static SPARE: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+/// Spare tables kept at most.
+const SPARE_TABLES: usize = 8;
+
+/// A zeroed weight table, a spare one when there is one.
+fn take_table() -> Vec<f32> {
+    let spare = SPARE.lock().ok().and_then(|mut s| s.pop());
+    match spare {
+        Some(mut table) => {
+            table.fill(0.0);
+            table
+        }
+        None => vec![0.0; BUCKETS as usize],
+    }
+}
+
+impl Drop for Linear {
+    fn drop(&mut self) {
+        if self.sparse.len() == BUCKETS as usize
+            && let Ok(mut spare) = SPARE.lock()
+            && spare.len() < SPARE_TABLES
+        {
+            spare.push(std::mem::take(&mut self.sparse));
+        }
     }
 }
 
@@ -267,8 +306,10 @@ pub fn train_svm(
         .chain(negatives.iter().map(|x| (*x, -1.0, c_neg)))
         .collect();
     let mut w = Linear {
+        sparse: Vec::new(),
+        dense: Vec::new(),
+        bias: 0.0,
         dense_weight,
-        ..Linear::default()
     };
     let q: Vec<f32> = samples.iter().map(|(x, _, _)| w.norm2(x) + 1.0).collect();
     let mut alpha = vec![0.0f32; samples.len()];
@@ -465,21 +506,25 @@ impl Ranker {
         }
         // Name the buckets: the first gram of the text that falls in each;
         // stop reading once every one has its name.
-        let mut named: HashMap<u32, String> = HashMap::new();
+        // A dozen buckets at most: a list beats a hash map.
+        let mut named: Vec<(u32, String)> = Vec::with_capacity(top.len());
         each_gram(text, |b, before, word| {
-            if named.contains_key(&b) || !top.iter().any(|(_, t)| *t == b) {
+            if named.iter().any(|(n, _)| *n == b) || !top.iter().any(|(_, t)| *t == b) {
                 return true;
             }
             let gram = match before {
                 Some(before) => format!("{} {}", before.to_lowercase(), word.to_lowercase()),
                 None => word.to_lowercase(),
             };
-            named.insert(b, gram);
+            named.push((b, gram));
             named.len() < top.len()
         });
         let mut out: Vec<String> = Vec::new();
         for (_, b) in top {
-            let Some(g) = named.remove(&b) else { continue };
+            let Some(at) = named.iter().position(|(n, _)| *n == b) else {
+                continue;
+            };
+            let g = named.swap_remove(at).1;
             // Short words say little; a pair makes its words redundant, and
             // the other way round.
             if g.len() <= 3

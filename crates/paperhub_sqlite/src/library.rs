@@ -436,6 +436,44 @@ impl LibraryStore for SqliteStore {
         })
     }
 
+    fn recent_saves_of(
+        &self,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>> {
+        self.read(|conn| {
+            per_user(conn, users, limit, |marks| {
+                format!(
+                    "SELECT user_id, arxiv_id FROM ( \
+                       SELECT c.user_id AS user_id, cp.arxiv_id AS arxiv_id, \
+                         row_number() OVER (PARTITION BY c.user_id \
+                           ORDER BY max(cp.added_at) DESC, cp.arxiv_id) AS n \
+                       FROM collection_papers cp JOIN collections c ON c.id = cp.collection_id \
+                       WHERE c.user_id IN ({marks}) GROUP BY c.user_id, cp.arxiv_id) \
+                     WHERE n <= ? ORDER BY user_id, n"
+                )
+            })
+        })
+    }
+
+    fn not_interested_of(
+        &self,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>> {
+        self.read(|conn| {
+            per_user(conn, users, limit, |marks| {
+                format!(
+                    "SELECT user_id, arxiv_id FROM ( \
+                       SELECT user_id, arxiv_id, row_number() OVER (PARTITION BY user_id \
+                         ORDER BY created_at DESC, arxiv_id) AS n \
+                       FROM not_interested WHERE user_id IN ({marks})) \
+                     WHERE n <= ? ORDER BY user_id, n"
+                )
+            })
+        })
+    }
+
     fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
         self.read(|conn| {
             Ok(conn
@@ -453,4 +491,34 @@ impl LibraryStore for SqliteStore {
             Ok(conn.execute("DELETE FROM not_interested WHERE user_id = ?1", [user.0])? as u64)
         })
     }
+}
+
+/// Users asked about in one statement at most (SQLite bounds the
+/// parameters of one statement).
+const USERS_PER_STATEMENT: usize = 500;
+
+/// Runs `sql(marks)`, a query of `(user_id, arxiv_id)` rows in order with
+/// `marks` parameters for user ids and one for `limit` last, over `users`
+/// in slices, and groups the rows by user.
+fn per_user(
+    conn: &Connection,
+    users: &[UserId],
+    limit: u32,
+    sql: impl Fn(&str) -> String,
+) -> Result<BTreeMap<UserId, Vec<String>>, DbError> {
+    let mut out: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+    for part in users.chunks(USERS_PER_STATEMENT) {
+        let marks = vec!["?"; part.len()].join(", ");
+        let mut stmt = conn.prepare(&sql(&marks))?;
+        let mut args: Vec<rusqlite::types::Value> = part.iter().map(|u| u.0.into()).collect();
+        args.push(i64::from(limit).into());
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (user, paper) = row?;
+            out.entry(UserId(user)).or_default().push(paper);
+        }
+    }
+    Ok(out)
 }

@@ -9,6 +9,8 @@
 //! catalog lacks cannot be saved; limits (collections per user, papers per
 //! collection) are checked in the transaction that would pass them.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use paperhub_domain::{ArxivId, UserId};
 use serde::Serialize;
@@ -254,6 +256,17 @@ pub trait LibraryStore: Send + Sync {
     /// A storage error.
     fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>>;
 
+    /// [`LibraryStore::recent_saves`] of many users in one read (a digest
+    /// run asks for every linked subscriber): users with saves only.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn recent_saves_of(
+        &self,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>>;
+
     /// Marks a paper "not interested" for the user, or takes the mark
     /// back; true when that changed something.
     ///
@@ -273,6 +286,17 @@ pub trait LibraryStore: Send + Sync {
     /// # Errors
     /// A storage error.
     fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>>;
+
+    /// [`LibraryStore::not_interested`] of many users in one read: users
+    /// with marks only.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn not_interested_of(
+        &self,
+        users: &[UserId],
+        limit: u32,
+    ) -> StoreResult<BTreeMap<UserId, Vec<String>>>;
 
     /// Forgets every "not interested" mark of the user; how many there were.
     ///

@@ -184,6 +184,13 @@ pub fn library_not_interested_marks(h: &dyn Harness) {
     );
     assert!(s.not_interested(bob, 10).unwrap().is_empty());
     assert_eq!(s.not_interested(ada, 1).unwrap(), ["2511.00002"]);
+    let many = s.not_interested_of(&[ada, bob], 10).unwrap();
+    assert_eq!(many.len(), 1, "bob has no marks");
+    assert_eq!(many[&ada], ["2511.00002", "2511.00001"]);
+    assert_eq!(
+        s.not_interested_of(&[ada], 1).unwrap()[&ada],
+        ["2511.00002"]
+    );
     assert!(s.set_not_interested(ada, &p2, false, now()).unwrap());
     assert_eq!(s.not_interested(ada, 10).unwrap(), ["2511.00001"]);
     assert_eq!(s.reset_not_interested(ada).unwrap(), 1);
@@ -216,6 +223,14 @@ pub fn library_recent_saves_span_collections(h: &dyn Harness) {
     );
     assert_eq!(s.recent_saves(ada, 1).unwrap(), ["2511.00001"]);
     assert_eq!(s.recent_saves(bob, 10).unwrap(), ["2511.00003"]);
+    // Many users at once: the same lists, users without saves left out.
+    let carol = s.create_user("carol", None, "h", now()).unwrap().id;
+    let many = s.recent_saves_of(&[bob, carol, ada], 10).unwrap();
+    assert_eq!(many.len(), 2);
+    assert_eq!(many[&ada], s.recent_saves(ada, 10).unwrap());
+    assert_eq!(many[&bob], ["2511.00003"]);
+    assert_eq!(s.recent_saves_of(&[ada], 1).unwrap()[&ada], ["2511.00001"]);
+    assert!(s.recent_saves_of(&[], 10).unwrap().is_empty());
 }
 
 /// An import's bulk save: one transaction, unknown papers counted, notes
