@@ -1,8 +1,8 @@
 //! The JSON API under `/api/v1`, close in spirit to Hugging Face's papers
 //! API: `daily_papers`, `papers/{id}`, `papers/search`, `papers/{id}/similar`,
-//! and writes (`POST papers`, `PUT`/`DELETE papers/{id}/vote`) with a
-//! session (plus CSRF header) or a personal API token. Every error is
-//! `{"errors":[{"detail":"..."}]}`. The OpenAPI document
+//! and writes (`POST papers`, `PUT`/`DELETE papers/{id}/vote` and
+//! `papers/{id}/not-interested`) with a session (plus CSRF header) or a
+//! personal API token. Every error is `{"errors":[{"detail":"..."}]}`. The OpenAPI document
 //! (`openapi.json`, next to this file) lists exactly [`API_ROUTES`]; a test
 //! keeps the two, and the live responses, in sync.
 
@@ -50,6 +50,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/papers"),
     ("put", "/api/v1/papers/{id}/vote"),
     ("delete", "/api/v1/papers/{id}/vote"),
+    ("put", "/api/v1/papers/{id}/not-interested"),
+    ("delete", "/api/v1/papers/{id}/not-interested"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/daily_papers"),
     ("get", "/api/papers/search"),
@@ -414,9 +416,11 @@ pub async fn create_paper(
         .into_response())
 }
 
-async fn set_vote(app: Arc<AppState>, viewer: Viewer, rest: String, up: bool) -> ApiResult {
+/// `PUT`/`DELETE` on a paper's `vote` or `not-interested`: sets or takes
+/// back the caller's mark.
+async fn set_mark(app: Arc<AppState>, viewer: Viewer, rest: String, on: bool) -> ApiResult {
     let (id, action) = split_action(&rest);
-    if action != Some("vote") {
+    if !matches!(action, Some("vote" | "not-interested")) {
         return Err(AppError::not_found(
             "There is no such API endpoint; see /api/v1/openapi.json.",
         )
@@ -425,11 +429,22 @@ async fn set_vote(app: Arc<AppState>, viewer: Viewer, rest: String, up: bool) ->
     let user = viewer.require()?.clone();
     let id = parse_id(id)?;
     let entry = find_entry(&app, &id, Some(&user)).await?;
-    let votes = cast_vote(&app, &user, &entry, up).await?;
-    Ok(Json(json!({ "id": id.base(), "upvotes": votes, "upvoted": up })).into_response())
+    if action == Some("vote") {
+        let votes = cast_vote(&app, &user, &entry, on).await?;
+        return Ok(
+            Json(json!({ "id": id.base(), "upvotes": votes, "upvoted": on })).into_response(),
+        );
+    }
+    let paper = entry.paper.id.clone();
+    let user_id = user.id;
+    app.db
+        .run(move |s| s.set_not_interested(user_id, &paper, on, chrono::Utc::now()))
+        .await?;
+    Ok(Json(json!({ "id": id.base(), "not_interested": on })).into_response())
 }
 
-/// `PUT /api/v1/papers/{id}/vote`: upvote (idempotent).
+/// `PUT /api/v1/papers/{id}/vote` (upvote) and
+/// `PUT /api/v1/papers/{id}/not-interested` (mark), both idempotent.
 ///
 /// # Errors
 /// Not authenticated, unknown paper, storage.
@@ -438,10 +453,10 @@ pub async fn update_vote(
     Extension(viewer): Extension<Viewer>,
     Path(rest): Path<String>,
 ) -> ApiResult {
-    set_vote(app, viewer, rest, true).await
+    set_mark(app, viewer, rest, true).await
 }
 
-/// `DELETE /api/v1/papers/{id}/vote`: take the upvote back (idempotent).
+/// `DELETE` on the same: takes the upvote or the mark back (idempotent).
 ///
 /// # Errors
 /// Not authenticated, unknown paper, storage.
@@ -450,5 +465,5 @@ pub async fn delete_vote(
     Extension(viewer): Extension<Viewer>,
     Path(rest): Path<String>,
 ) -> ApiResult {
-    set_vote(app, viewer, rest, false).await
+    set_mark(app, viewer, rest, false).await
 }

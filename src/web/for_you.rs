@@ -35,6 +35,9 @@ pub const MAX_PICKS: usize = 100;
 const PAGE_PICKS: usize = 30;
 /// Papers "more like this collection" shows.
 pub const COLLECTION_PICKS: usize = 10;
+/// Picks ranked beyond those asked for, to stand in for papers hidden by
+/// curators since the period's papers were read (at most a minute ago).
+const HIDDEN_SPARE: usize = 10;
 /// The feed token's purpose.
 const FEED_PURPOSE: &str = "for-you";
 
@@ -156,7 +159,10 @@ pub async fn rank(
         .await?;
     let key = RankingKey { user, scope, range };
     let fingerprint = signals.fingerprint(&saved);
-    let ranking = match app.rankings.get(&key, fingerprint, &set, limit) {
+    // A few picks more than asked, so papers hidden since the period was
+    // read (left out below) do not shorten the list.
+    let wanted = limit + HIDDEN_SPARE;
+    let ranking = match app.rankings.get(&key, fingerprint, &set, wanted) {
         Some(ranking) => Arc::new(ranking),
         None => {
             let profile = app.db.run(move |s| Profile::read(s, signals, None)).await?;
@@ -175,25 +181,25 @@ pub async fn rank(
                     vectors,
                     for_you::Ask {
                         seed: user.0.unsigned_abs(),
-                        limit,
+                        limit: wanted,
                         effort: for_you::Effort::PAGE,
                     },
                 ))
             })
             .await?;
             app.rankings
-                .put(key, fingerprint, &set, limit, Arc::clone(&ranking));
+                .put(key, fingerprint, &set, wanted, Arc::clone(&ranking));
             ranking
         }
     };
-    let wanted: Vec<ArxivId> = ranking
+    let ids: Vec<ArxivId> = ranking
         .picks
         .iter()
         .map(|p| set.entries[p.index].paper.id.clone())
         .collect();
     let mut fresh: std::collections::HashMap<String, Entry> = app
         .db
-        .run(move |s| s.entries(&wanted, Some(user)))
+        .run(move |s| s.entries(&ids, Some(user)))
         .await?
         .into_iter()
         .filter(|e| !e.hidden)
@@ -209,6 +215,7 @@ pub async fn rank(
                 .remove(set.entries[p.index].paper.id.base())
                 .map(|e| (e, i))
         })
+        .take(limit)
         .collect();
     Ok(Ranked { ranking, picks })
 }

@@ -189,7 +189,56 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
     let page = ada.get(WEEK).await.body;
     assert!(!page.contains(&format!("/papers/{first}\"")), "{page}");
     let api = ada.get(&format!("{API}&limit=1")).await.json();
-    assert_ne!(api["papers"][0]["paper"]["id"], first.as_str());
+    let next = api["papers"][0]["paper"]["id"].as_str().expect("one paper");
+    assert_ne!(next, first.as_str());
+
+    // "Not interested" through the API, with a personal token: the pick
+    // leaves the ranking, and DELETE brings it back.
+    ada.get("/settings").await;
+    let r = ada
+        .post("/settings/tokens", &[("name", "t"), ("expires", "30")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = regex::Regex::new(r"(ph_[0-9a-f]{64})")
+        .unwrap()
+        .captures(&r.body)
+        .unwrap_or_else(|| panic!("{}", r.body))[1]
+        .to_owned();
+    let top = ada.get(&format!("{API}&limit=1")).await.json()["papers"][0]["paper"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mark = format!("/api/v1/papers/{top}/not-interested");
+    let r = ada.api("PUT", &mark, Some(&token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["not_interested"], true);
+    let ids = |v: serde_json::Value| -> Vec<String> {
+        v["papers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["paper"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(!ids(ada.get(&format!("{API}&limit=100")).await.json()).contains(&top));
+    let r = ada.api("DELETE", &mark, Some(&token), None).await;
+    assert_eq!(r.json()["not_interested"], false);
+    assert_eq!(ids(ada.get(&format!("{API}&limit=1")).await.json()), [top]);
+    assert_eq!(
+        ada.api(
+            "PUT",
+            "/api/v1/papers/9999.99999/not-interested",
+            Some(&token),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        visitor.api("PUT", &mark, None, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // The feed link is a key: it works without a cookie, and only as given.
     let page = ada.get(WEEK).await.body;
