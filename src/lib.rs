@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod mail;
 pub mod models;
 pub mod progress;
+pub mod query_vectors;
 pub mod retrieval;
 pub mod secrets;
 pub mod telemetry;

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::query_vectors::QueryVectors;
 use crate::{indexing, models};
 
 /// Candidates taken from each engine before fusion.
@@ -64,6 +65,21 @@ pub struct Dense {
     pub embedder: Embedder,
     /// One vector per paper.
     pub vectors: VectorIndex,
+    /// Recent query vectors.
+    pub queries: QueryVectors,
+}
+
+impl Dense {
+    /// The vector of query text `text`, embedded once while it is asked
+    /// for often enough to stay in [`Dense::queries`].
+    ///
+    /// # Errors
+    /// The tokenizer fails.
+    pub fn query_vector(&self, text: &str) -> Result<std::sync::Arc<[f32]>> {
+        Ok(self
+            .queries
+            .get_or_embed(text, |t| self.embedder.embed_query(t))?)
+    }
 }
 
 /// Both indexes, ready to search.
@@ -140,7 +156,11 @@ impl Retriever {
                         embedder.dimensions(),
                         &model_key(&embedder),
                     )?;
-                    (!vectors.is_empty()).then_some(Dense { embedder, vectors })
+                    (!vectors.is_empty()).then_some(Dense {
+                        embedder,
+                        vectors,
+                        queries: QueryVectors::new(config.embedding.query_cache),
+                    })
                 } else {
                     None
                 }
@@ -268,7 +288,7 @@ impl Retriever {
         let (query, lexical) = std::thread::scope(|scope| {
             let lexical =
                 (mode == Mode::Hybrid).then(|| scope.spawn(|| lexical_ranked(&lexical_request)));
-            let query = dense.embedder.embed_query(&text);
+            let query = dense.query_vector(&text);
             (query, lexical.map(|handle| handle.join()))
         });
         let query = query?;

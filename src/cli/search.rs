@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::Outcome;
 use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::query_vectors::QueryVectors;
 use crate::retrieval::{Candidates, DEPTH, Dense, Mode, Retriever, model_key, open_vectors};
 use crate::{indexing, models};
 
@@ -605,7 +606,11 @@ fn beir_retriever(
                 path.display()
             );
         }
-        Some(Dense { embedder, vectors })
+        Some(Dense {
+            embedder,
+            vectors,
+            queries: QueryVectors::new(config.embedding.query_cache),
+        })
     };
     Ok(Retriever {
         lexical,
