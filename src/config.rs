@@ -148,6 +148,9 @@ pub struct WebConfig {
     /// Submissions waiting to fetch an unknown paper from arXiv at most; more
     /// are told to try again later.
     pub submission_queue: u32,
+    /// Searches (and rankings) that may wait for a core; more are answered
+    /// at once with a 503 and Retry-After.
+    pub search_queue: u32,
     /// Connections open at most; the server stops accepting at the cap.
     pub max_connections: u32,
     /// Connections one client address may hold open; more are closed.
@@ -178,6 +181,7 @@ impl Default for WebConfig {
             trusted_proxy_hops: 1,
             submissions_per_user_per_day: 50,
             submission_queue: 8,
+            search_queue: 64,
             max_connections: 1024,
             max_connections_per_ip: 64,
             header_read_timeout_secs: 10,

@@ -16,7 +16,7 @@ pub struct AppError {
     pub status: StatusCode,
     /// What the user is told.
     pub detail: String,
-    /// Seconds to wait, for 429.
+    /// Seconds to wait, for 429 and a busy 503.
     pub retry_after: Option<u64>,
 }
 
@@ -85,6 +85,17 @@ impl AppError {
     /// 502: arXiv could not be reached.
     pub fn upstream(detail: impl Into<String>) -> AppError {
         AppError::new(StatusCode::BAD_GATEWAY, detail)
+    }
+
+    /// 503 with `Retry-After`: too much heavy work is waiting already.
+    pub fn busy(retry_after: u64) -> AppError {
+        AppError {
+            retry_after: Some(retry_after),
+            ..AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The hub is busy. Try again in {retry_after} second(s)."),
+            )
+        }
     }
 
     /// 503 with a message.

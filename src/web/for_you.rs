@@ -133,12 +133,13 @@ pub async fn rank(
             let a = Arc::clone(app);
             let retriever = Arc::clone(&retriever);
             // Building features takes a core: it shares the searches' bound.
-            super::run_limited(&app.searching, move || {
-                let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
-                a.for_you
-                    .build(range, entries, read_at, &retriever, vectors)
-            })
-            .await?
+            app.searching
+                .run(move || {
+                    let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
+                    a.for_you
+                        .build(range, entries, read_at, &retriever, vectors)
+                })
+                .await?
         }
     };
     let ids: Vec<ArxivId> = set.entries.iter().map(|e| e.paper.id.clone()).collect();
@@ -171,22 +172,24 @@ pub async fn rank(
             // not meet this set's.
             let retriever = Arc::clone(&retriever);
             // Ranking takes a core: it shares the searches' bound.
-            let ranking = super::run_limited(&app.searching, move || {
-                let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
-                Arc::new(for_you::recommend(
-                    &period_set.features,
-                    &period_set.entries,
-                    &profile,
-                    &saved,
-                    vectors,
-                    for_you::Ask {
-                        seed: user.0.unsigned_abs(),
-                        limit: wanted,
-                        effort: for_you::Effort::PAGE,
-                    },
-                ))
-            })
-            .await?;
+            let ranking = app
+                .searching
+                .run(move || {
+                    let vectors = retriever.dense.as_ref().map(|d| &d.vectors);
+                    Arc::new(for_you::recommend(
+                        &period_set.features,
+                        &period_set.entries,
+                        &profile,
+                        &saved,
+                        vectors,
+                        for_you::Ask {
+                            seed: user.0.unsigned_abs(),
+                            limit: wanted,
+                            effort: for_you::Effort::PAGE,
+                        },
+                    ))
+                })
+                .await?;
             app.rankings
                 .put(key, fingerprint, &set, wanted, Arc::clone(&ranking));
             ranking

@@ -7,6 +7,7 @@
 //! [`crate::jobs::index::Searcher`]; pages and the API call the same functions in
 //! [`lists`] so they never disagree.
 
+pub mod admission;
 pub mod api;
 pub mod assets;
 pub mod authors;
@@ -68,8 +69,9 @@ pub struct AppState {
     pub fetches: submit::FetchQueue,
     /// Password hashes computed at once (each takes 19 MiB and a core).
     pub hashing: Arc<tokio::sync::Semaphore>,
-    /// Searches run at once (each takes a core).
-    pub searching: Arc<tokio::sync::Semaphore>,
+    /// Searches, rankings and similar-paper lookups: two per core at once,
+    /// `web.search_queue` more waiting, the rest turned away.
+    pub searching: admission::Admission,
     /// Papers and features of periods "For you" ranked lately.
     pub for_you: crate::app::for_you::PeriodCache<crate::retrieval::Retriever>,
     /// Users' latest For-you rankings, reused until their signals change.
@@ -109,7 +111,7 @@ impl AppState {
             arxiv,
             fetches: submit::FetchQueue::new(config.web.submission_queue as usize),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores())),
-            searching: Arc::new(tokio::sync::Semaphore::new(2 * cores())),
+            searching: admission::Admission::new(2 * cores(), config.web.search_queue as usize),
             for_you: crate::app::for_you::PeriodCache::default(),
             rankings: crate::app::for_you::RankingCache::default(),
             mailer: crate::jobs::mail::Mailer::default(),

@@ -91,26 +91,28 @@ pub async fn similar_entries(
     let retriever = app.searcher.get();
     let id = entry.paper.id.base().to_owned();
     let title = entry.paper.title.clone();
-    let ids = super::run_limited(&app.searching, move || -> anyhow::Result<Vec<String>> {
-        if let Some(hits) = retriever.similar(&id, limit) {
-            return Ok(hits.into_iter().map(|h| h.key).collect());
-        }
-        let request = SearchRequest {
-            query: title,
-            plain: true,
-            limit: limit + 1,
-            ..SearchRequest::default()
-        };
-        Ok(retriever
-            .lexical
-            .search(&request)?
-            .into_iter()
-            .map(|h| h.id)
-            .filter(|h| *h != id)
-            .take(limit)
-            .collect())
-    })
-    .await??;
+    let ids = app
+        .searching
+        .run(move || -> anyhow::Result<Vec<String>> {
+            if let Some(hits) = retriever.similar(&id, limit) {
+                return Ok(hits.into_iter().map(|h| h.key).collect());
+            }
+            let request = SearchRequest {
+                query: title,
+                plain: true,
+                limit: limit + 1,
+                ..SearchRequest::default()
+            };
+            Ok(retriever
+                .lexical
+                .search(&request)?
+                .into_iter()
+                .map(|h| h.id)
+                .filter(|h| *h != id)
+                .take(limit)
+                .collect())
+        })
+        .await??;
     let ids = super::catalog_ids(ids.iter().map(String::as_str));
     let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
     Ok(entries.into_iter().filter(|e| !e.hidden).collect())

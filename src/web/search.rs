@@ -169,8 +169,10 @@ pub async fn run_search(
     };
     let retriever = app.searcher.get();
     let mode = search.mode;
-    let answer =
-        super::run_limited(&app.searching, move || retriever.search(&request, mode)).await??;
+    let answer = app
+        .searching
+        .run(move || retriever.search(&request, mode))
+        .await??;
     let ids = super::catalog_ids(answer.hits.iter().map(|h| h.id.as_str()));
     let entries = app.db.run(move |s| s.entries(&ids, viewer)).await?;
     let mut by_id: std::collections::HashMap<String, Entry> = entries
