@@ -147,9 +147,12 @@ pub struct Prepared {
     features: std::sync::OnceLock<for_you::PeriodFeatures>,
     /// Library papers read so far in this run.
     library_papers: for_you::PaperCache,
+    /// The hub's base URL (of the context given to [`Prepared::new`]),
+    /// which every link of the run points into.
+    hub: String,
     /// Each paper's digest view (without reasons), made once per run for
-    /// every mail that shows it: (hub, view).
-    cards: Vec<std::sync::OnceLock<(String, DigestPaper)>>,
+    /// every mail that shows it.
+    cards: Vec<std::sync::OnceLock<DigestPaper>>,
     queries: HashMap<String, Vec<QueryMatch>>,
 }
 
@@ -176,6 +179,7 @@ impl Prepared {
         let queries = match_queries(cx.retriever, &papers, period.from, period.to, &queries)?;
         Ok(Prepared {
             period,
+            hub: cx.hub_url.trim_end_matches('/').to_owned(),
             cards: (0..papers.entries.len())
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
@@ -198,7 +202,7 @@ impl Prepared {
         library: Option<&Library>,
         now: DateTime<Utc>,
     ) -> Result<Option<DigestMail>> {
-        let hub = cx.hub_url.trim_end_matches('/').to_owned();
+        let hub = self.hub.clone();
         let top = subscriber.top_n as usize;
         let trending_ids: HashSet<usize> = (0..self.papers.entries.len().min(top)).collect();
         let mut personal: HashMap<usize, (Rank, Vec<String>)> = HashMap::new();
@@ -265,7 +269,7 @@ impl Prepared {
             .iter()
             .take(top)
             .enumerate()
-            .map(|(i, _)| self.card(i, &hub, Vec::new()))
+            .map(|(i, _)| self.card(i, Vec::new()))
             .collect();
         let shown: HashSet<usize> = trending_ids
             .iter()
@@ -274,10 +278,10 @@ impl Prepared {
             .collect();
         let personal: Vec<DigestPaper> = personal
             .into_iter()
-            .map(|(rank, why)| self.card(rank.2, &hub, why))
+            .map(|(rank, why)| self.card(rank.2, why))
             .collect();
         let recommended = match library {
-            Some(library) => self.recommend(cx, subscriber, library, &shown, &hub),
+            Some(library) => self.recommend(cx, subscriber, library, &shown),
             None => Vec::new(),
         };
         if trending.is_empty() && personal.is_empty() && recommended.is_empty() {
@@ -310,7 +314,6 @@ impl Prepared {
         subscriber: &Subscriber,
         library: &Library,
         shown: &HashSet<usize>,
-        hub: &str,
     ) -> Vec<DigestPaper> {
         let profile = &library.profile;
         if profile.library.is_empty() {
@@ -345,25 +348,15 @@ impl Prepared {
         ranking
             .picks
             .iter()
-            .map(|p| {
-                self.card(
-                    p.index,
-                    hub,
-                    p.reasons.iter().map(Reason::sentence).collect(),
-                )
-            })
+            .map(|p| self.card(p.index, p.reasons.iter().map(Reason::sentence).collect()))
             .collect()
     }
 
-    /// The digest view of the period's paper `index` with reasons `why`;
-    /// links point into `hub`.
-    fn card(&self, index: usize, hub: &str, why: Vec<String>) -> DigestPaper {
-        let entry = &self.papers.entries[index];
-        let made = || (hub.to_owned(), DigestPaper::new(entry, hub, Vec::new()));
-        let mut card = match self.cards.get(index).map(|c| c.get_or_init(made)) {
-            Some((for_hub, card)) if for_hub == hub => card.clone(),
-            _ => made().1,
-        };
+    /// The digest view of the period's paper `index` with reasons `why`.
+    fn card(&self, index: usize, why: Vec<String>) -> DigestPaper {
+        let mut card = self.cards[index]
+            .get_or_init(|| DigestPaper::new(&self.papers.entries[index], &self.hub, Vec::new()))
+            .clone();
         card.why = why;
         card
     }
@@ -392,7 +385,7 @@ impl Prepared {
             return Ok(None);
         };
         let signals = Signals::load_saved(store, account, Scope::Library, DIGEST_PROFILE)?;
-        self.library_from(store, account, signals)
+        self.library_from(store, account, &signals)
     }
 
     /// The libraries of the accounts linked to `subscribers`, read for all
@@ -419,7 +412,7 @@ impl Prepared {
         &self,
         store: &dyn Store,
         account: UserId,
-        signals: Signals,
+        signals: &Signals,
     ) -> Result<Option<Library>> {
         let profile = Profile::read(store, signals, Some(&self.library_papers))?;
         if profile.library.is_empty() {
@@ -543,7 +536,7 @@ fn render_chunk(
                             Some(account) => prepared.library_from(
                                 store,
                                 account,
-                                signals.get(&account).cloned().unwrap_or_default(),
+                                signals.get(&account).unwrap_or(&Signals::default()),
                             )?,
                             None => None,
                         };

@@ -1,10 +1,12 @@
-//! Admission control for CPU-heavy requests (searches, For-you rankings,
-//! similar papers).
+//! Admission control for CPU-heavy requests: searches, For-you rankings
+//! and similar papers; password hashing (see #13).
 //!
-//! A few run at once (one permit per half core); a bounded number wait for a
-//! permit; beyond that a request is answered at once with a 503 and
-//! `Retry-After`, instead of joining a queue whose tail would wait seconds.
-//! Under overload, short answers to some beat slow answers to all.
+//! A few run at once on blocking threads, so a burst queues instead of
+//! taking every core (and, for argon2, 19 MiB each) at once; a bounded
+//! number wait for a permit; beyond that a request is answered at once with
+//! a 503 and `Retry-After`, instead of joining a queue whose tail would
+//! wait seconds. Under overload, short answers to some beat slow answers to
+//! all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -166,7 +166,10 @@ pub async fn rank(
     let ranking = match app.rankings.get(&key, fingerprint, &set, wanted) {
         Some(ranking) => Arc::new(ranking),
         None => {
-            let profile = app.db.run(move |s| Profile::read(s, signals, None)).await?;
+            let profile = app
+                .db
+                .run(move |s| Profile::read(s, &signals, None))
+                .await?;
             let period_set = Arc::clone(&set);
             // The index the set was built from: a newer one's vectors must
             // not meet this set's.

@@ -67,8 +67,10 @@ pub struct AppState {
     pub arxiv: Option<Arc<PoliteClient>>,
     /// Submissions waiting to fetch a paper from arXiv.
     pub fetches: submit::FetchQueue,
-    /// Password hashes computed at once (each takes 19 MiB and a core).
-    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Password hashes computed at once (each takes 19 MiB and a core);
+    /// the rest wait, bounded by the connection cap and the request time
+    /// limit.
+    pub hashing: admission::Admission,
     /// Searches, rankings and similar-paper lookups: two per core at once,
     /// `web.search_queue` more waiting, the rest turned away.
     pub searching: admission::Admission,
@@ -110,7 +112,7 @@ impl AppState {
             pages: page_cache::PageCache::new(config.web.page_cache_mb as usize * 1024 * 1024),
             arxiv,
             fetches: submit::FetchQueue::new(config.web.submission_queue as usize),
-            hashing: Arc::new(tokio::sync::Semaphore::new(cores())),
+            hashing: admission::Admission::new(cores(), usize::MAX),
             searching: admission::Admission::new(2 * cores(), config.web.search_queue as usize),
             for_you: crate::app::for_you::PeriodCache::default(),
             rankings: crate::app::for_you::RankingCache::default(),
@@ -168,33 +170,6 @@ pub fn catalog_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<paperhub_d
 /// Cores available to this process.
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-}
-
-/// Runs CPU-heavy `f` on a blocking thread once one of `permits` is free,
-/// so a burst of log-ins or searches queues instead of taking every core
-/// (and, for argon2, 19 MiB each) at once (see #13). Waiting requests are
-/// bounded by the connection cap and the request time limit.
-///
-/// # Errors
-/// The task panicked.
-pub async fn run_limited<T, F>(
-    permits: &Arc<tokio::sync::Semaphore>,
-    f: F,
-) -> Result<T, errors::AppError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-{
-    let permit = Arc::clone(permits)
-        .acquire_owned()
-        .await
-        .map_err(errors::AppError::internal)?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        f()
-    })
-    .await
-    .map_err(errors::AppError::internal)
 }
 
 /// Every route.

@@ -257,7 +257,7 @@ pub async fn signup(
         ));
     }
     let password = form.password.clone();
-    let hash = super::run_limited(&app.hashing, move || hash_password(&password)).await??;
+    let hash = app.hashing.run(move || hash_password(&password)).await??;
     let name = username.clone();
     let created = app
         .db
@@ -338,14 +338,16 @@ pub async fn login(
         })
         .await?;
     let password = form.password.chars().take(MAX_PASSWORD).collect::<String>();
-    let user = super::run_limited(&app.hashing, move || match found {
-        Some((user, hash)) => verify_password(&password, &hash).then_some(user),
-        None => {
-            let _ = verify_password(&password, &DUMMY_HASH);
-            None
-        }
-    })
-    .await?;
+    let user = app
+        .hashing
+        .run(move || match found {
+            Some((user, hash)) => verify_password(&password, &hash).then_some(user),
+            None => {
+                let _ = verify_password(&password, &DUMMY_HASH);
+                None
+            }
+        })
+        .await?;
     let Some(user) = user else {
         if valid_name {
             let _ = app
@@ -557,14 +559,16 @@ pub async fn change_password(
     let name = user.username.clone();
     let stored = app.db.run(move |s| s.user_credentials(&name)).await?;
     let (current, new) = (form.current.clone(), form.new.clone());
-    let hashes = super::run_limited(&app.hashing, move || {
-        let old = stored
-            .map(|(_, h)| h)
-            .filter(|h| verify_password(&current, h));
-        old.map(|old| hash_password(&new).map(|new| (old, new)))
-            .transpose()
-    })
-    .await??;
+    let hashes = app
+        .hashing
+        .run(move || {
+            let old = stored
+                .map(|(_, h)| h)
+                .filter(|h| verify_password(&current, h));
+            old.map(|old| hash_password(&new).map(|new| (old, new)))
+                .transpose()
+        })
+        .await??;
     let Some((old_hash, hash)) = hashes else {
         let error = "The current password is not right.".to_owned();
         return settings_with(&app, &viewer, &uri, None, None, Some(error)).await;

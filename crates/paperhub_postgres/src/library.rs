@@ -445,20 +445,6 @@ impl LibraryStore for PgStore {
         })
     }
 
-    fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
-        self.read(|c| {
-            c.query(
-                "SELECT cp.arxiv_id FROM collection_papers cp \
-                 JOIN collections c ON c.id = cp.collection_id WHERE c.user_id = $1 \
-                 GROUP BY cp.arxiv_id ORDER BY max(cp.added_at) DESC, cp.arxiv_id LIMIT $2",
-                &[&user.0, &i64::from(limit)],
-            )?
-            .iter()
-            .map(|r| Ok(r.try_get(0)?))
-            .collect()
-        })
-    }
-
     fn recent_saves_of(
         &self,
         users: &[UserId],
@@ -491,19 +477,6 @@ impl LibraryStore for PgStore {
             users,
             limit,
         )
-    }
-
-    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
-        self.read(|c| {
-            c.query(
-                "SELECT arxiv_id FROM not_interested WHERE user_id = $1 \
-                 ORDER BY created_at DESC, arxiv_id LIMIT $2",
-                &[&user.0, &i64::from(limit)],
-            )?
-            .iter()
-            .map(|r| Ok(r.try_get(0)?))
-            .collect()
-        })
     }
 
     fn reset_not_interested(&self, user: UserId) -> StoreResult<u64> {

@@ -129,22 +129,26 @@ impl TfIdf {
     }
 }
 
-/// The inner product of a full table of bucket weights and a sparse row.
-/// Four sums in flight, so the loads of scattered weights overlap instead
-/// of waiting on one running sum (this loop is most of training time), and
-/// buckets masked into the table, so no bounds check.
-fn gather_dot(weights: &[f32; BUCKETS as usize], row: &[(u32, f32)]) -> f32 {
-    let at = |b: u32| weights[(b & (BUCKETS - 1)) as usize];
+/// The sum of `term(bucket, value)` over a sparse row, with four sums in
+/// flight, so the loads behind consecutive terms overlap instead of waiting
+/// on one running sum (this loop is most of training time).
+#[inline(always)]
+fn sum4(row: &[(u32, f32)], term: impl Fn(u32, f32) -> f32) -> f32 {
     let mut sums = [0.0f32; 4];
     let mut chunks = row.chunks_exact(4);
     for c in &mut chunks {
-        sums[0] += at(c[0].0) * c[0].1;
-        sums[1] += at(c[1].0) * c[1].1;
-        sums[2] += at(c[2].0) * c[2].1;
-        sums[3] += at(c[3].0) * c[3].1;
+        for (s, (b, v)) in sums.iter_mut().zip(c) {
+            *s += term(*b, *v);
+        }
     }
-    let tail: f32 = chunks.remainder().iter().map(|(b, v)| at(*b) * v).sum();
+    let tail: f32 = chunks.remainder().iter().map(|(b, v)| term(*b, *v)).sum();
     (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
+}
+
+/// The inner product of a full table of bucket weights and a sparse row,
+/// buckets masked into the table, so no bounds check.
+fn gather_dot(weights: &[f32; BUCKETS as usize], row: &[(u32, f32)]) -> f32 {
+    sum4(row, |b, v| weights[(b & (BUCKETS - 1)) as usize] * v)
 }
 
 /// The inner product of two sparse rows (buckets ascending).
@@ -216,17 +220,7 @@ impl Linear {
     }
 
     fn norm2(&self, x: &Doc) -> f32 {
-        let mut sums = [0.0f32; 4];
-        let mut chunks = x.sparse.chunks_exact(4);
-        for c in &mut chunks {
-            for (s, (_, v)) in sums.iter_mut().zip(c) {
-                *s += v * v;
-            }
-        }
-        let tail: f32 = chunks.remainder().iter().map(|(_, v)| v * v).sum();
-        (sums[0] + sums[1])
-            + (sums[2] + sums[3])
-            + tail
+        sum4(&x.sparse, |_, v| v * v)
             + x.dense.as_ref().map_or(0.0, |d| {
                 self.dense_weight * self.dense_weight * crate::vector::dot(d, d)
             })

@@ -423,19 +423,6 @@ impl LibraryStore for SqliteStore {
         })
     }
 
-    fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT cp.arxiv_id FROM collection_papers cp \
-                     JOIN collections c ON c.id = cp.collection_id WHERE c.user_id = ?1 \
-                     GROUP BY cp.arxiv_id ORDER BY max(cp.added_at) DESC, cp.arxiv_id LIMIT ?2",
-                )?
-                .query_map(params![user.0, limit], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-    }
-
     fn recent_saves_of(
         &self,
         users: &[UserId],
@@ -474,18 +461,6 @@ impl LibraryStore for SqliteStore {
         })
     }
 
-    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT arxiv_id FROM not_interested WHERE user_id = ?1 \
-                     ORDER BY created_at DESC, arxiv_id LIMIT ?2",
-                )?
-                .query_map(params![user.0, limit], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-    }
-
     fn reset_not_interested(&self, user: UserId) -> StoreResult<u64> {
         self.write(|conn| {
             Ok(conn.execute("DELETE FROM not_interested WHERE user_id = ?1", [user.0])? as u64)
@@ -509,7 +484,9 @@ fn per_user(
     let mut out: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
     for part in users.chunks(USERS_PER_STATEMENT) {
         let marks = vec!["?"; part.len()].join(", ");
-        let mut stmt = conn.prepare(&sql(&marks))?;
+        // Cached: one user (a page) and full slices (a digest) repeat the
+        // same text.
+        let mut stmt = conn.prepare_cached(&sql(&marks))?;
         let mut args: Vec<rusqlite::types::Value> = part.iter().map(|u| u.0.into()).collect();
         args.push(i64::from(limit).into());
         let rows = stmt.query_map(params_from_iter(args), |r| {

@@ -254,10 +254,16 @@ pub trait LibraryStore: Send + Sync {
     ///
     /// # Errors
     /// A storage error.
-    fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>>;
+    fn recent_saves(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
+        Ok(self
+            .recent_saves_of(&[user], limit)?
+            .remove(&user)
+            .unwrap_or_default())
+    }
 
     /// [`LibraryStore::recent_saves`] of many users in one read (a digest
-    /// run asks for every linked subscriber): users with saves only.
+    /// run asks for every linked subscriber): users with saves only. Each
+    /// backend writes this one; the single-user form calls it.
     ///
     /// # Errors
     /// A storage error.
@@ -285,10 +291,16 @@ pub trait LibraryStore: Send + Sync {
     ///
     /// # Errors
     /// A storage error.
-    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>>;
+    fn not_interested(&self, user: UserId, limit: u32) -> StoreResult<Vec<String>> {
+        Ok(self
+            .not_interested_of(&[user], limit)?
+            .remove(&user)
+            .unwrap_or_default())
+    }
 
     /// [`LibraryStore::not_interested`] of many users in one read: users
-    /// with marks only.
+    /// with marks only. Each backend writes this one; the single-user form
+    /// calls it.
     ///
     /// # Errors
     /// A storage error.

@@ -369,16 +369,16 @@ impl Profile {
     /// A storage error.
     pub fn read(
         store: &dyn Store,
-        signals: Signals,
+        signals: &Signals,
         cache: Option<&PaperCache>,
     ) -> StoreResult<Profile> {
-        let papers = |ids: Vec<String>| -> StoreResult<Vec<Arc<Paper>>> {
+        let papers = |ids: &[String]| -> StoreResult<Vec<Arc<Paper>>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
             let mut found: HashMap<String, Arc<Paper>> = HashMap::new();
             if let Some(cache) = cache {
-                found = cache.find(&ids);
+                found = cache.find(ids);
             }
             let missing: Vec<ArxivId> = ids
                 .iter()
@@ -397,10 +397,10 @@ impl Profile {
             Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
         };
         Ok(Profile {
-            library: papers(signals.library)?,
-            dismissed: papers(signals.dismissed)?,
-            authors: signals.authors,
-            categories: signals.categories,
+            library: papers(&signals.library)?,
+            dismissed: papers(&signals.dismissed)?,
+            authors: signals.authors.clone(),
+            categories: signals.categories.clone(),
         })
     }
 
