@@ -40,7 +40,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use paperhub_store::{OpenError, Store, StoreInfo, StoreResult};
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode};
 
 use crate::checkpoint::Checkpointer;
 use crate::error::DbError;
@@ -53,6 +53,9 @@ const IDLE_READERS: usize = 8;
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts at setting up a connection that finds the file busy (about
+/// 10 s in all, as [`BUSY_TIMEOUT`]).
+const OPEN_RETRIES: u64 = 60;
 
 /// The store in one SQLite file; see the crate docs.
 pub struct SqliteStore {
@@ -82,7 +85,11 @@ impl SqliteStore {
         // Page size only applies to a new, empty file, so it must come first.
         // 16 KiB pages hold several 2 KB paper rows and cut the per-frame
         // syscalls of WAL writes and checkpoints by four.
-        conn.execute_batch(
+        // Switching a fresh file to WAL takes an exclusive lock, and SQLite
+        // answers "busy" at once, without its busy handler, when another
+        // process is opening the same file: try again for a while.
+        let mut attempt: u64 = 0;
+        while let Err(err) = conn.execute_batch(
             "PRAGMA page_size = 16384;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
@@ -90,8 +97,13 @@ impl SqliteStore {
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -32768;
              PRAGMA wal_autocheckpoint = 0;",
-        )
-        .map_err(open_err(path))?;
+        ) {
+            if attempt >= OPEN_RETRIES || err.sqlite_error_code() != Some(ErrorCode::DatabaseBusy) {
+                return Err(open_err(path)(err));
+            }
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(5 * attempt));
+        }
         migrations::migrate(&mut conn)?;
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(SqliteStore {
