@@ -208,6 +208,9 @@ pub struct EmbeddingConfig {
     /// Query embeddings kept for repeated searches (most recently used; 0
     /// keeps none).
     pub query_cache: usize,
+    /// The encoder's kernel path: `auto` (the fastest this CPU has),
+    /// `portable`, `avx2` or `avx512-bf16`.
+    pub kernel: String,
 }
 
 impl Default for EmbeddingConfig {
@@ -218,6 +221,7 @@ impl Default for EmbeddingConfig {
             hub_url: "https://huggingface.co".into(),
             pypi_url: "https://pypi.org".into(),
             query_cache: 10_000,
+            kernel: "auto".into(),
         }
     }
 }

@@ -70,6 +70,17 @@ pub fn locate(config: &EmbeddingConfig, data: &DataDir) -> Option<PathBuf> {
     is_fetched(&dir).then_some(dir)
 }
 
+/// Loads the model in `dir` on the kernel path `embedding.kernel` names.
+///
+/// # Errors
+/// An unknown kernel path or one this CPU cannot run, or a broken model.
+pub fn load(config: &EmbeddingConfig, dir: &Path) -> Result<paperhub_embed::Embedder> {
+    let kernel = paperhub_embed::Kernel::choose(&config.kernel)
+        .map_err(|err| anyhow::anyhow!("embedding.kernel: {err}"))?;
+    paperhub_embed::Embedder::load_with_kernel(dir, kernel)
+        .with_context(|| format!("loading the embedding model in {}", dir.display()))
+}
+
 /// Where the default model is cached.
 pub fn default_dir(data: &DataDir) -> PathBuf {
     data.path().join("models").join(DEFAULT_MODEL)

@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use paperhub_embed::Embedder;
 use paperhub_search::fusion::{self, Fusion};
 use paperhub_search::query::semantic_text;
@@ -147,8 +147,7 @@ impl Retriever {
         let lexical = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
         let dense = match models::locate(&config.embedding, data_dir) {
             Some(dir) => {
-                let embedder = Embedder::load(&dir)
-                    .with_context(|| format!("loading the embedding model in {}", dir.display()))?;
+                let embedder = models::load(&config.embedding, &dir)?;
                 let path = vector_dir(data_dir, embedder.fingerprint());
                 if path.join("meta.json").exists() {
                     let vectors = VectorIndex::open_or_create(

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use paperhub_domain::ArxivId;
-use paperhub_embed::Embedder;
 use paperhub_search::eval::{self, Scores};
 use paperhub_search::fusion::Fusion;
 use paperhub_search::{IndexDoc, LexicalIndex, SearchRequest, SortOrder, VectorIndex};
@@ -98,7 +97,7 @@ pub fn run_model(data_dir: &DataDir, config: &Config, command: &ModelCommand) ->
         ModelCommand::Fetch { to } => {
             let dest = to.clone().unwrap_or_else(|| models::default_dir(data_dir));
             let source = models::fetch(&config.embedding, &dest)?;
-            let embedder = Embedder::load(&dest)?;
+            let embedder = models::load(&config.embedding, &dest)?;
             println!(
                 "{} ({:?}): {} dimensions, {:?} pooling, {} tokens max",
                 dest.display(),
@@ -110,7 +109,7 @@ pub fn run_model(data_dir: &DataDir, config: &Config, command: &ModelCommand) ->
         }
         ModelCommand::Info => match models::locate(&config.embedding, data_dir) {
             Some(dir) => {
-                let embedder = Embedder::load(&dir)?;
+                let embedder = models::load(&config.embedding, &dir)?;
                 println!(
                     "{}: {} dimensions, {:?} pooling, normalised {}, {} tokens max, fingerprint {}",
                     dir.display(),
@@ -150,8 +149,7 @@ pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Resul
         return Ok(Outcome::Success);
     }
     let dir = models::ensure(&config.embedding, data_dir)?;
-    let embedder =
-        Embedder::load(&dir).with_context(|| format!("loading the model in {}", dir.display()))?;
+    let embedder = models::load(&config.embedding, &dir)?;
     let mut vectors = open_vectors(data_dir, &embedder)?;
     let started = std::time::Instant::now();
     let bar = crate::progress::progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
@@ -562,7 +560,7 @@ fn beir_retriever(
         None
     } else {
         let model = models::ensure(&config.embedding, data_dir)?;
-        let embedder = Embedder::load(&model)?;
+        let embedder = models::load(&config.embedding, &model)?;
         let path = cache.join(format!("vectors-{}", model_key(&embedder)));
         let mut vectors =
             VectorIndex::open_or_create(&path, embedder.dimensions(), &model_key(&embedder))?;

@@ -201,7 +201,7 @@ impl Searcher {
         let Some(dir) = crate::models::locate(&config.embedding, data_dir) else {
             return Ok(());
         };
-        let embedder = paperhub_embed::Embedder::load(&dir)?;
+        let embedder = crate::models::load(&config.embedding, &dir)?;
         let mut vectors = crate::retrieval::open_vectors(data_dir, &embedder)?;
         let waiting = paperhub_store::CatalogStore::count_papers(store.as_ref())?
             .saturating_sub(vectors.len() as u64);

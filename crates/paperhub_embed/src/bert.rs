@@ -15,13 +15,14 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{EmbedError, Result};
+use crate::kernels::{Kernel, KernelScratch, PackedWeights};
 use crate::matmul::{View, gemm};
 use crate::model::{EncoderConfig, Pooling};
 
-/// A dense layer with its weight stored transposed, `[in, out]` row-major,
-/// so it is the right-hand operand of a row-major product as it is.
+/// A dense layer with its weight stored transposed, `[in, out]`, packed for
+/// the kernel path in use.
 struct Linear {
-    weight_t: Vec<f32>,
+    weight: PackedWeights,
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
@@ -29,7 +30,14 @@ struct Linear {
 
 impl Linear {
     /// `out[t] = x[t] · W + b (+ residual[t])` for `tokens` rows.
-    fn forward(&self, x: &[f32], tokens: usize, out: &mut [f32], residual: Option<&[f32]>) {
+    fn forward(
+        &self,
+        x: &[f32],
+        tokens: usize,
+        out: &mut [f32],
+        residual: Option<&[f32]>,
+        scratch: &mut KernelScratch,
+    ) {
         let out = &mut out[..tokens * self.outputs];
         match residual {
             Some(residual) => {
@@ -48,14 +56,8 @@ impl Linear {
                 }
             }
         }
-        gemm(
-            out,
-            self.outputs,
-            View::rows(x, tokens, self.inputs, self.inputs),
-            View::rows(&self.weight_t, self.inputs, self.outputs, self.outputs),
-            1.0,
-            true,
-        );
+        self.weight
+            .multiply_add(x, tokens, self.inputs, self.outputs, out, scratch);
     }
 }
 
@@ -90,6 +92,7 @@ struct Layer {
 
 /// The encoder's weights.
 pub(crate) struct Bert {
+    kernel: Kernel,
     hidden: usize,
     heads: usize,
     intermediate: usize,
@@ -109,6 +112,7 @@ pub(crate) struct Scratch {
     attended: Vec<f32>,
     inner: Vec<f32>,
     scores: Vec<f32>,
+    kernel: KernelScratch,
 }
 
 fn grow(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
@@ -121,8 +125,13 @@ fn grow(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
 impl Bert {
     /// Loads the encoder from the bytes of a safetensors file (`path` is
     /// for messages). Tensor names may carry a `bert.` prefix; F32, F16 and
-    /// BF16 weights are accepted.
-    pub(crate) fn load(path: &Path, bytes: &[u8], config: &EncoderConfig) -> Result<Self> {
+    /// BF16 weights are accepted. The linear layers are packed for `kernel`.
+    pub(crate) fn load(
+        path: &Path,
+        bytes: &[u8],
+        config: &EncoderConfig,
+        kernel: Kernel,
+    ) -> Result<Self> {
         let weights_error = |message: String| EmbedError::Weights {
             path: path.to_owned(),
             message,
@@ -190,7 +199,7 @@ impl Bert {
                 bias.extend(tensor(&format!("{prefix}.bias"), &[outputs])?);
             }
             Ok(Linear {
-                weight_t,
+                weight: PackedWeights::pack(kernel, weight_t, inputs, total),
                 bias,
                 inputs,
                 outputs: total,
@@ -223,6 +232,7 @@ impl Bert {
             });
         }
         Ok(Self {
+            kernel,
             hidden: h,
             heads: config.num_attention_heads,
             intermediate: i,
@@ -238,6 +248,11 @@ impl Bert {
             embedding_norm: norm("embeddings.LayerNorm")?,
             layers,
         })
+    }
+
+    /// The kernel path the linear layers run on.
+    pub(crate) fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Width of the output vectors.
@@ -306,7 +321,7 @@ impl Bert {
         let scale = 1.0 / (head as f32).sqrt();
         let x = &scratch.x[..tokens * h];
         let qkv = grow(&mut scratch.qkv, tokens * 3 * h);
-        layer.qkv.forward(x, tokens, qkv, None);
+        layer.qkv.forward(x, tokens, qkv, None, &mut scratch.kernel);
 
         let context = grow(&mut scratch.context, tokens * h);
         let scores = grow(&mut scratch.scores, longest * longest);
@@ -337,18 +352,26 @@ impl Bert {
         }
 
         let attended = grow(&mut scratch.attended, tokens * h);
-        layer
-            .attention_out
-            .forward(context, tokens, attended, Some(&scratch.x[..tokens * h]));
+        layer.attention_out.forward(
+            context,
+            tokens,
+            attended,
+            Some(&scratch.x[..tokens * h]),
+            &mut scratch.kernel,
+        );
         layer.attention_norm.apply(attended);
 
         let inner = grow(&mut scratch.inner, tokens * self.intermediate);
-        layer.intermediate.forward(attended, tokens, inner, None);
+        layer
+            .intermediate
+            .forward(attended, tokens, inner, None, &mut scratch.kernel);
         for v in inner.iter_mut() {
             *v = gelu(*v);
         }
         let x = grow(&mut scratch.x, tokens * h);
-        layer.output.forward(inner, tokens, x, Some(attended));
+        layer
+            .output
+            .forward(inner, tokens, x, Some(attended), &mut scratch.kernel);
         layer.output_norm.apply(x);
     }
 }

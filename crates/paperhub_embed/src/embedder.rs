@@ -11,6 +11,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::bert::{Bert, Scratch};
 use crate::error::{EmbedError, Result};
+use crate::kernels::Kernel;
 use crate::model::{ModelDir, Pooling};
 
 /// Most tokens packed into one batch. Large enough that every linear layer
@@ -50,12 +51,27 @@ impl std::fmt::Debug for Embedder {
 }
 
 impl Embedder {
-    /// Loads the sentence-transformers model in `dir` (see [`ModelDir`]).
+    /// Loads the sentence-transformers model in `dir` (see [`ModelDir`]) for
+    /// the kernel path `PAPERHUB__EMBEDDING__KERNEL` names, else the fastest
+    /// this CPU has ([`Kernel::from_env`]).
     ///
     /// # Errors
     /// Missing or malformed files, unsupported architectures, weights that do
-    /// not match the configuration.
+    /// not match the configuration, a kernel path this CPU cannot run.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with_kernel(dir, Kernel::from_env().map_err(EmbedError::Kernel)?)
+    }
+
+    /// Loads the model in `dir` for one kernel path.
+    ///
+    /// # Errors
+    /// As [`Embedder::load`].
+    pub fn load_with_kernel(dir: &Path, kernel: Kernel) -> Result<Self> {
+        if !kernel.is_supported() {
+            return Err(EmbedError::Kernel(format!(
+                "this CPU cannot run the {kernel} kernel path"
+            )));
+        }
         let model = ModelDir::open(dir)?;
         let tokenizer_path = dir.join("tokenizer.json");
         let tokenizer_error = |message: String| EmbedError::Tokenizer {
@@ -79,7 +95,7 @@ impl Embedder {
             path: weights_path.clone(),
             source,
         })?;
-        let bert = Bert::load(&weights_path, &weights, &model.encoder)?;
+        let bert = Bert::load(&weights_path, &weights, &model.encoder, kernel)?;
         let vocab = tokenizer.get_vocab_size(true);
         if vocab > bert.vocab() {
             return Err(tokenizer_error(format!(
@@ -98,6 +114,11 @@ impl Embedder {
             waiting: Mutex::new(Vec::new()),
             leader: Mutex::new(()),
         })
+    }
+
+    /// The kernel path the encoder runs on.
+    pub fn kernel(&self) -> Kernel {
+        self.bert.kernel()
     }
 
     /// Length of every vector.

@@ -46,6 +46,9 @@ pub enum EmbedError {
         /// The tokenizer's message.
         message: String,
     },
+    /// The kernel path asked for is unknown or this CPU cannot run it.
+    #[error("{0}")]
+    Kernel(String),
 }
 
 /// Result alias for this crate.

@@ -17,11 +17,13 @@
 mod bert;
 mod embedder;
 mod error;
+mod kernels;
 mod matmul;
 mod model;
 
 pub use embedder::{Embedder, normalize};
 pub use error::{EmbedError, Result};
+pub use kernels::{KERNEL_ENV, Kernel};
 pub use model::{EncoderConfig, ModelDir, Pooling};
 
 /// The text a paper is embedded as: `"title. abstract"`, the input format

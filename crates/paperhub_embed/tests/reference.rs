@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use paperhub_embed::Embedder;
+use paperhub_embed::{Embedder, Kernel};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -55,8 +55,12 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn load() -> Embedder {
+    load_for(Kernel::detect())
+}
+
+fn load_for(kernel: Kernel) -> Embedder {
     let dir = model_dir();
-    Embedder::load(&dir).unwrap_or_else(|err| {
+    Embedder::load_with_kernel(&dir, kernel).unwrap_or_else(|err| {
         panic!(
             "cannot load the test model from {} (run scripts/fetch-test-model): {err}",
             dir.display()
@@ -64,9 +68,20 @@ fn load() -> Embedder {
     })
 }
 
+/// Every kernel path this CPU can run (the portable one everywhere, the
+/// native ones where the CPU has them) against sentence-transformers.
 #[test]
-fn batched_embeddings_match_sentence_transformers() {
-    let embedder = load();
+fn batched_embeddings_match_sentence_transformers_on_every_kernel_path() {
+    let supported = Kernel::supported();
+    assert!(supported.contains(&Kernel::Portable));
+    for kernel in supported {
+        batched_embeddings_match_sentence_transformers(kernel);
+    }
+}
+
+fn batched_embeddings_match_sentence_transformers(kernel: Kernel) {
+    let embedder = load_for(kernel);
+    assert_eq!(embedder.kernel(), kernel);
     let references = references();
     assert_eq!(references.len(), 50);
     assert!(
@@ -85,13 +100,13 @@ fn batched_embeddings_match_sentence_transformers() {
         worst = worst.min(similarity);
         assert!(
             similarity >= 0.999,
-            "cosine {similarity} for {:?}",
+            "{kernel}: cosine {similarity} for {:?}",
             &reference.text[..60]
         );
         let norm: f32 = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "Normalize module applied");
     }
-    eprintln!("lowest cosine against sentence-transformers: {worst}");
+    eprintln!("{kernel}: lowest cosine against sentence-transformers: {worst}");
 }
 
 #[test]

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::Outcome;
@@ -69,6 +69,15 @@ pub enum BenchCommand {
         /// Skip the Python peer.
         #[arg(long)]
         no_peer: bool,
+        /// Kernel paths to measure, each in turn: `auto` (the fastest this
+        /// CPU has), `portable`, `avx2`, `avx512-bf16`, or `all` (every path
+        /// the CPU can run). Repeatable.
+        #[arg(long = "kernel", value_name = "PATH", default_value = "auto")]
+        kernels: Vec<String>,
+        /// Also run the peer held to AVX2 (torch's `ATEN_CPU_CAPABILITY`),
+        /// the fair partner of `--kernel avx2`.
+        #[arg(long)]
+        peer_avx2: bool,
     },
     /// Approximate against exact vector search on the catalog's real vectors:
     /// recall@10, latency, and the recall cost of int8 storage.
@@ -264,7 +273,28 @@ pub fn run(
             paths,
             count,
             no_peer,
-        } => search::embed(data_dir, config, paths, *count, !*no_peer)?,
+            kernels,
+            peer_avx2,
+        } => {
+            let mut chosen = Vec::new();
+            for name in kernels {
+                if name.trim().eq_ignore_ascii_case("all") {
+                    chosen.extend(paperhub_embed::Kernel::supported());
+                } else {
+                    chosen.push(
+                        paperhub_embed::Kernel::choose(name)
+                            .map_err(|err| anyhow!("--kernel: {err}"))?,
+                    );
+                }
+            }
+            chosen.dedup();
+            let options = search::EmbedOptions {
+                kernels: chosen,
+                peer: !*no_peer,
+                peer_avx2: *peer_avx2,
+            };
+            search::embed(data_dir, config, paths, *count, &options)?;
+        }
         BenchCommand::Vectors { queries } => search::vectors(data_dir, config, *queries)?,
         BenchCommand::Web(args) => web::web(data_dir, config, args)?,
         BenchCommand::Digest(args) => digest::digest(data_dir, config, args)?,

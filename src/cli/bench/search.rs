@@ -2,11 +2,11 @@
 //! throughput against sentence-transformers, and approximate-vs-exact vector
 //! search on real embeddings. Numbers go to docs/BENCHMARKS.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use paperhub_embed::Embedder;
+use paperhub_embed::{Embedder, Kernel};
 use paperhub_search::{SearchRequest, Strategy};
 
 use super::peak_rss_mib;
@@ -93,7 +93,7 @@ pub fn embed(
     config: &Config,
     paths: &[PathBuf],
     count: usize,
-    peer: bool,
+    options: &EmbedOptions,
 ) -> Result<()> {
     let mut texts = Vec::with_capacity(count);
     for path in paths {
@@ -132,35 +132,40 @@ pub fn embed(
         .map(|t| t.split_whitespace().take(6).collect::<Vec<_>>().join(" "))
         .collect();
     let model = crate::models::ensure(&config.embedding, data_dir)?;
-    let embedder = Embedder::load(&model)?;
     let threads = match config.embedding.threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokens: usize = refs
-        .iter()
-        .map(|t| embedder.token_count(t).unwrap_or(0))
-        .sum();
-    embedder.embed(&refs[..32], threads)?; // warm-up, like the peer's
-    let started = Instant::now();
-    embedder.embed(&refs, threads)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let ours = count as f64 / seconds;
-    let mut times = Vec::new();
-    for q in &queries {
-        let t = Instant::now();
-        embedder.embed_one(q)?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    println!("cpu            {}", Kernel::cpu_features());
+    let mut ours = Vec::new();
+    for kernel in &options.kernels {
+        let embedder = Embedder::load_with_kernel(&model, *kernel)?;
+        let tokens: usize = refs
+            .iter()
+            .map(|t| embedder.token_count(t).unwrap_or(0))
+            .sum();
+        embedder.embed(&refs[..32.min(refs.len())], threads)?; // warm-up, like the peer's
+        let started = Instant::now();
+        embedder.embed(&refs, threads)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = count as f64 / seconds;
+        let mut times = Vec::new();
+        for q in &queries {
+            let t = Instant::now();
+            embedder.embed_one(q)?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (median, _, _) = percentiles(times);
+        println!(
+            "paperhub       kernel {kernel}: {count} abstracts ({:.0} tokens on average, cut at {}), {threads} threads: {seconds:.1} s = {rate:.1}/s; query median {median:.2} ms; peak RSS {:.0} MiB",
+            tokens as f64 / count as f64,
+            embedder.model().max_seq_length,
+            peak_rss_mib()
+        );
+        ours.push((*kernel, rate, median));
     }
-    let (median, _, _) = percentiles(times);
-    println!(
-        "paperhub       {count} abstracts ({:.0} tokens on average, cut at {}), {threads} threads: {seconds:.1} s = {ours:.1}/s; query median {median:.1} ms; peak RSS {:.0} MiB",
-        tokens as f64 / count as f64,
-        embedder.model().max_seq_length,
-        peak_rss_mib()
-    );
-    if !peer {
+    if !options.peer {
         return Ok(());
     }
     let scratch = tempfile::tempdir()?;
@@ -175,11 +180,60 @@ pub fn embed(
     };
     let texts_path = write("texts.jsonl", &texts)?;
     let queries_path = write("queries.jsonl", &queries)?;
+    let mut peers = vec![(
+        "native",
+        run_peer(&model, &texts_path, &queries_path, false)?,
+    )];
+    if options.peer_avx2 {
+        peers.push(("avx2", run_peer(&model, &texts_path, &queries_path, true)?));
+    }
+    for (isa, peer) in &peers {
+        println!(
+            "peer           {isa}: {}: {:.1} s = {:.1}/s; query median {:.2} ms; peak RSS {:.0} MiB",
+            peer.engine, peer.seconds, peer.rate, peer.query_median_ms, peer.peak_rss_mib,
+        );
+    }
+    for (kernel, rate, median) in &ours {
+        // The forced AVX2 path is compared with the peer forced to AVX2 too,
+        // when that was run: both then stand for an AVX2-only machine.
+        let (isa, peer) = match peers
+            .iter()
+            .find(|(isa, _)| *kernel == Kernel::Avx2 && *isa == "avx2")
+        {
+            Some(found) => found,
+            None => &peers[0],
+        };
+        println!(
+            "ratio          kernel {kernel} / peer {isa} = {:.2}x throughput, query {:.2}x faster",
+            rate / peer.rate,
+            peer.query_median_ms / median
+        );
+    }
+    Ok(())
+}
+
+/// What the sentence-transformers peer reported.
+struct PeerRun {
+    engine: String,
+    seconds: f64,
+    rate: f64,
+    query_median_ms: f64,
+    peak_rss_mib: f64,
+}
+
+/// Runs `scripts/bench-embed-peer`; with `avx2`, torch and oneDNN are held
+/// to AVX2 (`ATEN_CPU_CAPABILITY`, `ONEDNN_MAX_CPU_ISA`), as on an AVX2-only
+/// machine.
+fn run_peer(model: &Path, texts: &Path, queries: &Path, avx2: bool) -> Result<PeerRun> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-embed-peer");
-    let out = std::process::Command::new(&script)
-        .arg(&model)
-        .arg(&texts_path)
-        .arg(&queries_path)
+    let mut command = std::process::Command::new(&script);
+    command.arg(model).arg(texts).arg(queries);
+    if avx2 {
+        command
+            .env("ATEN_CPU_CAPABILITY", "avx2")
+            .env("ONEDNN_MAX_CPU_ISA", "AVX2");
+    }
+    let out = command
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
@@ -193,19 +247,24 @@ pub fn embed(
     let line = stdout.lines().last().unwrap_or_default();
     let peer: serde_json::Value =
         serde_json::from_str(line).with_context(|| format!("peer output {stdout:?}"))?;
-    let peer_rate = peer["per_sec"].as_f64().unwrap_or(f64::NAN);
-    println!(
-        "peer           {}: {:.1} s = {peer_rate:.1}/s; query median {:.1} ms; peak RSS {:.0} MiB",
-        peer["engine"].as_str().unwrap_or("?"),
-        peer["seconds"].as_f64().unwrap_or(f64::NAN),
-        peer["query_median_ms"].as_f64().unwrap_or(f64::NAN),
-        peer["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
-    );
-    println!(
-        "ratio          paperhub / peer = {:.2}x throughput",
-        ours / peer_rate
-    );
-    Ok(())
+    let number = |key: &str| peer[key].as_f64().unwrap_or(f64::NAN);
+    Ok(PeerRun {
+        engine: peer["engine"].as_str().unwrap_or("?").to_owned(),
+        seconds: number("seconds"),
+        rate: number("per_sec"),
+        query_median_ms: number("query_median_ms"),
+        peak_rss_mib: number("peak_rss_mib"),
+    })
+}
+
+/// Which engines `bench embed` runs.
+pub struct EmbedOptions {
+    /// Our kernel paths, each measured in turn.
+    pub kernels: Vec<Kernel>,
+    /// Run the sentence-transformers peer.
+    pub peer: bool,
+    /// Run the peer a second time held to AVX2.
+    pub peer_avx2: bool,
 }
 
 /// `paperhub bench vectors`: HNSW against exact search on the catalog's
