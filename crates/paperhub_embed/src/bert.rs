@@ -14,6 +14,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 
+use crate::activations::{gelu, softmax};
 use crate::error::{EmbedError, Result};
 use crate::kernels::{Kernel, KernelScratch, PackedWeights};
 use crate::matmul::{View, gemm};
@@ -365,9 +366,7 @@ impl Bert {
         layer
             .intermediate
             .forward(attended, tokens, inner, None, &mut scratch.kernel);
-        for v in inner.iter_mut() {
-            *v = gelu(*v);
-        }
+        gelu(inner);
         let x = grow(&mut scratch.x, tokens * h);
         layer
             .output
@@ -407,42 +406,6 @@ fn pool(rows: &[f32], h: usize, pooling: Pooling, out: &mut [f32]) {
     }
 }
 
-fn softmax(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    for v in row.iter_mut() {
-        *v *= inv;
-    }
-}
-
-/// The exact (erf) GELU that BERT's `"gelu"` means.
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
-}
-
-/// erf with absolute error below 1.2e-7 (Numerical Recipes' `erfcc`,
-/// a Chebyshev fit), computed in f64 for headroom.
-fn erf(x: f32) -> f32 {
-    let x = f64::from(x);
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    (if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }) as f32
-}
-
 fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     match dtype {
         Dtype::F32 => Some(
@@ -467,28 +430,6 @@ fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn erf_matches_known_values() {
-        for (x, want) in [
-            (0.0, 0.0),
-            (0.5, 0.520_499_9),
-            (1.0, 0.842_700_8),
-            (-1.0, -0.842_700_8),
-            (2.0, 0.995_322_3),
-            (-3.0, -0.999_977_9),
-        ] {
-            assert!((erf(x) - want).abs() < 2e-7, "erf({x}) = {}", erf(x));
-        }
-    }
-
-    #[test]
-    fn softmax_sums_to_one_and_survives_large_values() {
-        let mut row = [1000.0, 1001.0, 999.0];
-        softmax(&mut row);
-        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(row[1] > row[0] && row[0] > row[2]);
-    }
 
     #[test]
     fn pooling_modes() {

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod activations;
 mod bert;
 mod embedder;
 mod error;
