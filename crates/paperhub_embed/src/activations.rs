@@ -33,6 +33,7 @@ fn exp(x: f32) -> f32 {
 }
 
 /// Softmax of one row of attention scores, in place.
+#[inline]
 pub(crate) fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for v in row.iter_mut() {
@@ -66,6 +67,7 @@ fn erf(x: f32) -> f32 {
 }
 
 /// The exact (erf) GELU that BERT's `"gelu"` means, over a buffer in place.
+#[inline]
 pub(crate) fn gelu(values: &mut [f32]) {
     for v in values.iter_mut() {
         *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));

@@ -14,7 +14,6 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::activations::{gelu, softmax};
 use crate::error::{EmbedError, Result};
 use crate::kernels::{Kernel, KernelScratch, PackedWeights};
 use crate::matmul::{View, gemm};
@@ -338,7 +337,7 @@ impl Bert {
                 let scores = &mut scores[..len * len];
                 gemm(scores, len, q, k_t, scale, false);
                 for row in scores.chunks_exact_mut(len) {
-                    softmax(row);
+                    self.kernel.softmax(row);
                 }
                 gemm(
                     &mut context_block[n * head..],
@@ -366,7 +365,7 @@ impl Bert {
         layer
             .intermediate
             .forward(attended, tokens, inner, None, &mut scratch.kernel);
-        gelu(inner);
+        self.kernel.gelu(inner);
         let x = grow(&mut scratch.x, tokens * h);
         layer
             .output

@@ -4,8 +4,8 @@
 //! `gemm` takes raw pointers and strides. [`View`] carries a slice with its
 //! shape and strides and checks on construction that every element the shape
 //! can reach lies inside the slice, so the single `unsafe` call below is sound
-//! whatever the caller passes. The only other `unsafe` code in Paperhub is the
-//! AVX-512 BF16 kernel in `kernels::x86_bf16`.
+//! whatever the caller passes. The only other `unsafe` code in Paperhub is in the
+//! x86 kernels, `kernels::x86_*`.
 
 /// A strided read-only matrix over a slice.
 #[derive(Clone, Copy)]

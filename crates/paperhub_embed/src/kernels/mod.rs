@@ -10,6 +10,9 @@
 //! - [`Kernel::Avx512Bf16`]: weights in bf16, activations rounded to bf16 per
 //!   product, fp32 accumulation with `vdpbf16ps` (twice the multiply-adds of
 //!   an fp32 FMA per instruction);
+//! - [`Kernel::Avx2Int16`]: weights quantised per column and activations per
+//!   row to 12-bit integers, multiplied with `vpmaddwd` (twice the
+//!   multiply-adds of an fp32 FMA per instruction, on any AVX2 CPU);
 //! - [`Kernel::Avx2`]: fp32 throughout, on the `gemm` crate's AVX2+FMA kernels;
 //! - [`Kernel::Portable`]: fp32 in plain Rust, for any CPU.
 //!
@@ -19,6 +22,10 @@
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_bf16;
+#[cfg(target_arch = "x86_64")]
+mod x86_int16;
+#[cfg(target_arch = "x86_64")]
+mod x86_vector_math;
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,19 +43,27 @@ pub enum Kernel {
     Portable,
     /// fp32 on AVX2 and FMA (the `gemm` crate's kernels).
     Avx2,
+    /// 12-bit integer weights and activations with `vpmaddwd` on AVX2.
+    Avx2Int16,
     /// bf16 weights and activations with fp32 accumulation, on AVX-512 BF16.
     Avx512Bf16,
 }
 
 impl Kernel {
     /// Every path, slowest first.
-    pub const ALL: [Kernel; 3] = [Kernel::Portable, Kernel::Avx2, Kernel::Avx512Bf16];
+    pub const ALL: [Kernel; 4] = [
+        Kernel::Portable,
+        Kernel::Avx2,
+        Kernel::Avx2Int16,
+        Kernel::Avx512Bf16,
+    ];
 
     /// The name used in configuration and reports.
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Portable => "portable",
             Kernel::Avx2 => "avx2",
+            Kernel::Avx2Int16 => "avx2-int16",
             Kernel::Avx512Bf16 => "avx512-bf16",
         }
     }
@@ -58,14 +73,11 @@ impl Kernel {
         match self {
             Kernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-            }
+            Kernel::Avx2 | Kernel::Avx2Int16 => x86_int16::is_supported(),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Bf16 => x86_bf16::is_supported(),
             #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx2 | Kernel::Avx512Bf16 => false,
+            Kernel::Avx2 | Kernel::Avx2Int16 | Kernel::Avx512Bf16 => false,
         }
     }
 
@@ -142,6 +154,31 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// The exact GELU over `values` in place, vectorised as wide as this
+    /// path's CPU features allow (the portable path stays portable).
+    pub(crate) fn gelu(self, values: &mut [f32]) {
+        match self {
+            Kernel::Portable => crate::activations::gelu(values),
+            #[cfg(target_arch = "x86_64")]
+            _ => x86_vector_math::gelu(values, self == Kernel::Avx512Bf16),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => crate::activations::gelu(values),
+        }
+    }
+
+    /// Softmax of one row in place, vectorised like [`Kernel::gelu`].
+    pub(crate) fn softmax(self, row: &mut [f32]) {
+        match self {
+            Kernel::Portable => crate::activations::softmax(row),
+            #[cfg(target_arch = "x86_64")]
+            _ => x86_vector_math::softmax(row, self == Kernel::Avx512Bf16),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => crate::activations::softmax(row),
+        }
+    }
+}
+
 fn names(kernels: &[Kernel]) -> String {
     kernels
         .iter()
@@ -179,6 +216,9 @@ pub(crate) enum PackedWeights {
     /// bf16 pairs in column panels (see `x86_bf16`).
     #[cfg(target_arch = "x86_64")]
     Bf16(x86_bf16::Panels),
+    /// int16 pairs in column panels with per-column scales (see `x86_int16`).
+    #[cfg(target_arch = "x86_64")]
+    Int16(x86_int16::Panels),
 }
 
 /// Reusable buffers of one worker thread's products.
@@ -186,6 +226,9 @@ pub(crate) enum PackedWeights {
 pub(crate) struct KernelScratch {
     /// Activations rounded to bf16 pairs.
     pairs: Vec<u32>,
+    /// Activations quantised to int16 pairs, with their row scales.
+    #[cfg(target_arch = "x86_64")]
+    int16: x86_int16::Int16Scratch,
 }
 
 impl PackedWeights {
@@ -196,6 +239,10 @@ impl PackedWeights {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Bf16 => {
                 PackedWeights::Bf16(x86_bf16::Panels::pack(&weight_t, inputs, outputs))
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2Int16 => {
+                PackedWeights::Int16(x86_int16::Panels::pack(&weight_t, inputs, outputs))
             }
             _ => PackedWeights::F32 { kernel, weight_t },
         }
@@ -228,6 +275,10 @@ impl PackedWeights {
             #[cfg(target_arch = "x86_64")]
             PackedWeights::Bf16(panels) => {
                 panels.multiply_add(x, tokens, out, &mut scratch.pairs);
+            }
+            #[cfg(target_arch = "x86_64")]
+            PackedWeights::Int16(panels) => {
+                panels.multiply_add(x, tokens, out, &mut scratch.int16);
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -283,11 +334,11 @@ mod tests {
                 let packed = PackedWeights::pack(kernel, w.clone(), k, n);
                 let mut out = vec![0.5f32; m * n];
                 packed.multiply_add(&x, m, k, n, &mut out, &mut KernelScratch::default());
-                // bf16 keeps 8 significant bits of each operand.
-                let tolerance = if kernel == Kernel::Avx512Bf16 {
-                    0.02
-                } else {
-                    1e-4
+                // bf16 keeps 8 significant bits of each operand, int16 12.
+                let tolerance = match kernel {
+                    Kernel::Avx512Bf16 => 0.02,
+                    Kernel::Avx2Int16 => 0.002,
+                    _ => 1e-4,
                 };
                 for (i, (got, want)) in out.iter().zip(&want).enumerate() {
                     let err = (f64::from(*got) - 0.5 - want).abs();
