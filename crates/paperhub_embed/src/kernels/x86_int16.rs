@@ -25,9 +25,10 @@
 )]
 
 use std::arch::x86_64::{
-    __m256, __m256i, _mm256_add_epi32, _mm256_add_ps, _mm256_cvtepi32_ps, _mm256_loadu_si256,
-    _mm256_madd_epi16, _mm256_set1_epi32, _mm256_setzero_ps, _mm256_setzero_si256,
-    _mm256_storeu_ps,
+    __m256, __m256i, _mm256_add_epi32, _mm256_add_ps, _mm256_cvtepi32_ps, _mm256_cvtps_epi32,
+    _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_max_ps, _mm256_min_ps,
+    _mm256_mul_ps, _mm256_packs_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32, _mm256_set1_ps,
+    _mm256_setzero_ps, _mm256_setzero_si256, _mm256_storeu_ps, _mm256_storeu_si256,
 };
 
 /// Output columns per panel: two vectors of 8 lanes.
@@ -212,7 +213,28 @@ unsafe fn quantize_rows(x: &[f32], k: usize, pairs: usize, a: &mut [i16], scales
             *scale = 0.0;
             0.0
         };
-        for (slot, &v) in dst.iter_mut().zip(row) {
+        let mut chunks = row.chunks_exact(2 * LANES);
+        let mut slots = dst.chunks_exact_mut(2 * LANES);
+        let scale_up = _mm256_set1_ps(to_int);
+        let (low, high) = (_mm256_set1_ps(-QMAX), _mm256_set1_ps(QMAX));
+        for (src, out) in (&mut chunks).zip(&mut slots) {
+            // SAFETY: `src` holds 16 f32s and `out` 16 i16s (32 bytes).
+            unsafe {
+                let quantized = |v: __m256| {
+                    // max/min first: a NaN becomes -QMAX, never garbage.
+                    let v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, scale_up), low), high);
+                    _mm256_cvtps_epi32(v) // rounds to nearest even
+                };
+                let first = quantized(_mm256_loadu_ps(src.as_ptr()));
+                let second = quantized(_mm256_loadu_ps(src.as_ptr().add(LANES)));
+                // packs works per 128-bit half: put the quarters back in order.
+                let packed =
+                    _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(first, second));
+                _mm256_storeu_si256(out.as_mut_ptr().cast(), packed);
+            }
+        }
+        let done = row.len() - chunks.remainder().len();
+        for (slot, &v) in dst[done..].iter_mut().zip(&row[done..]) {
             *slot = quantize(v, to_int);
         }
         if let Some(padding) = dst.get_mut(k) {
