@@ -134,7 +134,7 @@ pub fn match_queries(
     let (query_vectors, dims) = match dense {
         Some(d) => {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            (d.embedder.embed(&refs, 0)?, d.embedder.dimensions())
+            (d.embedder.embed_queries(&refs, 0)?, d.embedder.dimensions())
         }
         None => (Vec::new(), 0),
     };

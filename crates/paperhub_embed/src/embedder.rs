@@ -171,8 +171,9 @@ impl Embedder {
         Ok(out)
     }
 
-    /// Embeds one query, combining it with queries other threads are
-    /// embedding at the same moment into one forward pass.
+    /// Embeds one search query (with the model's query prompt, if it has
+    /// one), combining it with queries other threads are embedding at the
+    /// same moment into one forward pass.
     ///
     /// A single query is bound by reading the weights (tens of megabytes)
     /// from memory, not by arithmetic; a pass over many short queries reads
@@ -184,7 +185,7 @@ impl Embedder {
     /// When the tokenizer fails.
     pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
         let slot = Arc::new(Slot::default());
-        let ids = self.tokenize(text)?;
+        let ids = self.tokenize(&self.query_text(text))?;
         lock(&self.waiting).push((ids, Arc::clone(&slot)));
         loop {
             if let Some(v) = lock(&slot.vector).take() {
@@ -220,6 +221,27 @@ impl Embedder {
                 waiter.ready.notify_all();
             }
             drop(leading);
+        }
+    }
+
+    /// Embeds search queries as [`Embedder::embed`] embeds texts, each with
+    /// the model's query prompt first (if it has one).
+    ///
+    /// # Errors
+    /// When the tokenizer fails on a text.
+    pub fn embed_queries(&self, queries: &[&str], threads: usize) -> Result<Vec<f32>> {
+        let prompted: Vec<std::borrow::Cow<'_, str>> =
+            queries.iter().map(|q| self.query_text(q)).collect();
+        let refs: Vec<&str> = prompted.iter().map(|q| q.as_ref()).collect();
+        self.embed(&refs, threads)
+    }
+
+    /// `query` as the model wants a search query: after its query prompt.
+    pub fn query_text<'a>(&self, query: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.model.query_prompt.is_empty() {
+            std::borrow::Cow::Borrowed(query)
+        } else {
+            std::borrow::Cow::Owned(format!("{}{query}", self.model.query_prompt))
         }
     }
 

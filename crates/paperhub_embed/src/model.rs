@@ -87,6 +87,16 @@ struct SentenceConfig {
     max_seq_length: Option<usize>,
 }
 
+/// `config_sentence_transformers.json`: what sentence-transformers ≥ 3
+/// records about prompts, e.g. `{"prompts": {"query": "Represent this
+/// sentence for searching relevant passages: "}}` for retrieval models
+/// trained with an instruction on the query side.
+#[derive(Deserialize)]
+struct PromptsConfig {
+    #[serde(default)]
+    prompts: std::collections::HashMap<String, String>,
+}
+
 #[derive(Deserialize)]
 struct Module {
     #[serde(rename = "type")]
@@ -106,6 +116,9 @@ pub struct ModelDir {
     pub pooling: Pooling,
     /// Whether the pipeline ends in a `Normalize` module.
     pub normalize: bool,
+    /// Put before every search query (not before documents): the `query`
+    /// prompt of `config_sentence_transformers.json`, empty when it has none.
+    pub query_prompt: String,
 }
 
 impl ModelDir {
@@ -193,12 +206,23 @@ impl ModelDir {
             false
         };
 
+        let prompts_path = path.join("config_sentence_transformers.json");
+        let query_prompt = if prompts_path.exists() {
+            read_json::<PromptsConfig>(&prompts_path)?
+                .prompts
+                .remove("query")
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+
         Ok(Self {
             path: path.to_owned(),
             encoder,
             max_seq_length,
             pooling,
             normalize,
+            query_prompt,
         })
     }
 }

@@ -150,3 +150,45 @@ fn concurrent_queries_combined_into_one_pass_match_single_embeddings() {
         assert!(cosine(a, c) > 0.99999, "text {i}: {}", cosine(a, c));
     }
 }
+
+/// A model whose `config_sentence_transformers.json` names a query prompt
+/// (as bge and arctic-embed do) gets it before every search query, and only
+/// there: documents are embedded as they are.
+#[test]
+fn the_query_prompt_of_the_model_goes_before_queries_only() {
+    let source = model_dir();
+    let dir = std::env::temp_dir().join(format!("paperhub-prompt-model-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("1_Pooling")).unwrap();
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "sentence_bert_config.json",
+        "modules.json",
+        "1_Pooling/config.json",
+    ] {
+        let _ = std::fs::remove_file(dir.join(name));
+        std::os::unix::fs::symlink(source.join(name), dir.join(name)).unwrap();
+    }
+    std::fs::write(
+        dir.join("config_sentence_transformers.json"),
+        r#"{"prompts": {"query": "search query: ", "document": ""}, "default_prompt_name": null}"#,
+    )
+    .unwrap();
+    let prompted = Embedder::load_with_kernel(&dir, Kernel::detect()).unwrap();
+    let plain = load_for(Kernel::detect());
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(prompted.model().query_prompt, "search query: ");
+    assert_eq!(plain.model().query_prompt, "");
+    let query = "graph neural networks for molecules";
+    let with_prompt = plain.embed_one(&format!("search query: {query}")).unwrap();
+    let alone = prompted.embed_query(query).unwrap();
+    let batched = prompted.embed_queries(&[query], 1).unwrap();
+    assert!(cosine(&alone, &with_prompt) > 0.99999);
+    assert!(cosine(&batched, &with_prompt) > 0.99999);
+    assert!(cosine(&alone, &plain.embed_one(query).unwrap()) < 0.999);
+    // Documents: no prompt.
+    let doc = prompted.embed(&[query], 1).unwrap();
+    assert!(cosine(&doc, &plain.embed_one(query).unwrap()) > 0.99999);
+}

@@ -194,12 +194,10 @@ pub fn embed(
         );
     }
     for (kernel, rate, median) in &ours {
-        // The forced AVX2 path is compared with the peer forced to AVX2 too,
-        // when that was run: both then stand for an AVX2-only machine.
-        let (isa, peer) = match peers
-            .iter()
-            .find(|(isa, _)| *kernel == Kernel::Avx2 && *isa == "avx2")
-        {
+        // The AVX2 paths are compared with the peer held to AVX2 too, when
+        // that was run: both then stand for an AVX2-only machine.
+        let avx2_only = matches!(kernel, Kernel::Avx2 | Kernel::Avx2Int16);
+        let (isa, peer) = match peers.iter().find(|(isa, _)| avx2_only && *isa == "avx2") {
             Some(found) => found,
             None => &peers[0],
         };
@@ -281,7 +279,7 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
     let texts = title_queries(data_dir, &config.database, queries * 7)?;
     let texts: Vec<&String> = texts.iter().step_by(7).collect();
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
-    let embedded = dense.embedder.embed(&refs, 0)?;
+    let embedded = dense.embedder.embed_queries(&refs, 0)?;
     let dims = dense.embedder.dimensions();
     let keys: Vec<String> = {
         let probe = vec![0.0; dims];
