@@ -17,7 +17,6 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc,
 };
@@ -381,9 +380,12 @@ impl LexicalIndex {
                 .snippet_parser
                 .parse_query_lenient(&Self::query_text(request)?)
                 .0;
-            let mut generator = SnippetGenerator::create(searcher, &*terms, f.abstract_text)?;
-            generator.set_max_num_chars(300);
-            Some(generator)
+            Some(crate::snippets::generator(
+                searcher,
+                &*terms,
+                f.abstract_text,
+                300,
+            )?)
         } else {
             None
         };

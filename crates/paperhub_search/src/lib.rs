@@ -14,6 +14,7 @@ pub mod hnsw;
 pub mod lexical;
 pub mod query;
 pub mod recommend;
+mod snippets;
 pub mod vector;
 
 pub use lexical::{Hit, IndexDoc, LexicalIndex, LexicalWriter, SearchRequest, SortOrder};
