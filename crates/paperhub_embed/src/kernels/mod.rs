@@ -209,6 +209,36 @@ impl FromStr for Kernel {
     }
 }
 
+/// Packs a row-major `inputs × outputs` matrix into panels of `width`
+/// columns with the inputs in pairs, the layout both reduced-precision
+/// kernels read: `u32` number `(panel · pairs + p) · width + column` holds
+/// the 16-bit `encode(k, col)` of inputs `2p` (low half) and `2p + 1` (high
+/// half) of that column, and zero past the matrix's edges.
+#[cfg(target_arch = "x86_64")]
+fn pair_panels(
+    inputs: usize,
+    outputs: usize,
+    width: usize,
+    encode: impl Fn(usize, usize) -> u16,
+) -> Vec<u32> {
+    let pairs = inputs.div_ceil(2);
+    let at = |k: usize, col: usize| -> u32 {
+        if k < inputs && col < outputs {
+            u32::from(encode(k, col))
+        } else {
+            0
+        }
+    };
+    let mut data = vec![0u32; outputs.div_ceil(width) * pairs * width];
+    for (index, slot) in data.iter_mut().enumerate() {
+        let column = index % width;
+        let p = (index / width) % pairs;
+        let col = index / (width * pairs) * width + column;
+        *slot = at(2 * p, col) | (at(2 * p + 1, col) << 16);
+    }
+    data
+}
+
 /// A linear layer's weight `[inputs, outputs]` in the layout one path reads.
 pub(crate) enum PackedWeights {
     /// Row-major fp32, `inputs × outputs`.

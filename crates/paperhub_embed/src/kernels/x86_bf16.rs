@@ -61,29 +61,14 @@ fn bf16_bits(value: f32) -> u32 {
 impl Panels {
     /// Packs a row-major `inputs × outputs` weight.
     pub(super) fn pack(w: &[f32], inputs: usize, outputs: usize) -> Self {
-        let pairs = inputs.div_ceil(2);
-        let panels = outputs.div_ceil(NR);
-        let at = |k: usize, col: usize| -> u32 {
-            if k < inputs && col < outputs {
-                bf16_bits(w[k * outputs + col])
-            } else {
-                0
-            }
-        };
-        let mut data = vec![0u32; panels * pairs * NR];
-        for (index, slot) in data.iter_mut().enumerate() {
-            let column = index % NR;
-            let p = (index / NR) % pairs;
-            let panel = index / (NR * pairs);
-            let col = panel * NR + column;
-            *slot = at(2 * p, col) | (at(2 * p + 1, col) << 16);
-        }
         Self {
-            data,
+            data: super::pair_panels(inputs, outputs, NR, |k, col| {
+                half::bf16::from_f32(w[k * outputs + col]).to_bits()
+            }),
             inputs,
             outputs,
-            pairs,
-            panels,
+            pairs: inputs.div_ceil(2),
+            panels: outputs.div_ceil(NR),
         }
     }
 

@@ -107,21 +107,9 @@ impl Panels {
                 to_int[col] = QMAX / largest;
             }
         }
-        let at = |k: usize, col: usize| -> u32 {
-            if k < inputs && col < outputs {
-                u32::from(quantize(w[k * outputs + col], to_int[col]) as u16)
-            } else {
-                0
-            }
-        };
-        let mut data = vec![0u32; panels * pairs * NR];
-        for (index, slot) in data.iter_mut().enumerate() {
-            let column = index % NR;
-            let p = (index / NR) % pairs;
-            let panel = index / (NR * pairs);
-            let col = panel * NR + column;
-            *slot = at(2 * p, col) | (at(2 * p + 1, col) << 16);
-        }
+        let data = super::pair_panels(inputs, outputs, NR, |k, col| {
+            quantize(w[k * outputs + col], to_int[col]) as u16
+        });
         Self {
             data,
             column_scales,
