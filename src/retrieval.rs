@@ -28,6 +28,13 @@ use crate::{indexing, models};
 /// Candidates taken from each engine before fusion.
 pub const DEPTH: usize = 100;
 
+/// The HNSW candidate list of hybrid search's dense side (semantic search
+/// keeps [`paperhub_search::vector::EF_SEARCH`]). Fusion rescores every BM25
+/// candidate exactly, so the walk only has to find dense-only papers good
+/// enough for the fused top ten; `paperhub bench search` measures how often
+/// the top ten differs from the one at the full candidate list.
+pub const HYBRID_EF: usize = 256;
+
 /// Retrieval mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +97,8 @@ pub struct Retriever {
     pub dense: Option<Dense>,
     /// How hybrid search fuses.
     pub fusion: Fusion,
+    /// The HNSW candidate list of hybrid search's dense side ([`HYBRID_EF`]).
+    pub hybrid_ef: usize,
 }
 
 /// What a search found.
@@ -170,6 +179,7 @@ impl Retriever {
             lexical,
             dense,
             fusion: Fusion::default(),
+            hybrid_ef: HYBRID_EF,
         })
     }
 
@@ -297,9 +307,14 @@ impl Retriever {
             .map(|ids| move |key: &str| ids.contains(key));
         let allow_ref: Option<&dyn Fn(&str) -> bool> =
             allow.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
+        let ef = if mode == Mode::Hybrid {
+            self.hybrid_ef
+        } else {
+            paperhub_search::vector::EF_SEARCH
+        };
         let mut dense_ranked: Vec<(String, f32)> = dense
             .vectors
-            .search(&query, depth, Strategy::Auto, allow_ref)
+            .search_with_ef(&query, depth, Strategy::Auto, allow_ref, ef)
             .into_iter()
             .map(|h| (h.key, h.score))
             .collect();

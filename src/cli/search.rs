@@ -614,5 +614,6 @@ fn beir_retriever(
         lexical,
         dense,
         fusion: Fusion::default(),
+        hybrid_ef: crate::retrieval::HYBRID_EF,
     })
 }

@@ -333,6 +333,19 @@ impl VectorIndex {
         strategy: Strategy,
         allow: Option<&dyn Fn(&str) -> bool>,
     ) -> Vec<VectorHit> {
+        self.search_with_ef(query, k, strategy, allow, EF_SEARCH)
+    }
+
+    /// [`Self::search`] with the graph's candidate list set to `ef` when it
+    /// walks the graph.
+    pub fn search_with_ef(
+        &self,
+        query: &[f32],
+        k: usize,
+        strategy: Strategy,
+        allow: Option<&dyn Fn(&str) -> bool>,
+        ef: usize,
+    ) -> Vec<VectorHit> {
         if query.len() != self.meta.dims || k == 0 {
             return Vec::new();
         }
@@ -343,7 +356,7 @@ impl VectorIndex {
                 Strategy::Auto => self.latest.len() <= EXACT_LIMIT,
             };
         if !exact {
-            return self.search_approximate(query, k, EF_SEARCH);
+            return self.search_approximate(query, k, ef);
         }
         let scored: Vec<(f32, u32)> = {
             let mut top = TopK::new(k);

@@ -46,7 +46,7 @@ pub(crate) fn title_queries(
 /// # Errors
 /// Missing indexes.
 pub fn latency(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> {
-    let retriever = Retriever::open(data_dir, config)?;
+    let mut retriever = Retriever::open(data_dir, config)?;
     if retriever.lexical.num_docs() == 0 {
         bail!("the search index is empty: run `paperhub index` first");
     }
@@ -77,10 +77,61 @@ pub fn latency(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
             texts.len(),
         );
     }
+    if retriever.dense.is_some() {
+        hybrid_agreement(&mut retriever, &texts)?;
+    }
     println!(
         "peak RSS {:.1} MiB (model, vectors, graph and BM25 index loaded)",
         peak_rss_mib()
     );
+    Ok(())
+}
+
+/// How often hybrid search's top ten at a shorter HNSW candidate list for
+/// its dense side equals the top ten at the full one (semantic search's):
+/// the quality cost of [`crate::retrieval::HYBRID_EF`].
+fn hybrid_agreement(retriever: &mut Retriever, texts: &[String]) -> Result<()> {
+    let full = paperhub_search::vector::EF_SEARCH;
+    let default = retriever.hybrid_ef;
+    let top_ten = |retriever: &Retriever, text: &str| -> Result<Vec<String>> {
+        let request = SearchRequest {
+            query: text.to_owned(),
+            limit: 10,
+            ..SearchRequest::default()
+        };
+        Ok(retriever
+            .search(&request, Mode::Hybrid)?
+            .hits
+            .into_iter()
+            .map(|h| h.id)
+            .collect())
+    };
+    retriever.hybrid_ef = full;
+    let reference: Vec<Vec<String>> = texts
+        .iter()
+        .map(|t| top_ten(retriever, t))
+        .collect::<Result<_>>()?;
+    for ef in [64, 128, 256, 400] {
+        retriever.hybrid_ef = ef;
+        let (mut shared, mut wanted, mut same_order) = (0usize, 0usize, 0usize);
+        let mut times = Vec::with_capacity(texts.len());
+        for (text, want) in texts.iter().zip(&reference) {
+            let started = Instant::now();
+            let got = top_ten(retriever, text)?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            shared += got.iter().filter(|id| want.contains(id)).count();
+            wanted += want.len();
+            same_order += usize::from(&got == want);
+        }
+        let (p50, p99, _) = percentiles(times);
+        let marker = if ef == default { " (default)" } else { "" };
+        println!(
+            "  hybrid, dense side at ef {ef:>3}{marker}: top 10 shares {:.4} of the ef {full} top 10, identical for {:.3} of queries; p50 {p50:.2} ms, p99 {p99:.2} ms (no snippets)",
+            shared as f64 / wanted.max(1) as f64,
+            same_order as f64 / texts.len().max(1) as f64,
+        );
+    }
+    retriever.hybrid_ef = default;
     Ok(())
 }
 
