@@ -208,8 +208,9 @@ pub struct EmbeddingConfig {
     /// Query embeddings kept for repeated searches (most recently used; 0
     /// keeps none).
     pub query_cache: usize,
-    /// The encoder's kernel path: `auto` (the fastest this CPU has),
-    /// `portable`, `avx2` or `avx512-bf16`.
+    /// The encoder's kernel path: `auto` (the fastest this CPU has:
+    /// `avx512-bf16`, else `avx2-int16`, else `portable`), or one of
+    /// `portable`, `avx2` (fp32), `avx2-int16`, `avx512-bf16`.
     pub kernel: String,
 }
 

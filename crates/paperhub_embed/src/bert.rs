@@ -186,17 +186,24 @@ impl Bert {
             })
         };
         let linear = |prefixes: &[&str], inputs: usize, outputs: usize| -> Result<Linear> {
+            // Every part is read (and its shape checked against the file's
+            // real bytes) before anything is sized from config.json, whose
+            // numbers are untrusted: a huge one fails the check instead of
+            // an allocation.
+            let mut parts = Vec::new();
+            let mut bias = Vec::new();
+            for prefix in prefixes {
+                parts.push(tensor(&format!("{prefix}.weight"), &[outputs, inputs])?);
+                bias.extend(tensor(&format!("{prefix}.bias"), &[outputs])?);
+            }
             let total = outputs * prefixes.len();
             let mut weight_t = vec![0.0; inputs * total];
-            let mut bias = Vec::with_capacity(total);
-            for (part, prefix) in prefixes.iter().enumerate() {
-                let weight = tensor(&format!("{prefix}.weight"), &[outputs, inputs])?;
-                for (o, row) in weight.chunks_exact(inputs).enumerate() {
+            for (part, weight) in parts.iter().enumerate() {
+                for (o, row) in weight.chunks_exact(inputs.max(1)).enumerate() {
                     for (k, w) in row.iter().enumerate() {
                         weight_t[k * total + part * outputs + o] = *w;
                     }
                 }
-                bias.extend(tensor(&format!("{prefix}.bias"), &[outputs])?);
             }
             Ok(Linear {
                 weight: PackedWeights::pack(kernel, weight_t, inputs, total),
@@ -211,7 +218,7 @@ impl Bert {
             .and_then(|full| tensors.tensor(full).ok())
             .map(|view| view.shape().first().copied().unwrap_or(0))
             .unwrap_or(0);
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        let mut layers = Vec::new();
         for n in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{n}");
             layers.push(Layer {

@@ -20,6 +20,8 @@ use crate::model::{ModelDir, Pooling};
 const BATCH_TOKENS: usize = 8192;
 /// Most texts in one batch.
 const BATCH_TEXTS: usize = 64;
+/// Tokens a query must keep after the model's query prompt.
+const MIN_QUERY_TOKENS: usize = 32;
 
 /// A loaded sentence-embedding model.
 pub struct Embedder {
@@ -102,6 +104,24 @@ impl Embedder {
                 "the tokenizer has {vocab} tokens but the weights only {}",
                 bert.vocab()
             )));
+        }
+        if !model.query_prompt.is_empty() {
+            // Truncation cuts from the end, so a prompt that fills the
+            // window would leave every query the same vector.
+            let prompt_tokens = tokenizer
+                .encode(model.query_prompt.as_str(), true)
+                .map_err(|err| tokenizer_error(err.to_string()))?
+                .get_ids()
+                .len();
+            if prompt_tokens + MIN_QUERY_TOKENS > model.max_seq_length {
+                return Err(EmbedError::Unsupported {
+                    path: dir.join("config_sentence_transformers.json"),
+                    message: format!(
+                        "the query prompt takes {prompt_tokens} of the {} tokens a text may have, leaving a query fewer than {MIN_QUERY_TOKENS}",
+                        model.max_seq_length
+                    ),
+                });
+            }
         }
         let fingerprint = fingerprint(dir, &weights)?;
         drop(weights);

@@ -87,6 +87,10 @@ struct SentenceConfig {
     max_seq_length: Option<usize>,
 }
 
+/// The longest query prompt accepted (real ones are under 100 bytes); the
+/// embedder also refuses one that leaves a query too few tokens.
+const MAX_PROMPT_BYTES: usize = 1024;
+
 /// `config_sentence_transformers.json`: what sentence-transformers ≥ 3
 /// records about prompts, e.g. `{"prompts": {"query": "Represent this
 /// sentence for searching relevant passages: "}}` for retrieval models
@@ -215,6 +219,15 @@ impl ModelDir {
         } else {
             String::new()
         };
+        if query_prompt.len() > MAX_PROMPT_BYTES {
+            return Err(EmbedError::Unsupported {
+                path: prompts_path,
+                message: format!(
+                    "the query prompt is {} bytes; at most {MAX_PROMPT_BYTES} are accepted",
+                    query_prompt.len()
+                ),
+            });
+        }
 
         Ok(Self {
             path: path.to_owned(),

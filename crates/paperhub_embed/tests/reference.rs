@@ -177,7 +177,22 @@ fn the_query_prompt_of_the_model_goes_before_queries_only() {
     .unwrap();
     let prompted = Embedder::load_with_kernel(&dir, Kernel::detect()).unwrap();
     let plain = load_for(Kernel::detect());
+    // A prompt that would leave a query no room is refused, by name.
+    let long = "w ".repeat(240);
+    std::fs::write(
+        dir.join("config_sentence_transformers.json"),
+        format!(r#"{{"prompts": {{"query": "{long}"}}}}"#),
+    )
+    .unwrap();
+    let refused = Embedder::load_with_kernel(&dir, Kernel::detect()).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("config_sentence_transformers.json")
+            && refused.to_string().contains("leaving a query"),
+        "{refused}"
+    );
 
     assert_eq!(prompted.model().query_prompt, "search query: ");
     assert_eq!(plain.model().query_prompt, "");

@@ -145,6 +145,62 @@ mod tests {
     use tantivy::schema::{STORED, Schema, TextFieldIndexing, TextOptions};
     use tantivy::{Index, TantivyDocument, doc};
 
+    /// The premise of the gate: stemming keeps a word's first letter, for
+    /// the stemmer's exceptions, y-initial words and non-ASCII words too.
+    #[test]
+    fn the_english_stemmer_keeps_the_first_letter() {
+        let stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+        for word in [
+            "dying",
+            "lying",
+            "tying",
+            "skies",
+            "skis",
+            "ugly",
+            "early",
+            "only",
+            "idly",
+            "gently",
+            "singly",
+            "news",
+            "sky",
+            "bias",
+            "yield",
+            "yielding",
+            "youths",
+            "ies",
+            "ied",
+            "sses",
+            "événements",
+            "über",
+            "ærodynamics",
+            "generalization",
+            "a",
+            "y",
+            "1990s",
+            "3d",
+            "atlases",
+            "cosmos",
+            "howe",
+            "andes",
+            "inning",
+            "outing",
+            "canning",
+            "herring",
+            "earring",
+            "proceed",
+            "exceed",
+            "succeed",
+        ] {
+            let stemmed = stemmer.stem(word);
+            assert_eq!(
+                stemmed.chars().next(),
+                word.chars().next(),
+                "{word} stems to {stemmed}"
+            );
+        }
+    }
+
     /// Real abstracts and queries: our snippets equal tantivy's own.
     #[test]
     fn snippets_equal_tantivys_on_real_abstracts() {

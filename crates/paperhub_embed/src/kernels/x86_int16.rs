@@ -72,7 +72,24 @@ pub(crate) struct Int16Scratch {
 /// `value` scaled by `to_int` and rounded to a 12-bit integer.
 #[inline]
 fn quantize(value: f32, to_int: f32) -> i16 {
-    (value * to_int).round_ties_even().clamp(-QMAX, QMAX) as i32 as i16
+    let scaled = (value * to_int).round_ties_even();
+    // A NaN becomes -QMAX, as on the vector path.
+    if scaled.is_nan() {
+        -QMAX as i16
+    } else {
+        scaled.clamp(-QMAX, QMAX) as i16
+    }
+}
+
+/// The factor that maps `largest` (a row's or column's largest magnitude)
+/// to [`QMAX`] and the scale that undoes it, or zeros for a row that is
+/// all zero, subnormal or not finite (it then contributes nothing).
+fn scales_for(largest: f32) -> (f32, f32) {
+    if (f32::MIN_POSITIVE..f32::INFINITY).contains(&largest) {
+        (QMAX / largest, largest / QMAX)
+    } else {
+        (0.0, 0.0)
+    }
 }
 
 /// The largest magnitude in `values` (eight running maxima, so the loop
@@ -102,10 +119,7 @@ impl Panels {
         let mut to_int = vec![0.0; panels * NR];
         for col in 0..outputs {
             let largest = (0..inputs).fold(0.0f32, |m, k| m.max(w[k * outputs + col].abs()));
-            if largest > 0.0 && largest.is_finite() {
-                column_scales[col] = largest / QMAX;
-                to_int[col] = QMAX / largest;
-            }
+            (to_int[col], column_scales[col]) = scales_for(largest);
         }
         let data = super::pair_panels(inputs, outputs, NR, |k, col| {
             quantize(w[k * outputs + col], to_int[col]) as u16
@@ -193,14 +207,8 @@ unsafe fn quantize_rows(x: &[f32], k: usize, pairs: usize, a: &mut [i16], scales
         .zip(a.chunks_exact_mut(2 * pairs))
         .zip(scales.iter_mut())
     {
-        let largest = largest_magnitude(row);
-        let to_int = if largest > 0.0 && largest.is_finite() {
-            *scale = largest / QMAX;
-            QMAX / largest
-        } else {
-            *scale = 0.0;
-            0.0
-        };
+        let (to_int, undo) = scales_for(largest_magnitude(row));
+        *scale = undo;
         let mut chunks = row.chunks_exact(2 * LANES);
         let mut slots = dst.chunks_exact_mut(2 * LANES);
         let scale_up = _mm256_set1_ps(to_int);
