@@ -50,9 +50,10 @@ pub(crate) fn softmax(row: &mut [f32]) {
     }
 }
 
-/// `values` folded with `op` in sixteen independent lanes, then across them.
+/// `values` folded with `op` in sixteen independent lanes, then across them
+/// (`op` must be associative and commutative up to rounding).
 #[inline(always)]
-fn reduce(values: &[f32], start: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+pub(crate) fn reduce(values: &[f32], start: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
     const LANES: usize = 16;
     let mut lanes = [start; LANES];
     let chunks = values.chunks_exact(LANES);

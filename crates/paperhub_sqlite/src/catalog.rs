@@ -27,8 +27,9 @@ pub(crate) const PAPER_COLUMNS: &str = "arxiv_id, version, title, abstract, auth
      msc_class, acm_class, submitter, versions, code_url";
 
 impl SqliteStore {
-    /// Merges `papers` and runs `also` in one transaction, then nudges the
-    /// checkpointer. Every write of papers goes through here.
+    /// Merges `papers` and runs `also` in one transaction. Every write of
+    /// papers goes through here, inside [`SqliteStore::write`] (which looks
+    /// after the WAL once the transaction is committed).
     ///
     /// The transaction is `IMMEDIATE`: it holds the write lock from its
     /// first statement, so the change numbers it reads from
@@ -46,10 +47,6 @@ impl SqliteStore {
         let counts = upsert_in(&tx, papers, &now)?;
         also(&tx, &now)?;
         tx.commit()?;
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.nudge();
-        }
-        self.bound_wal(conn);
         Ok(counts)
     }
 

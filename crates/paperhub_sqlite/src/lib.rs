@@ -144,6 +144,7 @@ impl SqliteStore {
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.nudge();
         }
+        self.bound_wal(&conn);
         Ok(out)
     }
 
@@ -177,11 +178,11 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    /// After a commit on the writer connection `conn`: when the WAL has
+    /// After a write on the writer connection `conn`: when the WAL has
     /// grown past its limit, checkpoint it completely and truncate it (the
     /// writer waits; see [`WAL_LIMIT`]). A failure is logged, not returned:
     /// the commit has happened, and the next one tries again.
-    pub(crate) fn bound_wal(&self, conn: &Connection) {
+    fn bound_wal(&self, conn: &Connection) {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         let size = std::fs::metadata(&wal).map_or(0, |m| m.len());

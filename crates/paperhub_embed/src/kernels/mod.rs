@@ -73,7 +73,7 @@ impl Kernel {
         match self {
             Kernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 | Kernel::Avx2Int16 => x86_int16::is_supported(),
+            Kernel::Avx2 | Kernel::Avx2Int16 => has_avx2_fma(),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Bf16 => x86_bf16::is_supported(),
             #[cfg(not(target_arch = "x86_64"))]
@@ -161,7 +161,11 @@ impl Kernel {
         match self {
             Kernel::Portable => crate::activations::gelu(values),
             #[cfg(target_arch = "x86_64")]
-            _ => x86_vector_math::gelu(values, self == Kernel::Avx512Bf16),
+            _ => x86_vector_math::widened(
+                self == Kernel::Avx512Bf16,
+                #[inline(always)]
+                || crate::activations::gelu(values),
+            ),
             #[cfg(not(target_arch = "x86_64"))]
             _ => crate::activations::gelu(values),
         }
@@ -172,11 +176,21 @@ impl Kernel {
         match self {
             Kernel::Portable => crate::activations::softmax(row),
             #[cfg(target_arch = "x86_64")]
-            _ => x86_vector_math::softmax(row, self == Kernel::Avx512Bf16),
+            _ => x86_vector_math::widened(
+                self == Kernel::Avx512Bf16,
+                #[inline(always)]
+                || crate::activations::softmax(row),
+            ),
             #[cfg(not(target_arch = "x86_64"))]
             _ => crate::activations::softmax(row),
         }
     }
+}
+
+/// Whether this CPU has AVX2 and FMA (what every `avx2` path needs).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 fn names(kernels: &[Kernel]) -> String {

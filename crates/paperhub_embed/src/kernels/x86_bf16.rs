@@ -54,8 +54,8 @@ pub(crate) struct Panels {
 }
 
 /// Round-to-nearest-even bf16 bits of `value`, as `vcvtneps2bf16` rounds.
-fn bf16_bits(value: f32) -> u32 {
-    u32::from(half::bf16::from_f32(value).to_bits())
+fn bf16_bits(value: f32) -> u16 {
+    half::bf16::from_f32(value).to_bits()
 }
 
 impl Panels {
@@ -63,7 +63,7 @@ impl Panels {
     pub(super) fn pack(w: &[f32], inputs: usize, outputs: usize) -> Self {
         Self {
             data: super::pair_panels(inputs, outputs, NR, |k, col| {
-                half::bf16::from_f32(w[k * outputs + col]).to_bits()
+                bf16_bits(w[k * outputs + col])
             }),
             inputs,
             outputs,
@@ -138,8 +138,8 @@ unsafe fn round_rows(x: &[f32], k: usize, pairs: usize, a: &mut [u32]) {
         }
         let done = row.len() - chunks.remainder().len();
         for (p, slot) in dst.iter_mut().enumerate().skip(done / 2) {
-            let lo = row.get(2 * p).map_or(0, |&v| bf16_bits(v));
-            let hi = row.get(2 * p + 1).map_or(0, |&v| bf16_bits(v));
+            let lo = row.get(2 * p).map_or(0, |&v| u32::from(bf16_bits(v)));
+            let hi = row.get(2 * p + 1).map_or(0, |&v| u32::from(bf16_bits(v)));
             *slot = lo | (hi << 16);
         }
     }

@@ -46,7 +46,7 @@ const QMAX: f32 = 2047.0;
 
 /// Whether this CPU has AVX2 and FMA.
 pub(super) fn is_supported() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    super::has_avx2_fma()
 }
 
 /// A weight quantised per column into int16 pair panels.
@@ -92,22 +92,11 @@ fn scales_for(largest: f32) -> (f32, f32) {
     }
 }
 
-/// The largest magnitude in `values` (eight running maxima, so the loop
-/// vectorises; NaN is ignored).
-#[inline]
+/// The largest magnitude in `values` (in lanes, so the loop vectorises;
+/// NaN is ignored).
+#[inline(always)]
 fn largest_magnitude(values: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(0.0f32, |m, v| m.max(v.abs()));
-    for chunk in chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane = lane.max(v.abs());
-        }
-    }
-    lanes.iter().fold(tail, |m, &v| m.max(v))
+    crate::activations::reduce(values, 0.0, |m, v| m.max(v.abs()))
 }
 
 impl Panels {

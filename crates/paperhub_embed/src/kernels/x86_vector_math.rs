@@ -11,60 +11,33 @@
     reason = "calling #[target_feature] functions after the CPU features were detected"
 )]
 
-use crate::activations;
-
-/// Whether this CPU has AVX2 and FMA.
-fn has_avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
 /// Whether this CPU has AVX-512F (and AVX2 with FMA).
 fn has_avx512() -> bool {
-    has_avx2() && std::arch::is_x86_feature_detected!("avx512f")
+    super::has_avx2_fma() && std::arch::is_x86_feature_detected!("avx512f")
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(values: &mut [f32]) {
-    activations::gelu(values);
+fn with_avx2(f: impl FnOnce()) {
+    f();
 }
 
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn gelu_avx512(values: &mut [f32]) {
-    activations::gelu(values);
+fn with_avx512(f: impl FnOnce()) {
+    f();
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn softmax_avx2(row: &mut [f32]) {
-    activations::softmax(row);
-}
-
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn softmax_avx512(row: &mut [f32]) {
-    activations::softmax(row);
-}
-
-/// GELU in place, as wide as `avx512` (else AVX2) allows on this CPU.
-pub(super) fn gelu(values: &mut [f32], avx512: bool) {
+/// Runs `f` compiled for AVX-512 when `avx512` asks and the CPU has it,
+/// else for AVX2 when it has that, else as it is. `f` must be an
+/// `#[inline(always)]` closure over `#[inline(always)]` code, so that it is
+/// compiled inside the wide function.
+pub(super) fn widened(avx512: bool, f: impl FnOnce()) {
     if avx512 && has_avx512() {
         // SAFETY: the CPU has AVX-512F, AVX2 and FMA (detected just above).
-        unsafe { gelu_avx512(values) }
-    } else if has_avx2() {
+        unsafe { with_avx512(f) }
+    } else if super::has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (detected just above).
-        unsafe { gelu_avx2(values) }
+        unsafe { with_avx2(f) }
     } else {
-        activations::gelu(values);
-    }
-}
-
-/// Softmax of one row, as wide as `avx512` (else AVX2) allows on this CPU.
-pub(super) fn softmax(row: &mut [f32], avx512: bool) {
-    if avx512 && has_avx512() {
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (detected just above).
-        unsafe { softmax_avx512(row) }
-    } else if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA (detected just above).
-        unsafe { softmax_avx2(row) }
-    } else {
-        activations::softmax(row);
+        f();
     }
 }
