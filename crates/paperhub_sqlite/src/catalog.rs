@@ -10,6 +10,7 @@
 //! instead.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use paperhub_domain::{ArxivId, MergeOutcome, Paper};
@@ -44,7 +45,7 @@ impl SqliteStore {
     ) -> Result<UpsertCounts, DbError> {
         let now = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let counts = upsert_in(&tx, papers, &now)?;
+        let counts = upsert_in(&tx, papers, &now, self.importing())?;
         also(&tx, &now)?;
         tx.commit()?;
         Ok(counts)
@@ -434,6 +435,7 @@ impl CatalogStore for SqliteStore {
                 "INSERT INTO import_runs (source, started_at, status) VALUES (?1, ?2, 'running')",
                 params![source, ts(Some(now))],
             )?;
+            self.open_runs.fetch_add(1, Ordering::SeqCst);
             Ok(ImportRunId(conn.last_insert_rowid()))
         })
     }
@@ -447,6 +449,17 @@ impl CatalogStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.write(|conn| {
+            // The last open run writes what the runs deferred; the run is
+            // closed even if that fails (the next open tries again).
+            let last = self
+                .open_runs
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok_and(|n| n == 1);
+            let flushed = if last {
+                crate::authors::flush_backlog(conn).map(|_| ())
+            } else {
+                Ok(())
+            };
             conn.execute(
                 "UPDATE import_runs SET finished_at = ?2, status = ?3, new = ?4, updated = ?5, \
                  unchanged = ?6, skipped = ?7 WHERE id = ?1",
@@ -460,7 +473,7 @@ impl CatalogStore for SqliteStore {
                     skipped
                 ],
             )?;
-            Ok(())
+            flushed
         })
     }
 
@@ -478,8 +491,15 @@ impl CatalogStore for SqliteStore {
 }
 
 /// Merges `papers` inside an open write transaction, giving every row it
-/// writes the next change number.
-fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCounts, DbError> {
+/// writes the next change number. With `defer_index` (an import run is
+/// open) new papers are queued for the author and title index instead of
+/// indexed now; see [`crate::authors::flush_backlog`].
+fn upsert_in(
+    tx: &Connection,
+    papers: &[Paper],
+    now: &str,
+    defer_index: bool,
+) -> Result<UpsertCounts, DbError> {
     let mut counts = UpsertCounts::default();
     // Read once and written back once: the caller holds the write lock.
     let first: i64 = tx
@@ -490,7 +510,11 @@ fn upsert_in(tx: &Connection, papers: &[Paper], now: &str) -> Result<UpsertCount
         // Bulk imports are mostly new papers: try the insert first and
         // only read the stored row when the id is already there.
         if write_paper(tx, Write::InsertIfAbsent, incoming, now, last + 1)? {
-            crate::authors::index_paper(tx, incoming, false)?;
+            if defer_index {
+                crate::authors::defer_index(tx, incoming)?;
+            } else {
+                crate::authors::index_paper(tx, incoming, false)?;
+            }
             last += 1;
             counts.new += 1;
             continue;

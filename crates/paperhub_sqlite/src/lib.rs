@@ -36,6 +36,7 @@ mod subscriptions;
 pub mod testing;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -68,6 +69,9 @@ const OPEN_RETRIES: u64 = 60;
 /// full checkpoint, which bounds the WAL at about this size plus a batch.
 const WAL_LIMIT: u64 = 1 << 30;
 
+/// The writer's page cache, in SQLite's units (negative: KiB).
+pub(crate) const WRITER_CACHE_SIZE: i64 = -32768;
+
 /// The store in one SQLite file; see the crate docs.
 pub struct SqliteStore {
     path: PathBuf,
@@ -76,6 +80,10 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// See [`WAL_LIMIT`] (smaller in tests).
     wal_limit: u64,
+    /// Import runs begun through this store and not finished: while any
+    /// is open, new papers' index rows are deferred
+    /// ([`authors::flush_backlog`]).
+    open_runs: AtomicUsize,
 }
 
 /// Turns a SQLite error met while opening `path` into an [`OpenError`].
@@ -102,15 +110,16 @@ impl SqliteStore {
         // answers "busy" at once, without its busy handler, when another
         // process is opening the same file: try again for a while.
         let mut attempt: u64 = 0;
-        while let Err(err) = conn.execute_batch(
+        let setup = format!(
             "PRAGMA page_size = 16384;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -32768;
-             PRAGMA wal_autocheckpoint = 0;",
-        ) {
+             PRAGMA cache_size = {WRITER_CACHE_SIZE};
+             PRAGMA wal_autocheckpoint = 0;"
+        );
+        while let Err(err) = conn.execute_batch(&setup) {
             if attempt >= OPEN_RETRIES || err.sqlite_error_code() != Some(ErrorCode::DatabaseBusy) {
                 return Err(open_err(path)(err));
             }
@@ -118,6 +127,18 @@ impl SqliteStore {
             std::thread::sleep(Duration::from_millis(5 * attempt));
         }
         migrations::migrate(&mut conn)?;
+        authors::register_functions(&conn).map_err(open_err(path))?;
+        // What an import that stopped halfway deferred.
+        match authors::flush_backlog(&mut conn) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("indexed {n} papers an unfinished import left unindexed"),
+            Err(e) => {
+                return Err(OpenError::Connect {
+                    target: path.display().to_string(),
+                    source: Box::new(e),
+                });
+            }
+        }
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(SqliteStore {
             path: path.to_owned(),
@@ -125,7 +146,13 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             checkpointer,
             wal_limit: WAL_LIMIT,
+            open_runs: AtomicUsize::new(0),
         })
+    }
+
+    /// Whether an import run begun here is open.
+    pub(crate) fn importing(&self) -> bool {
+        self.open_runs.load(Ordering::SeqCst) > 0
     }
 
     /// The database file.

@@ -177,11 +177,18 @@ pub trait CatalogStore: Send + Sync {
 
     /// Records the start of an import of `source`.
     ///
+    /// Until the run finishes, a backend may defer the derived author and
+    /// title index rows of the papers it stores (author pages and title
+    /// matching then miss them) and write them all at once, in key order,
+    /// when the run finishes: one random-order insert per author was what
+    /// made a full-size import slow (issue 18).
+    ///
     /// # Errors
     /// A storage error.
     fn begin_import_run(&self, source: &str, now: DateTime<Utc>) -> StoreResult<ImportRunId>;
 
-    /// Records the end of an import run with its final counts.
+    /// Records the end of an import run with its final counts, first
+    /// writing any index rows the run deferred.
     ///
     /// # Errors
     /// A storage error.

@@ -32,6 +32,61 @@ fn ids(found: &AuthorPapers) -> Vec<String> {
     found.ids.iter().map(|i| i.base().to_owned()).collect()
 }
 
+/// Papers stored during an import run (which a backend may index only
+/// when the run ends) are on their authors' pages and found by title once
+/// the run has finished, on every node; so is a later version of one of
+/// them that the same run replaced.
+pub fn authors_index_is_complete_when_an_import_run_finishes(h: &dyn Harness) {
+    let s = h.store();
+    s.upsert_papers(
+        &[by("2511.00009", "2025-11-10", 1, &["Ada Lovelace"])],
+        now(),
+    )
+    .unwrap();
+    let run = s.begin_import_run("snapshot.json", now()).unwrap();
+    let mut counts = s
+        .upsert_papers(
+            &[
+                by(
+                    "2511.00001",
+                    "2025-11-19",
+                    1,
+                    &["Ada Lovelace", "Alan Turing"],
+                ),
+                by("2511.00002", "2025-11-20", 1, &["Grace Hopper"]),
+            ],
+            now(),
+        )
+        .unwrap();
+    counts += s
+        .upsert_papers(
+            &[by("2511.00002", "2025-11-20", 2, &["Ada Lovelace"])],
+            now(),
+        )
+        .unwrap();
+    s.finish_import_run(run, counts, 0, crate::ImportStatus::Completed, now())
+        .unwrap();
+    for node in [s, h.second_node()] {
+        assert_eq!(
+            ids(&node.author_papers("ada lovelace", 0, 10, false).unwrap()),
+            ["2511.00002", "2511.00001", "2511.00009"]
+        );
+        assert_eq!(
+            ids(&node.author_papers("alan turing", 0, 10, false).unwrap()),
+            ["2511.00001"]
+        );
+        assert_eq!(
+            node.author_papers("grace hopper", 0, 10, false).unwrap(),
+            AuthorPapers::default(),
+            "version 2 dropped her"
+        );
+        let key = paperhub_domain::bib::title_key("Paper 2511.00002");
+        let found = node.papers_by_title(std::slice::from_ref(&key)).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].1.base(), "2511.00002");
+    }
+}
+
 /// An author's papers, newest first and paged, under any spelling of the
 /// name; a new version that drops an author drops the paper from their
 /// page; a name listed twice counts once.

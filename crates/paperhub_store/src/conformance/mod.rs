@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             accounts_api_tokens_expire_and_are_revocable,
             accounts_set_admin,
             authors_index_follows_every_write,
+            authors_index_is_complete_when_an_import_run_finishes,
             authors_follows_are_unique_and_bounded,
             authors_digest_links_to_an_account,
             community_votes_are_idempotent_and_counted,
