@@ -18,9 +18,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use chrono::NaiveDate;
 use paperhub_domain::Paper;
 use paperhub_search::{IndexDoc, LexicalIndex};
-use paperhub_store::{CatalogStore, ChangePosition};
+use paperhub_store::{CatalogStore, ChangePosition, ChangedDay};
 use serde::{Deserialize, Serialize};
 
 use crate::data_dir::DataDir;
@@ -128,14 +129,73 @@ pub fn update_lexical(
 
 /// Papers embedded and committed together; a kill loses at most one batch
 /// of work (about half a minute on two cores).
-const VECTOR_BATCH: u32 = 512;
+const VECTOR_BATCH: usize = 512;
 
-/// Embeds every paper changed since the vector index's last commit, as
-/// `"title. abstract"`, and commits after each batch with the change
-/// position as payload, so a killed run resumes where it stopped.
+/// Changed papers listed per store call while planning a vector run.
+const LIST_PAGE: u32 = 50_000;
+
+/// Bounds on one vector run (`paperhub index --since/--limit`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VectorRun {
+    /// Only papers announced (else submitted) on or after this day.
+    pub since: Option<NaiveDate>,
+    /// At most this many papers.
+    pub limit: Option<u64>,
+}
+
+/// How far the vectors reach while a backfill is unfinished: the vector
+/// index's commit payload carries it, and search pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backfill {
+    /// Papers still without a current vector.
+    pub waiting: u64,
+    /// The oldest day embedded so far, newest first: papers from this day
+    /// on have vectors, older ones are matched by keywords only.
+    pub covered_from: Option<NaiveDate>,
+}
+
+/// The vector index's payload: the lexical one's plus the backfill.
+#[derive(Debug, Serialize, Deserialize)]
+struct VectorPayload {
+    change_seq: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backfill: Option<Backfill>,
+}
+
+/// The unfinished backfill a vector index's payload records, if any.
+pub fn backfill_of(payload: Option<&str>) -> Option<Backfill> {
+    serde_json::from_str::<VectorPayload>(payload?)
+        .ok()?
+        .backfill
+}
+
+/// What [`update_vectors`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorReport {
+    /// Papers embedded by this run.
+    pub embedded: u64,
+    /// Papers that needed a vector when the run started.
+    pub waiting: u64,
+    /// Where the unfinished backfill stands (`None`: every paper has a
+    /// current vector).
+    pub backfill: Option<Backfill>,
+}
+
+/// Embeds the papers that lack a current vector, newest first, as
+/// `"title. abstract"`.
+///
+/// The payload's change position is a watermark: every paper changed at or
+/// before it has a current vector. A run lists the papers changed after it
+/// (ids, positions and days only), drops those whose vector already
+/// embeds that change (each row records the change it embeds: a killed
+/// run, a bounded run or `paperhub vectors import` did them), and embeds
+/// the rest newest day first, committing every [`VECTOR_BATCH`] papers. So
+/// a hub that imported years of papers has the last months searchable by
+/// meaning within minutes, and a killed or bounded run loses nothing. The
+/// watermark moves up only when nothing is left below the head.
 ///
 /// `progress` is called after each commit with (papers embedded this run,
-/// papers that were waiting when the run started).
+/// papers this run will embed).
 ///
 /// # Errors
 /// The catalog or the index cannot be read or written, or the tokenizer fails.
@@ -144,9 +204,10 @@ pub fn update_vectors(
     vectors: &mut paperhub_search::VectorIndex,
     embedder: &paperhub_embed::Embedder,
     threads: usize,
+    run: VectorRun,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<u64> {
-    let mut position = match decode_position(vectors.payload()) {
+) -> Result<VectorReport> {
+    let watermark = match decode_position(vectors.payload()) {
         Resume::After(at) => Some(at),
         Resume::Start => None,
         Resume::Legacy(modified_at, row) => {
@@ -160,34 +221,97 @@ pub fn update_vectors(
             Some(at)
         }
     };
-    let waiting = store
-        .count_papers()
-        .context("counting papers")?
-        .saturating_sub(vectors.len() as u64);
-    let mut done = 0u64;
-    loop {
-        let page = store
-            .changed_papers(position, VECTOR_BATCH)
-            .context("reading changed papers from the catalog")?;
-        let Some(&(last, _)) = page.last() else { break };
-        let texts: Vec<String> = page
+    let (mut pending, head) = stale_papers(store, vectors, watermark)?;
+    let waiting = pending.len() as u64;
+    // Newest day first; papers without a day last.
+    pending.sort_unstable_by(|a, b| b.day.cmp(&a.day).then_with(|| b.id.cmp(&a.id)));
+    let chosen: Vec<ChangedDay> = pending
+        .into_iter()
+        .filter(|c| {
+            run.since
+                .is_none_or(|since| c.day.is_some_and(|d| d >= since))
+        })
+        .take(usize::try_from(run.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX))
+        .collect();
+    let total = chosen.len() as u64;
+    let mut embedded = 0u64;
+    let mut covered_from = backfill_of(vectors.payload()).and_then(|b| b.covered_from);
+    let keep = watermark.map_or(0, |p| p.0);
+    for batch in chosen.chunks(VECTOR_BATCH) {
+        let mut papers = Vec::with_capacity(batch.len());
+        for c in batch {
+            // Gone meanwhile (no store deletes papers today): skip it.
+            if let Some(paper) = store
+                .paper(&c.id)
+                .with_context(|| format!("reading paper {}", c.id))?
+            {
+                papers.push((c, paper));
+            }
+        }
+        let texts: Vec<String> = papers
             .iter()
             .map(|(_, p)| paperhub_embed::paper_text(&p.title, &p.abstract_text))
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embedded = embedder.embed(&refs, threads)?;
-        for ((_, paper), vector) in page
-            .iter()
-            .zip(embedded.chunks_exact(embedder.dimensions()))
-        {
-            vectors.upsert(&paper.id.to_string(), vector)?;
+        let rows = embedder.embed(&refs, threads)?;
+        for ((c, _), vector) in papers.iter().zip(rows.chunks_exact(embedder.dimensions())) {
+            vectors.upsert(&c.id.to_string(), vector, c.position.0)?;
         }
-        done += page.len() as u64;
-        vectors.commit(Some(&encode_position(last)?))?;
-        position = Some(last);
-        progress(done, waiting.max(done));
+        embedded += batch.len() as u64;
+        if let Some(day) = batch.last().and_then(|c| c.day) {
+            covered_from = Some(covered_from.map_or(day, |d| d.min(day)));
+        }
+        let payload = VectorPayload {
+            change_seq: keep,
+            backfill: Some(Backfill {
+                waiting: waiting - embedded,
+                covered_from,
+            }),
+        };
+        vectors.commit(Some(&serde_json::to_string(&payload)?))?;
+        progress(embedded, total);
     }
-    Ok(done)
+    let backfill = if embedded == waiting {
+        // Nothing is left below the head: the watermark moves up to it.
+        let payload = VectorPayload {
+            change_seq: head.map_or(keep, |h| h.0),
+            backfill: None,
+        };
+        vectors.commit(Some(&serde_json::to_string(&payload)?))?;
+        None
+    } else {
+        backfill_of(vectors.payload())
+    };
+    vectors.save_graph()?;
+    Ok(VectorReport {
+        embedded,
+        waiting,
+        backfill,
+    })
+}
+
+/// The papers changed after `watermark` whose vector does not embed their
+/// latest change, and the newest change position seen.
+fn stale_papers(
+    store: &dyn CatalogStore,
+    vectors: &paperhub_search::VectorIndex,
+    watermark: Option<ChangePosition>,
+) -> Result<(Vec<ChangedDay>, Option<ChangePosition>)> {
+    let mut stale = Vec::new();
+    let mut cursor = watermark;
+    loop {
+        let page = store
+            .changed_paper_days(cursor, LIST_PAGE)
+            .context("listing changed papers in the catalog")?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.position);
+        stale.extend(page.into_iter().filter(|c| {
+            vectors
+                .seq(&c.id.to_string())
+                .is_none_or(|seq| seq < c.position.0)
+        }));
+    }
+    Ok((stale, cursor))
 }
 
 #[cfg(test)]

@@ -74,6 +74,8 @@ pub struct Dense {
     pub vectors: VectorIndex,
     /// Recent query vectors.
     pub queries: QueryVectors,
+    /// How far an unfinished backfill reaches (`None`: every paper).
+    pub coverage: Option<indexing::Backfill>,
 }
 
 impl Dense {
@@ -164,8 +166,9 @@ impl Retriever {
                         embedder.dimensions(),
                         &model_key(&embedder),
                     )?;
-                    (!vectors.is_empty()).then_some(Dense {
+                    (!vectors.is_empty()).then(|| Dense {
                         embedder,
+                        coverage: indexing::backfill_of(vectors.payload()),
                         vectors,
                         queries: QueryVectors::new(config.embedding.query_cache),
                     })
@@ -190,6 +193,7 @@ impl Retriever {
     /// An index cannot be read or the tokenizer fails.
     pub fn search(&self, request: &SearchRequest, mode: Mode) -> Result<Answer> {
         let (mode, note) = self.effective_mode(request, mode);
+        let note = note.or_else(|| self.coverage_note(mode));
         if mode == Mode::Lexical {
             return Ok(Answer {
                 hits: self.lexical.search(request)?,
@@ -208,6 +212,25 @@ impl Retriever {
             hits: self.lexical.hits_for(&page, request)?,
             mode,
             note,
+        })
+    }
+
+    /// Which papers a semantic or hybrid search can match by meaning,
+    /// while a newest-first backfill is unfinished.
+    fn coverage_note(&self, mode: Mode) -> Option<String> {
+        if mode == Mode::Lexical {
+            return None;
+        }
+        let backfill = self.dense.as_ref()?.coverage.as_ref()?;
+        Some(match backfill.covered_from {
+            Some(day) => format!(
+                "meaning is matched for papers from {day} on; {} older papers are not embedded yet and are matched by keywords only",
+                backfill.waiting
+            ),
+            None => format!(
+                "{} papers are not embedded yet and are matched by keywords only",
+                backfill.waiting
+            ),
         })
     }
 

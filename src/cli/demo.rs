@@ -99,7 +99,15 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
     }
     drop(store);
     if !args.no_serve {
-        search::run_index(data_dir, config, &search::IndexArgs { lexical_only: true })?;
+        search::run_index(
+            data_dir,
+            config,
+            &search::IndexArgs {
+                lexical_only: true,
+                since: None,
+                limit: None,
+            },
+        )?;
         if !args.lexical_only {
             let dir = crate::models::ensure(&config.embedding, data_dir)?;
             println!("Embedding model: {}", dir.display());
@@ -133,6 +141,8 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
         config,
         &search::IndexArgs {
             lexical_only: args.lexical_only,
+            since: None,
+            limit: None,
         },
     )?;
     println!("\nSample search: paperhub search \"{DEMO_QUERY}\" --limit 5");

@@ -29,6 +29,12 @@ pub struct IndexArgs {
     /// Only the BM25 index: no model fetch, no embeddings.
     #[arg(long)]
     pub lexical_only: bool,
+    /// Embed only papers announced (else submitted) on or after this day.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Embed at most this many papers (newest first) in this run.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
 }
 
 /// Arguments of `paperhub search`.
@@ -153,11 +159,15 @@ pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Resul
     let mut vectors = open_vectors(data_dir, &embedder)?;
     let started = std::time::Instant::now();
     let bar = crate::progress::progress_bar(0, "{pos}/{len} papers embedded, {per_sec}, ETA {eta}");
-    let done = indexing::update_vectors(
+    let report = indexing::update_vectors(
         store.as_ref(),
         &mut vectors,
         &embedder,
         config.embedding.threads,
+        indexing::VectorRun {
+            since: args.since,
+            limit: args.limit,
+        },
         &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
@@ -165,11 +175,24 @@ pub fn run_index(data_dir: &DataDir, config: &Config, args: &IndexArgs) -> Resul
     )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "Vector index up to date: {done} papers embedded in {secs:.1} s ({:.1}/s), {} vectors in total.",
-        done as f64 / secs.max(1e-9),
-        vectors.len()
-    );
+    let done = report.embedded;
+    let rate = done as f64 / secs.max(1e-9);
+    match &report.backfill {
+        None => println!(
+            "Vector index up to date: {done} papers embedded in {secs:.1} s ({rate:.1}/s), {} vectors in total.",
+            vectors.len()
+        ),
+        Some(backfill) => println!(
+            "Vector index: {done} papers embedded in {secs:.1} s ({rate:.1}/s), {} vectors in total; \
+             {} papers still wait (newest first: hybrid search covers papers from {} on). \
+             Run `paperhub index` again to go on.",
+            vectors.len(),
+            backfill.waiting,
+            backfill
+                .covered_from
+                .map_or_else(|| "no day yet".to_owned(), |d| d.to_string())
+        ),
+    }
     Ok(Outcome::Success)
 }
 
@@ -592,11 +615,12 @@ fn beir_retriever(
                     .iter()
                     .zip(embedded.chunks_exact(embedder.dimensions()))
                 {
-                    vectors.upsert(&doc.id, vector)?;
+                    vectors.upsert(&doc.id, vector, 0)?;
                 }
                 vectors.commit(None)?;
                 bar.inc(chunk.len() as u64);
             }
+            vectors.save_graph()?;
             bar.finish_and_clear();
             eprintln!(
                 "embedded {} documents into {}",
@@ -608,6 +632,7 @@ fn beir_retriever(
             embedder,
             vectors,
             queries: QueryVectors::new(config.embedding.query_cache),
+            coverage: None,
         })
     };
     Ok(Retriever {

@@ -21,6 +21,10 @@ use crate::data_dir::DataDir;
 use crate::indexing;
 use crate::retrieval::Retriever;
 
+/// Papers embedded before the first swap; each later round is twice the
+/// one before.
+const FIRST_ROUND: u64 = 2_000;
+
 /// Progress of a vector build, for the search page's notice.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -203,40 +207,67 @@ impl Searcher {
         };
         let embedder = crate::models::load(&config.embedding, &dir)?;
         let mut vectors = crate::retrieval::open_vectors(data_dir, &embedder)?;
+        // Rounds that double in size, newest papers first, each followed by
+        // a swap: search turns hybrid for the newest papers within the first
+        // round instead of after the whole backfill (days at full arXiv
+        // size), and a swap's reload stays small beside the round before it.
         let waiting = paperhub_store::CatalogStore::count_papers(store.as_ref())?
             .saturating_sub(vectors.len() as u64);
-        if waiting == 0 {
-            return Ok(());
-        }
-        self.progress.building.store(true, Ordering::Relaxed);
         self.progress.done.store(0, Ordering::Relaxed);
         self.progress.total.store(waiting, Ordering::Relaxed);
-        let bar = progress_bar.then(|| crate::progress::progress_bar(waiting, "embedding"));
-        let result = indexing::update_vectors(
-            store.as_ref(),
-            &mut vectors,
-            &embedder,
-            config.embedding.threads,
-            &mut |done, total| {
-                self.progress.done.store(done, Ordering::Relaxed);
-                self.progress.total.store(total, Ordering::Relaxed);
-                if let Some(bar) = &bar {
-                    bar.set_length(total);
-                    bar.set_position(done);
+        let bar = (progress_bar && waiting > 0)
+            .then(|| crate::progress::progress_bar(waiting, "embedding"));
+        let mut round = FIRST_ROUND;
+        let mut embedded = 0u64;
+        loop {
+            let result = indexing::update_vectors(
+                store.as_ref(),
+                &mut vectors,
+                &embedder,
+                config.embedding.threads,
+                indexing::VectorRun {
+                    since: None,
+                    limit: Some(round),
+                },
+                &mut |done, _| {
+                    self.progress.building.store(true, Ordering::Relaxed);
+                    self.progress.done.store(embedded + done, Ordering::Relaxed);
+                    if let Some(bar) = &bar {
+                        bar.set_position(embedded + done);
+                    }
+                },
+            );
+            let report = match result {
+                Ok(report) => report,
+                Err(e) => {
+                    self.progress.building.store(false, Ordering::Relaxed);
+                    return Err(e);
                 }
-            },
-        );
+            };
+            if embedded == 0 {
+                self.progress.total.store(report.waiting, Ordering::Relaxed);
+                if let Some(bar) = &bar {
+                    bar.set_length(report.waiting);
+                }
+            }
+            embedded += report.embedded;
+            if report.embedded > 0 {
+                self.swap(data_dir, config)?;
+            }
+            if report.backfill.is_none() || report.embedded == 0 {
+                break;
+            }
+            round = round.saturating_mul(2);
+        }
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
         self.progress.building.store(false, Ordering::Relaxed);
-        let embedded = result?;
-        drop(vectors);
         tracing::info!("embedded {embedded} new or changed papers");
-        if progress_bar {
+        if progress_bar && embedded > 0 {
             eprintln!("Semantic index ready: {embedded} papers embedded; search is hybrid now.");
         }
-        self.swap(data_dir, config)
+        Ok(())
     }
 
     fn swap(&self, data_dir: &DataDir, config: &Config) -> Result<()> {

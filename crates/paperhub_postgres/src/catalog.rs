@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use paperhub_domain::{ArxivId, MergeOutcome, Paper};
 use paperhub_store::{
-    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
-    StoreResult, UpsertCounts,
+    CatalogStats, CatalogStore, ChangePosition, ChangedDay, HarvestState, ImportRun, ImportRunId,
+    ImportStatus, StoreResult, UpsertCounts,
 };
 use postgres::Transaction;
 
@@ -403,6 +403,31 @@ impl CatalogStore for PgStore {
             )?
             .iter()
             .map(|row| Ok((ChangePosition(row.try_get(20)?), paper_from_row(row, 0)?)))
+            .collect()
+        })
+    }
+
+    fn changed_paper_days(
+        &self,
+        after: Option<ChangePosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChangedDay>> {
+        let after = after.map_or(0, |p| p.0);
+        self.read(|c| {
+            c.query(
+                "SELECT change_seq, arxiv_id, coalesce(announced, submitted::date) \
+                 FROM papers WHERE change_seq > $1 ORDER BY change_seq LIMIT $2",
+                &[&after, &i64::from(limit)],
+            )?
+            .iter()
+            .map(|row| {
+                let id: String = row.try_get(1)?;
+                Ok(ChangedDay {
+                    position: ChangePosition(row.try_get(0)?),
+                    id: id.parse().map_err(|e| DbError::corrupt_paper(&id, e))?,
+                    day: row.try_get(2)?,
+                })
+            })
             .collect()
         })
     }

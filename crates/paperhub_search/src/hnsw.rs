@@ -151,8 +151,42 @@ pub struct Hnsw {
     max_layer: usize,
 }
 
-/// Similarity of two rows, or of the query and a row.
+/// Similarity of the query and a row.
 pub(crate) type Similarity<'a> = &'a dyn Fn(u32) -> f32;
+
+/// Similarity of two rows; shared by the threads of a batch insert.
+pub type Between<'a> = dyn Fn(u32, u32) -> f32 + Sync + 'a;
+
+/// A batch of [`Hnsw::insert_many`] is the graph's size over this...
+const BATCH_DIVISOR: usize = 64;
+/// ...and at most this many rows.
+const MAX_BATCH: usize = 1024;
+
+/// `f` over `items` on up to `threads` scoped threads, in order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(part) => part,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
 
 impl Hnsw {
     /// An empty graph.
@@ -193,14 +227,62 @@ impl Hnsw {
 
     /// Adds the next row (rows are added in order 0, 1, 2, ...).
     /// `between(a, b)` is the similarity of two rows.
-    pub fn insert(&mut self, between: &dyn Fn(u32, u32) -> f32) {
+    pub fn insert(&mut self, between: &Between<'_>) {
         let row = self.links.len() as u32;
+        let plan = self.plan(row, between);
+        self.attach(row, plan, &mut |graph, node, layer| {
+            graph.links[node as usize][layer] = graph.pruned(node, layer, between);
+        });
+    }
+
+    /// Adds rows `self.len()..rows`, in order, planning each batch's links
+    /// on up to `threads` threads.
+    ///
+    /// A batch's rows are linked against the graph as it stood before the
+    /// batch (they do not see each other); then their back-links are added
+    /// and the neighbour lists that overflowed are pruned, again in
+    /// parallel. A batch is at most 1/64 of the graph (and 1,024 rows), so a
+    /// row can miss a batch-mate as a neighbour with a probability of at
+    /// most 1/64; below 128 rows the graph grows one row at a time, as
+    /// [`Self::insert`] does. Batches depend only on the row count, never on
+    /// `threads`: the same rows give the same graph on any machine.
+    pub fn insert_many(&mut self, rows: usize, between: &Between<'_>, threads: usize) {
+        while self.links.len() < rows {
+            let start = self.links.len();
+            let batch = (start / BATCH_DIVISOR)
+                .clamp(1, MAX_BATCH)
+                .min(rows - start);
+            if batch == 1 {
+                self.insert(between);
+                continue;
+            }
+            let plans = parallel_map(
+                &(start..start + batch).collect::<Vec<_>>(),
+                threads,
+                |&row| self.plan(row as u32, between),
+            );
+            let mut overflowed = Vec::new();
+            for (i, plan) in plans.into_iter().enumerate() {
+                self.attach((start + i) as u32, plan, &mut |_, node, layer| {
+                    overflowed.push((node, layer));
+                });
+            }
+            let pruned = parallel_map(&overflowed, threads, |&(node, layer)| {
+                self.pruned(node, layer, between)
+            });
+            for ((node, layer), kept) in overflowed.into_iter().zip(pruned) {
+                self.links[node as usize][layer] = kept;
+            }
+        }
+    }
+
+    /// The links `row` gets on each of its layers, chosen against the graph
+    /// as it stands (which `row` is not part of yet).
+    fn plan(&self, row: u32, between: &Between<'_>) -> Vec<Vec<u32>> {
         let layer = self.layer_of(row);
-        self.links.push(vec![Vec::new(); layer + 1]);
+        let mut plan = vec![Vec::new(); layer + 1];
         let Some(mut entry) = self.entry else {
-            self.entry = Some(row);
-            self.max_layer = layer;
-            return;
+            return plan;
         };
         let to_new = |other: u32| between(row, other);
         for l in (layer + 1..=self.max_layer).rev() {
@@ -209,42 +291,59 @@ impl Hnsw {
         let mut entries = vec![entry];
         for l in (0..=layer.min(self.max_layer)).rev() {
             let candidates = self.search_layer(&to_new, &entries, self.params.ef_construction, l);
-            let chosen = self.select(&candidates, self.params.m, between);
-            for &Scored(_, neighbour) in &chosen {
-                self.links[row as usize][l].push(neighbour);
-                self.links[neighbour as usize][l].push(row);
-                if self.links[neighbour as usize][l].len() > self.max_links(l) {
-                    self.prune(neighbour, l, between);
-                }
-            }
+            plan[l] = self
+                .select(&candidates, self.params.m, between)
+                .iter()
+                .map(|s| s.1)
+                .collect();
             entries = candidates.iter().map(|s| s.1).collect();
         }
-        if layer > self.max_layer {
+        plan
+    }
+
+    /// Adds `row` with its planned links and the links back to it; calls
+    /// `overflow` for each neighbour list that just grew past its limit.
+    fn attach(
+        &mut self,
+        row: u32,
+        plan: Vec<Vec<u32>>,
+        overflow: &mut dyn FnMut(&mut Self, u32, usize),
+    ) {
+        debug_assert_eq!(row as usize, self.links.len());
+        let layer = plan.len() - 1;
+        for (l, neighbours) in plan.iter().enumerate() {
+            for &n in neighbours {
+                self.links[n as usize][l].push(row);
+                if self.links[n as usize][l].len() == self.max_links(l) + 1 {
+                    overflow(self, n, l);
+                }
+            }
+        }
+        self.links.push(plan);
+        if self.entry.is_none() || layer > self.max_layer {
             self.max_layer = layer;
             self.entry = Some(row);
         }
     }
 
-    fn prune(&mut self, node: u32, layer: usize, between: &dyn Fn(u32, u32) -> f32) {
+    /// `node`'s links on `layer` cut back to the limit by [`Self::select`].
+    fn pruned(&self, node: u32, layer: usize, between: &Between<'_>) -> Vec<u32> {
         let mut scored: Vec<Scored> = self.links[node as usize][layer]
             .iter()
             .map(|&n| Scored(between(node, n), n))
             .collect();
         scored.sort_by(|a, b| b.cmp(a));
-        let kept = self.select(&scored, self.max_links(layer), between);
-        self.links[node as usize][layer] = kept.iter().map(|s| s.1).collect();
+        self.select(&scored, self.max_links(layer), between)
+            .iter()
+            .map(|s| s.1)
+            .collect()
     }
 
     /// The neighbour-selection heuristic: keep a candidate only if it is
     /// closer to the base than to every neighbour kept so far, which spreads
     /// links over directions; fill up with the nearest rejected ones.
     /// `candidates` is sorted best first.
-    fn select(
-        &self,
-        candidates: &[Scored],
-        limit: usize,
-        between: &dyn Fn(u32, u32) -> f32,
-    ) -> Vec<Scored> {
+    fn select(&self, candidates: &[Scored], limit: usize, between: &Between<'_>) -> Vec<Scored> {
         let mut kept: Vec<Scored> = Vec::with_capacity(limit);
         let mut rejected = Vec::new();
         for &candidate in candidates {

@@ -16,6 +16,7 @@ pub mod query;
 pub mod recommend;
 mod snippets;
 pub mod vector;
+pub mod vectors_file;
 
 pub use lexical::{Hit, IndexDoc, LexicalIndex, LexicalWriter, SearchRequest, SortOrder};
 pub use vector::{Strategy, VectorHit, VectorIndex};

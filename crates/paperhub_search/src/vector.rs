@@ -5,7 +5,12 @@
 //! On disk, in one directory:
 //! - `vectors.f32`: rows of `dims` little-endian f32, append-only;
 //! - `keys.txt`: the key (arXiv id) of each row, one per line, append-only;
-//! - `hnsw.bin`: the graph over the rows ([`crate::hnsw::Hnsw::to_bytes`]);
+//! - `seqs.i64`: per row, the catalog change number of the paper text it
+//!   embeds (little-endian i64, append-only; 0 for rows written before it
+//!   existed), so a backfill knows which papers are current;
+//! - `hnsw.bin`: the graph over the rows ([`crate::hnsw::Hnsw::to_bytes`]),
+//!   written when it has grown by 1% since the last write: a graph behind
+//!   the rows is caught up on open, one from elsewhere is rebuilt;
 //! - `meta.json`: dimensions, model fingerprint, committed row count and the
 //!   caller's payload (the catalog change position). Written last, by
 //!   rename, it is the commit point: rows beyond its count are leftovers of a
@@ -72,7 +77,15 @@ pub struct VectorIndex {
     /// `live[row]`: the row is its key's latest (a bitmap lookup instead of
     /// hashing the key for every row of an exact scan).
     live: Vec<bool>,
+    /// `seqs[row]`: see the module docs.
+    seqs: Vec<i64>,
     graph: Hnsw,
+    /// Committed rows whose change number changed since the commit.
+    rewritten_seqs: Vec<u32>,
+    /// Rows the graph in `hnsw.bin` covers.
+    graph_saved: usize,
+    /// Threads for graph building.
+    threads: usize,
 }
 
 fn io_error(path: &Path, err: &std::io::Error) -> SearchError {
@@ -117,7 +130,11 @@ impl VectorIndex {
             keys: Vec::new(),
             latest: HashMap::new(),
             live: Vec::new(),
+            seqs: Vec::new(),
+            rewritten_seqs: Vec::new(),
             graph: Hnsw::new(HnswParams::default()),
+            graph_saved: 0,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
             meta,
         };
         index.load_rows()?;
@@ -147,7 +164,6 @@ impl VectorIndex {
             .ok()
             .and_then(|_| rows.checked_mul(dims)?.checked_mul(4))
             .ok_or_else(|| corrupt(format!("meta.json promises an impossible {rows} rows")))?;
-        let bytes = read(&vectors_path)?;
         let key_bytes = read(&keys_path)?;
         // Whole lines only (a last line without its newline is a torn
         // append), read as bytes so the length cut below is exact.
@@ -164,15 +180,20 @@ impl VectorIndex {
             keys.push(key.to_owned());
             key_len += line.len();
         }
-        if bytes.len() < vector_len || keys.len() < rows {
+        let held = match std::fs::metadata(&vectors_path) {
+            Ok(m) => m.len(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(err) => return Err(io_error(&vectors_path, &err)),
+        };
+        if held < vector_len as u64 || keys.len() < rows {
             return Err(corrupt(format!(
                 "meta.json promises {rows} rows but the files hold fewer"
             )));
         }
-        self.vectors = bytes[..vector_len]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        // Read in pieces straight into the rows: a full-size index is
+        // gigabytes, and a byte copy beside them would double the peak.
+        self.vectors = read_f32s(&vectors_path, rows * dims)?;
+        self.seqs = read_seqs(&self.dir.join("seqs.i64"), rows)?;
         // Cut leftovers of a killed run so appends continue at `rows`.
         truncate(&vectors_path, vector_len as u64)?;
         truncate(&keys_path, key_len as u64)?;
@@ -183,25 +204,35 @@ impl VectorIndex {
             }
         }
         self.keys = keys;
-        // A graph that is missing, corrupt or from another commit is
-        // rebuilt from the vectors, which are the truth.
-        self.graph = match std::fs::read(self.dir.join("hnsw.bin")) {
-            Ok(bytes) => Hnsw::from_bytes(&bytes)
-                .ok()
-                .filter(|g| g.len() == rows)
-                .unwrap_or_else(|| self.rebuild_graph()),
-            Err(_) => self.rebuild_graph(),
-        };
+        // The vectors are the truth: a saved graph that is behind them
+        // (saved before the last commits) is caught up; one that is
+        // missing, corrupt or ahead of them (the rows were cut back) is
+        // built again.
+        let saved = std::fs::read(self.dir.join("hnsw.bin"))
+            .ok()
+            .and_then(|bytes| Hnsw::from_bytes(&bytes).ok())
+            .filter(|g| g.len() <= rows);
+        self.graph_saved = saved.as_ref().map_or(0, Hnsw::len);
+        self.graph = saved.unwrap_or_else(|| Hnsw::new(HnswParams::default()));
+        self.extend_graph();
         Ok(())
     }
 
-    fn rebuild_graph(&self) -> Hnsw {
-        let mut graph = Hnsw::new(HnswParams::default());
-        let between = |a: u32, b: u32| dot(self.row(a), self.row(b));
-        for _ in 0..self.keys.len() {
-            graph.insert(&between);
-        }
-        graph
+    /// Adds every row the graph lacks.
+    fn extend_graph(&mut self) {
+        let vectors = &self.vectors;
+        let dims = self.meta.dims;
+        let row_of = |r: u32| &vectors[r as usize * dims..(r as usize + 1) * dims];
+        self.graph.insert_many(
+            self.keys.len(),
+            &|a, b| dot(row_of(a), row_of(b)),
+            self.threads,
+        );
+    }
+
+    /// Sets how many threads build the graph (at least one).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// Dimensions of every vector.
@@ -234,11 +265,31 @@ impl VectorIndex {
         self.latest.get(key).map(|&row| self.row(row))
     }
 
-    /// Adds or replaces the vector of `key` (in memory until [`Self::commit`]).
+    /// Every key with its current vector, in row order.
+    pub fn live_rows(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        (0..self.keys.len() as u32)
+            .filter(|&row| self.is_live(row))
+            .map(|row| (self.keys[row as usize].as_str(), self.row(row)))
+    }
+
+    /// The model fingerprint the index was built with.
+    pub fn model(&self) -> &str {
+        &self.meta.model
+    }
+
+    /// The catalog change number of the text `key`'s vector embeds (0 when
+    /// unknown), or `None` without a vector.
+    pub fn seq(&self, key: &str) -> Option<i64> {
+        self.latest.get(key).map(|&row| self.seqs[row as usize])
+    }
+
+    /// Adds or replaces the vector of `key`, which embeds the paper's text
+    /// as of catalog change `seq` (in memory until [`Self::commit`]; the
+    /// graph takes it in at the commit).
     ///
     /// # Errors
     /// When the vector has the wrong length or a key contains a line break.
-    pub fn upsert(&mut self, key: &str, vector: &[f32]) -> Result<(), SearchError> {
+    pub fn upsert(&mut self, key: &str, vector: &[f32], seq: i64) -> Result<(), SearchError> {
         if vector.len() != self.meta.dims || key.contains('\n') || key.is_empty() {
             return Err(SearchError::Directory {
                 path: self.dir.display().to_string(),
@@ -249,20 +300,28 @@ impl VectorIndex {
                 ),
             });
         }
-        if self.vector(key) == Some(vector) {
+        if let Some(&row) = self.latest.get(key)
+            && self.row(row) == vector
+        {
+            // The same vector (the paper changed, not its text): only note
+            // that it is current; a committed row's number is rewritten in
+            // place at the commit.
+            if self.seqs[row as usize] < seq {
+                self.seqs[row as usize] = seq;
+                if (row as usize) < self.meta.rows {
+                    self.rewritten_seqs.push(row);
+                }
+            }
             return Ok(());
         }
         let row = self.keys.len() as u32;
         self.vectors.extend_from_slice(vector);
         self.keys.push(key.to_owned());
         self.live.push(true);
+        self.seqs.push(seq);
         if let Some(old) = self.latest.insert(key.to_owned(), row) {
             self.live[old as usize] = false;
         }
-        let vectors = &self.vectors;
-        let dims = self.meta.dims;
-        let row_of = |r: u32| &vectors[r as usize * dims..(r as usize + 1) * dims];
-        self.graph.insert(&|a, b| dot(row_of(a), row_of(b)));
         Ok(())
     }
 
@@ -278,6 +337,7 @@ impl VectorIndex {
         let dims = self.meta.dims;
         let vectors_path = self.dir.join("vectors.f32");
         let keys_path = self.dir.join("keys.txt");
+        let seqs_path = self.dir.join("seqs.i64");
         let append = |path: &Path, bytes: &[u8]| -> Result<(), SearchError> {
             let mut file = std::fs::OpenOptions::new()
                 .create(true)
@@ -287,6 +347,20 @@ impl VectorIndex {
             file.write_all(bytes).map_err(|e| io_error(path, &e))?;
             file.sync_all().map_err(|e| io_error(path, &e))
         };
+        if !self.rewritten_seqs.is_empty() {
+            // Eight bytes each, in place: a torn write leaves the old
+            // number, which only means embedding that paper again.
+            use std::os::unix::fs::FileExt;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&seqs_path)
+                .map_err(|e| io_error(&seqs_path, &e))?;
+            for row in std::mem::take(&mut self.rewritten_seqs) {
+                file.write_all_at(&self.seqs[row as usize].to_le_bytes(), u64::from(row) * 8)
+                    .map_err(|e| io_error(&seqs_path, &e))?;
+            }
+            file.sync_all().map_err(|e| io_error(&seqs_path, &e))?;
+        }
         if rows > start {
             let bytes: Vec<u8> = self.vectors[start * dims..rows * dims]
                 .iter()
@@ -299,7 +373,15 @@ impl VectorIndex {
                 keys.push('\n');
             }
             append(&keys_path, keys.as_bytes())?;
-            self.write_atomically("hnsw.bin", &self.graph.to_bytes())?;
+            let seqs: Vec<u8> = self.seqs[start..rows]
+                .iter()
+                .flat_map(|s| s.to_le_bytes())
+                .collect();
+            append(&seqs_path, &seqs)?;
+            self.extend_graph();
+            if rows - self.graph_saved >= rows / 100 {
+                self.save_graph()?;
+            }
         }
         self.meta.rows = rows;
         self.meta.payload = payload.map(str::to_owned);
@@ -308,6 +390,19 @@ impl VectorIndex {
             reason: e.to_string(),
         })?;
         self.write_atomically("meta.json", &meta)?;
+        Ok(())
+    }
+
+    /// Writes the graph of the committed rows now (a commit writes it only
+    /// when it has grown by 1%); call after the last commit of a run.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn save_graph(&mut self) -> Result<(), SearchError> {
+        if self.graph_saved != self.graph.len() {
+            self.write_atomically("hnsw.bin", &self.graph.to_bytes())?;
+            self.graph_saved = self.graph.len();
+        }
         Ok(())
     }
 
@@ -405,6 +500,56 @@ impl VectorIndex {
     pub fn score(&self, query: &[f32], key: &str) -> Option<f32> {
         self.vector(key).map(|v| dot(query, v))
     }
+}
+
+/// The first `count` little-endian f32s of `path`, which holds at least
+/// that many.
+fn read_f32s(path: &Path, count: usize) -> Result<Vec<f32>, SearchError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(count);
+    if count == 0 {
+        return Ok(out);
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| io_error(path, &e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    while out.len() < count {
+        let want = ((count - out.len()) * 4).min(buf.len());
+        file.read_exact(&mut buf[..want])
+            .map_err(|e| io_error(path, &e))?;
+        out.extend(
+            buf[..want]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+    }
+    Ok(out)
+}
+
+/// The change numbers of the first `rows` rows. Rows the file does not
+/// cover (an index from before it existed) get 0, and the file is
+/// written again to match the rows; rows beyond them are leftovers of a
+/// killed run and are cut off.
+fn read_seqs(path: &Path, rows: usize) -> Result<Vec<i64>, SearchError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => return Err(io_error(path, &err)),
+    };
+    let mut seqs: Vec<i64> = bytes
+        .chunks_exact(8)
+        .take(rows)
+        .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .collect();
+    if seqs.len() < rows {
+        seqs.resize(rows, 0);
+        let bytes: Vec<u8> = seqs.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).map_err(|e| io_error(&tmp, &e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_error(path, &e))?;
+    } else {
+        truncate(path, rows as u64 * 8)?;
+    }
+    Ok(seqs)
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), SearchError> {
@@ -524,13 +669,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut index = VectorIndex::open_or_create(dir.path(), 16, "m1").unwrap();
         for i in 0..50 {
-            index.upsert(&format!("p{i}"), &unit(i, 16)).unwrap();
+            index.upsert(&format!("p{i}"), &unit(i, 16), 1).unwrap();
         }
         index.commit(Some("pos-50")).unwrap();
         // Replace p3's vector, then "crash" before committing more rows.
-        index.upsert("p3", &unit(1000, 16)).unwrap();
+        index.upsert("p3", &unit(1000, 16), 1).unwrap();
         index.commit(Some("pos-51")).unwrap();
-        index.upsert("p99", &unit(99, 16)).unwrap();
+        index.upsert("p99", &unit(99, 16), 1).unwrap();
         drop(index);
         // A torn append: garbage after the committed rows.
         let mut f = std::fs::OpenOptions::new()
@@ -572,7 +717,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
         for i in 0..40 {
-            index.upsert(&format!("p{i}"), &unit(i, 8)).unwrap();
+            index.upsert(&format!("p{i}"), &unit(i, 8), 1).unwrap();
         }
         index.commit(Some("c")).unwrap();
         drop(index);
@@ -626,7 +771,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut index = VectorIndex::open_or_create(dir.path(), 32, "m").unwrap();
         for i in 0..3000 {
-            index.upsert(&format!("p{i}"), &unit(i, 32)).unwrap();
+            index.upsert(&format!("p{i}"), &unit(i, 32), 1).unwrap();
         }
         index.commit(None).unwrap();
         let reopened = VectorIndex::open_or_create(dir.path(), 32, "m").unwrap();
@@ -639,5 +784,105 @@ mod tests {
         }
         let recall = found as f64 / 1000.0;
         assert!(recall >= 0.95, "recall@10 {recall} on random vectors");
+    }
+
+    fn recall(index: &VectorIndex, dims: usize) -> f64 {
+        let mut found = 0;
+        for q in 0..100 {
+            let query = unit(10_000 + q, dims);
+            let exact = index.search(&query, 10, Strategy::Exact, None);
+            let approx = index.search(&query, 10, Strategy::Approximate, None);
+            found += approx.iter().filter(|h| exact.contains(h)).count();
+        }
+        found as f64 / 1000.0
+    }
+
+    /// The parallel build gives the same graph on one thread and on four,
+    /// and it finds the exact neighbours as the one-row-at-a-time build
+    /// does.
+    #[test]
+    fn the_parallel_build_is_deterministic_and_accurate() {
+        let dims = 24;
+        let rows: Vec<Vec<f32>> = (0..6000).map(|i| unit(i, dims)).collect();
+        let between = |a: u32, b: u32| dot(&rows[a as usize], &rows[b as usize]);
+        let built = |threads| {
+            let mut g = Hnsw::new(HnswParams::default());
+            g.insert_many(rows.len(), &between, threads);
+            g.to_bytes()
+        };
+        let one = built(1);
+        assert_eq!(one, built(4));
+        let mut sequential = Hnsw::new(HnswParams::default());
+        for _ in 0..rows.len() {
+            sequential.insert(&between);
+        }
+        assert_ne!(one, sequential.to_bytes(), "batches did run");
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = VectorIndex::open_or_create(dir.path(), dims, "m").unwrap();
+        index.set_threads(2);
+        for (i, row) in rows.iter().enumerate() {
+            index.upsert(&format!("p{i}"), row, 1).unwrap();
+        }
+        index.commit(None).unwrap();
+        assert!(recall(&index, dims) >= 0.95, "{}", recall(&index, dims));
+    }
+
+    /// Commits that add less than 1% write no graph; the next open adds
+    /// the rows the saved graph lacks instead of building it all again.
+    #[test]
+    fn a_graph_behind_the_rows_is_caught_up_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let dims = 16;
+        let mut index = VectorIndex::open_or_create(dir.path(), dims, "m").unwrap();
+        for i in 0..3000 {
+            index.upsert(&format!("p{i}"), &unit(i, dims), 1).unwrap();
+        }
+        index.commit(Some("a")).unwrap();
+        let saved = std::fs::read(dir.path().join("hnsw.bin")).unwrap();
+        for i in 3000..3020 {
+            index.upsert(&format!("p{i}"), &unit(i, dims), 2).unwrap();
+        }
+        index.commit(Some("b")).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("hnsw.bin")).unwrap(), saved);
+        drop(index);
+        let mut index = VectorIndex::open_or_create(dir.path(), dims, "m").unwrap();
+        assert_eq!(index.len(), 3020);
+        let hits = index.search(&unit(3011, dims), 1, Strategy::Approximate, None);
+        assert_eq!(hits[0].key, "p3011");
+        index.save_graph().unwrap();
+        let graph = Hnsw::from_bytes(&std::fs::read(dir.path().join("hnsw.bin")).unwrap()).unwrap();
+        assert_eq!(graph.len(), 3020);
+    }
+
+    /// Each row keeps the change number of the text it embeds; the same
+    /// vector again with a newer number updates it in place; an index from
+    /// before the numbers reads them as 0.
+    #[test]
+    fn change_numbers_persist_and_move_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
+        index.upsert("a", &unit(1, 8), 5).unwrap();
+        index.upsert("b", &unit(2, 8), 6).unwrap();
+        index.commit(None).unwrap();
+        index.upsert("a", &unit(1, 8), 9).unwrap();
+        index.upsert("b", &unit(2, 8), 3).unwrap();
+        index.commit(None).unwrap();
+        drop(index);
+        let seqs = dir.path().join("seqs.i64");
+        assert_eq!(std::fs::metadata(&seqs).unwrap().len(), 16, "no new rows");
+        let index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
+        assert_eq!(
+            (index.seq("a"), index.seq("b"), index.seq("c")),
+            (Some(9), Some(6), None)
+        );
+        drop(index);
+        std::fs::remove_file(&seqs).unwrap();
+        let index = VectorIndex::open_or_create(dir.path(), 8, "m").unwrap();
+        assert_eq!((index.seq("a"), index.seq("b")), (Some(0), Some(0)));
+        assert_eq!(std::fs::metadata(&seqs).unwrap().len(), 16);
+        assert_eq!(
+            index.live_rows().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
     }
 }

@@ -60,7 +60,7 @@ fn hnsw_recall_at_10_is_at_least_0_99_on_40k_vectors() {
         let mut v: Vec<f32> = centre.iter().map(|c| c + sigma * noise.next()).collect();
         let norm = dot(&v, &v).sqrt();
         v.iter_mut().for_each(|x| *x /= norm);
-        index.upsert(&format!("p{i}"), &v).unwrap();
+        index.upsert(&format!("p{i}"), &v, 1).unwrap();
     }
     index.commit(None).unwrap();
     let spread = dot(index.vector("p0").unwrap(), &centres[0]);

@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use paperhub_domain::{ArxivId, MergeOutcome, Paper};
 use paperhub_store::{
-    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
-    StoreResult, UpsertCounts,
+    CatalogStats, CatalogStore, ChangePosition, ChangedDay, HarvestState, ImportRun, ImportRunId,
+    ImportStatus, StoreResult, UpsertCounts,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -298,6 +298,35 @@ impl CatalogStore for SqliteStore {
             rows.into_iter()
                 .map(|(seq, raw)| Ok((ChangePosition(seq), raw.into_paper()?)))
                 .collect()
+        })
+    }
+
+    fn changed_paper_days(
+        &self,
+        after: Option<ChangePosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChangedDay>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT change_seq, arxiv_id, coalesce(announced, substr(submitted, 1, 10)) \
+                 FROM papers WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after.map_or(0, |p| p.0), limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (seq, id, day) = row?;
+                Ok(ChangedDay {
+                    position: ChangePosition(seq),
+                    id: id.parse().map_err(|e| DbError::corrupt_paper(&id, e))?,
+                    day: day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+                })
+            })
+            .collect()
         })
     }
 

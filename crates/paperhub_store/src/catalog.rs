@@ -1,7 +1,7 @@
 //! The catalog aggregate: papers, import runs, harvest state and the
 //! change feed the search indexes follow.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use paperhub_domain::{ArxivId, Paper};
 use serde::Serialize;
 
@@ -108,6 +108,19 @@ pub struct CatalogStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ChangePosition(pub i64);
 
+/// A changed paper as [`CatalogStore::changed_paper_days`] lists it: enough
+/// to order a backfill newest first without reading whole papers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedDay {
+    /// The paper's latest change.
+    pub position: ChangePosition,
+    /// The paper.
+    pub id: ArxivId,
+    /// The day it was announced, or else submitted (v1); `None` when the
+    /// record has neither.
+    pub day: Option<NaiveDate>,
+}
+
 /// Where one OAI-PMH harvest (source, set, metadata format) stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HarvestState {
@@ -212,6 +225,18 @@ pub trait CatalogStore: Send + Sync {
         after: Option<ChangePosition>,
         limit: u32,
     ) -> StoreResult<Vec<(ChangePosition, Paper)>>;
+
+    /// [`Self::changed_papers`] without the papers: up to `limit` (id,
+    /// position, day) entries after `after`, in change order. A backfill
+    /// lists them all (a few tens of bytes each) to work newest first.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn changed_paper_days(
+        &self,
+        after: Option<ChangePosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChangedDay>>;
 
     /// The position of the newest change: an index that has reached it has
     /// every paper, whichever node wrote it.

@@ -32,8 +32,8 @@ mod subscriptions;
 pub use accounts::{AccountStore, ApiToken};
 pub use authors::{AuthorPapers, AuthorStore, FollowedAuthor};
 pub use catalog::{
-    CatalogStats, CatalogStore, ChangePosition, HarvestState, ImportRun, ImportRunId, ImportStatus,
-    UpsertCounts,
+    CatalogStats, CatalogStore, ChangePosition, ChangedDay, HarvestState, ImportRun, ImportRunId,
+    ImportStatus, UpsertCounts,
 };
 pub use community::{
     CommunityStore, Entry, ListOrder, ListQuery, Listing, Quota, Submission, SubmitRequest,

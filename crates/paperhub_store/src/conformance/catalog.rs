@@ -118,6 +118,47 @@ pub fn catalog_stats_and_import_runs(h: &dyn Harness) {
     assert_eq!(s.import_runs(1).unwrap().len(), 1);
 }
 
+/// The light change list gives each changed paper's position and day (the
+/// announcement, else the v1 submission), in change order and paged like
+/// `changed_papers`.
+pub fn catalog_changed_paper_days_lists_days_in_change_order(h: &dyn Harness) {
+    let s = h.store();
+    let announced = paper("2501.00001", 1, "A");
+    let mut submitted = paper("2501.00002", 1, "B");
+    submitted.announced = None;
+    let mut neither = paper("2501.00003", 1, "C");
+    neither.announced = None;
+    neither.versions.iter_mut().for_each(|v| v.date = None);
+    neither.submitted = None;
+    neither.finalize();
+    s.upsert_papers(&[announced, submitted, neither], now())
+        .unwrap();
+    s.upsert_papers(&[paper("2501.00001", 2, "A, revised")], now())
+        .unwrap();
+    let all = s.changed_paper_days(None, 100).unwrap();
+    let listed: Vec<(String, Option<String>)> = all
+        .iter()
+        .map(|c| (c.id.to_string(), c.day.map(|d| d.to_string())))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("2501.00002".to_owned(), Some("2025-01-01".to_owned())),
+            ("2501.00003".to_owned(), None),
+            ("2501.00001".to_owned(), Some("2025-03-18".to_owned())),
+        ]
+    );
+    let papers = s.changed_papers(None, 100).unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.position).collect::<Vec<_>>(),
+        papers.iter().map(|p| p.0).collect::<Vec<_>>()
+    );
+    let first = s.changed_paper_days(None, 1).unwrap();
+    assert_eq!(first.len(), 1);
+    let rest = s.changed_paper_days(Some(first[0].position), 100).unwrap();
+    assert_eq!(rest, all[1..]);
+}
+
 /// A harvested page and the harvest's new state are stored together.
 pub fn catalog_harvest_state_is_saved_with_its_page(h: &dyn Harness) {
     let s = h.store();

@@ -70,6 +70,7 @@ macro_rules! conformance_tests {
             catalog_stats_and_import_runs,
             catalog_harvest_state_is_saved_with_its_page,
             catalog_change_feed_skips_nothing,
+            catalog_changed_paper_days_lists_days_in_change_order,
             catalog_change_feed_under_concurrent_writers,
             accounts_names_and_emails_are_unique_ignoring_case,
             accounts_first_sign_up_is_the_only_curator,
