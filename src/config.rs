@@ -212,6 +212,11 @@ pub struct EmbeddingConfig {
     /// `avx512-bf16`, else `avx2-int16`, else `portable`), or one of
     /// `portable`, `avx2` (fp32), `avx2-int16`, `avx512-bf16`.
     pub kernel: String,
+    /// How the vector index holds its rows in memory while searching:
+    /// `f32` (exact), `int8` (a quarter of the memory; the best candidates
+    /// of each search are scored again exactly from disk), or `auto`
+    /// (int8 from a million vectors on).
+    pub vector_storage: String,
 }
 
 impl Default for EmbeddingConfig {
@@ -223,6 +228,7 @@ impl Default for EmbeddingConfig {
             pypi_url: "https://pypi.org".into(),
             query_cache: 10_000,
             kernel: "auto".into(),
+            vector_storage: "auto".into(),
         }
     }
 }
@@ -404,6 +410,10 @@ impl Config {
                 d.pool_size
             );
         }
+        self.embedding
+            .vector_storage
+            .parse::<paperhub_search::Storage>()
+            .map_err(|e| anyhow::anyhow!("embedding.vector_storage: {e}"))?;
         let h = &self.harvest;
         if !matches!(h.metadata_prefix.as_str(), "arXiv" | "arXivRaw") {
             bail!(

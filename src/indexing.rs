@@ -96,6 +96,7 @@ fn decode_position(payload: Option<&str>) -> Resume {
 pub fn update_lexical(
     store: &dyn CatalogStore,
     index: &LexicalIndex,
+    merge: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
     let mut position = match decode_position(index.commit_payload()?.as_deref()) {
@@ -123,9 +124,22 @@ pub fn update_lexical(
         position = Some(last);
         progress(done);
     }
+    if done >= MERGE_AFTER || merge {
+        let started = std::time::Instant::now();
+        let segments = writer.merge_all()?;
+        tracing::info!(
+            segments,
+            seconds = started.elapsed().as_secs_f64(),
+            "merged the search index into one segment"
+        );
+    }
     index.reload()?;
     Ok(done)
 }
+
+/// A run that indexed this many papers merges the index into one segment
+/// afterwards (`paperhub index --merge` asks for it at any size).
+const MERGE_AFTER: u64 = 100_000;
 
 /// Papers embedded and committed together; a kill loses at most one batch
 /// of work (about half a minute on two cores).
@@ -360,14 +374,14 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            update_lexical(store.as_ref(), &index, &mut |_| {}).unwrap(),
+            update_lexical(store.as_ref(), &index, false, &mut |_| {}).unwrap(),
             2
         );
         store
             .upsert_papers(&[paper("2501.00001", 2, "First, revised")], t)
             .unwrap();
         assert_eq!(
-            update_lexical(store.as_ref(), &index, &mut |_| {}).unwrap(),
+            update_lexical(store.as_ref(), &index, false, &mut |_| {}).unwrap(),
             1
         );
         assert_eq!(
@@ -401,7 +415,7 @@ mod tests {
             writer.commit_with_payload(old).unwrap();
             drop(writer);
             assert_eq!(
-                update_lexical(store.as_ref(), &index, &mut |_| {}).unwrap(),
+                update_lexical(store.as_ref(), &index, false, &mut |_| {}).unwrap(),
                 2,
                 "{old}"
             );

@@ -24,4 +24,5 @@ pub mod query_vectors;
 pub mod retrieval;
 pub mod secrets;
 pub mod telemetry;
+pub mod vectors_transfer;
 pub mod web;

@@ -99,7 +99,9 @@ pub struct Retriever {
     pub dense: Option<Dense>,
     /// How hybrid search fuses.
     pub fusion: Fusion,
-    /// The HNSW candidate list of hybrid search's dense side ([`HYBRID_EF`]).
+    /// The HNSW candidate list of hybrid search's dense side ([`HYBRID_EF`])
+    /// at [`paperhub_search::vector::EF_SEARCH`]'s scale: it grows with
+    /// the index as semantic search's does.
     pub hybrid_ef: usize,
 }
 
@@ -161,10 +163,16 @@ impl Retriever {
                 let embedder = models::load(&config.embedding, &dir)?;
                 let path = vector_dir(data_dir, embedder.fingerprint());
                 if path.join("meta.json").exists() {
-                    let vectors = VectorIndex::open_or_create(
+                    let storage = config
+                        .embedding
+                        .vector_storage
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("embedding.vector_storage: {e}"))?;
+                    let vectors = VectorIndex::open_with(
                         &path,
                         embedder.dimensions(),
                         &model_key(&embedder),
+                        storage,
                     )?;
                     (!vectors.is_empty()).then(|| Dense {
                         embedder,
@@ -330,10 +338,12 @@ impl Retriever {
             .map(|ids| move |key: &str| ids.contains(key));
         let allow_ref: Option<&dyn Fn(&str) -> bool> =
             allow.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
+        // Both lists grow with the index ([`paperhub_search::vector::ef_for_rows`]).
+        let full = dense.vectors.default_ef();
         let ef = if mode == Mode::Hybrid {
-            self.hybrid_ef
+            self.hybrid_ef * full / paperhub_search::vector::EF_SEARCH
         } else {
-            paperhub_search::vector::EF_SEARCH
+            full
         };
         let mut dense_ranked: Vec<(String, f32)> = dense
             .vectors
@@ -368,7 +378,7 @@ impl Retriever {
     /// the paper has no vector.
     pub fn similar(&self, id: &str, limit: usize) -> Option<Vec<VectorHit>> {
         let dense = self.dense.as_ref()?;
-        let vector = dense.vectors.vector(id)?.to_vec();
+        let vector = dense.vectors.vector(id)?.into_owned();
         Some(
             dense
                 .vectors

@@ -106,6 +106,7 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
                 lexical_only: true,
                 since: None,
                 limit: None,
+                merge: false,
             },
         )?;
         if !args.lexical_only {
@@ -143,6 +144,7 @@ pub fn run(data_dir: &DataDir, config: &Config, args: &DemoArgs) -> Result<Outco
             lexical_only: args.lexical_only,
             since: None,
             limit: None,
+            merge: false,
         },
     )?;
     println!("\nSample search: paperhub search \"{DEMO_QUERY}\" --limit 5");

@@ -242,7 +242,9 @@ fn load(store: &dyn Store, vectors: &paperhub_search::VectorIndex) -> Result<Cor
         .zip(&texts)
         .map(|(p, t)| Doc {
             sparse: tfidf.row(t),
-            dense: vectors.vector(p.id.base()).map(<[f32]>::to_vec),
+            dense: vectors
+                .vector(p.id.base())
+                .map(std::borrow::Cow::into_owned),
         })
         .collect();
     let mut by_author: HashMap<String, Vec<usize>> = HashMap::new();

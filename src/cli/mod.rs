@@ -18,6 +18,7 @@ mod serve;
 mod settings;
 mod stats;
 mod store;
+mod vectors;
 
 use std::path::PathBuf;
 
@@ -95,6 +96,13 @@ pub enum Command {
     /// the embedding model (fetching the default model on first use) into the
     /// vector index. A killed run resumes where it stopped.
     Index(search::IndexArgs),
+    /// Move the model's vectors between hubs: embed on a big machine,
+    /// export, import here.
+    Vectors {
+        /// What to do.
+        #[command(subcommand)]
+        command: vectors::VectorsCommand,
+    },
     /// Search the catalog (hybrid by default: BM25 fused with embeddings).
     Search(search::SearchArgs),
     /// Papers nearest to a paper by embedding.
@@ -167,6 +175,7 @@ impl Cli {
         match self.command {
             Command::Harvest(args) => harvest::run(&data_dir, &config, &args),
             Command::Index(args) => search::run_index(&data_dir, &config, &args),
+            Command::Vectors { command } => vectors::run(&data_dir, &config, &command),
             Command::Search(args) => search::run_search(&data_dir, &config, &args),
             Command::Similar(args) => search::run_similar(&data_dir, &config, &args),
             Command::Model { command } => search::run_model(&data_dir, &config, &command),

@@ -138,7 +138,7 @@ pub fn match_queries(
         }
         None => (Vec::new(), 0),
     };
-    let paper_vectors: Vec<Option<&[f32]>> = papers
+    let paper_vectors: Vec<Option<std::borrow::Cow<'_, [f32]>>> = papers
         .entries
         .iter()
         .map(|e| dense.and_then(|d| d.vectors.vector(&e.paper.id.to_string())))
@@ -168,7 +168,7 @@ pub fn match_queries(
             paper_vectors
                 .iter()
                 .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (i, dot(q, v))))
+                .filter_map(|(i, v)| v.as_deref().map(|v| (i, dot(q, v))))
                 .collect()
         } else {
             HashMap::new()

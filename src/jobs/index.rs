@@ -191,7 +191,7 @@ impl Searcher {
         let head = store.change_head()?.0;
         let lexical =
             paperhub_search::LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
-        let indexed = indexing::update_lexical(store.as_ref(), &lexical, &mut |_| {})?;
+        let indexed = indexing::update_lexical(store.as_ref(), &lexical, false, &mut |_| {})?;
         self.indexed_head.fetch_max(head, Ordering::SeqCst);
         if indexed > 0 {
             tracing::info!("indexed {indexed} new or changed papers");

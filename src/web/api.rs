@@ -184,42 +184,53 @@ pub async fn daily_papers(
     let category = lists::parse_category(q.category.as_deref()).map_err(|c| {
         AppError::bad_request(format!("{c:?} is not an arXiv category such as cs.LG."))
     })?;
-    let user = viewer.user.as_ref().map(|u| u.id);
-    let listing = lists::listing(
-        &app,
-        ListRequest {
-            period,
-            category,
-            page: page + 1,
-            limit,
-            include_hidden: false,
-            order,
-        },
-        user,
-    )
-    .await?;
-    // One sequence, the community part first, paged as a whole: `limit`
-    // holds however many papers were submitted (see #13).
-    let papers: Vec<PaperView> = listing
-        .community
-        .iter()
-        .chain(&listing.announced)
-        .map(PaperView::new)
-        .collect();
-    let shown = u64::from((page + 1) * limit);
-    let all = listing.community_total + listing.announced_total;
+    // Anonymous callers share one answer per list (the page cache's rules):
+    // the key is built from the parsed parameters only.
     let (from, to) = period.range();
-    Ok(Json(json!({
-        "papers": papers,
-        "meta": {
-            "from": from.to_string(),
-            "to": to.to_string(),
-            "community": listing.community_total,
-            "total": all,
-            "next_page": (shown < all).then(|| format!("?p={}&limit={limit}", page + 1)),
-        }
-    }))
-    .into_response())
+    let key = format!(
+        "api daily\n{from}\n{to}\n{order:?}\n{limit}\n{page}\n{}",
+        category.as_deref().unwrap_or("")
+    );
+    let shared = Arc::clone(&app);
+    let body = super::pages::cached_body(&app, &viewer, &key, |viewer| async move {
+        let user = viewer.user.as_ref().map(|u| u.id);
+        let listing = lists::listing(
+            &shared,
+            ListRequest {
+                period,
+                category,
+                page: page + 1,
+                limit,
+                include_hidden: false,
+                order,
+            },
+            user,
+        )
+        .await?;
+        // One sequence, the community part first, paged as a whole: `limit`
+        // holds however many papers were submitted (see #13).
+        let papers: Vec<PaperView> = listing
+            .community
+            .iter()
+            .chain(&listing.announced)
+            .map(PaperView::new)
+            .collect();
+        let shown = u64::from((page + 1) * limit);
+        let all = listing.community_total + listing.announced_total;
+        let body = json!({
+            "papers": papers,
+            "meta": {
+                "from": from.to_string(),
+                "to": to.to_string(),
+                "community": listing.community_total,
+                "total": all,
+                "next_page": (shown < all).then(|| format!("?p={}&limit={limit}", page + 1)),
+            }
+        });
+        serde_json::to_string(&body).map_err(|e| AppError::internal(format!("json: {e}")))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Query of `trending`.

@@ -65,24 +65,43 @@ where
     Fut: std::future::Future<Output = Result<String, AppError>>,
 {
     let key = format!("{key}\n{}", canonical.0.path());
+    Ok(Html(cached_body(app, viewer, &key, build).await?).into_response())
+}
+
+/// The body anonymous visitors share under `key`, from the page cache or
+/// built once by `build` (a burst of misses builds it once; the others
+/// wait and read the cache). Signed-in viewers get their own, uncached.
+/// Used for pages ([`cached_page`]) and for the JSON API's lists.
+///
+/// # Errors
+/// What `build` returns.
+pub async fn cached_body<F, Fut>(
+    app: &Arc<AppState>,
+    viewer: &Viewer,
+    key: &str,
+    build: F,
+) -> Result<String, AppError>
+where
+    F: FnOnce(Viewer) -> Fut,
+    Fut: std::future::Future<Output = Result<String, AppError>>,
+{
     if viewer.user.is_some() || key.len() > super::page_cache::MAX_KEY {
-        return Ok(Html(build(viewer.clone()).await?).into_response());
+        return build(viewer.clone()).await;
     }
     let extra = app.searcher.generation();
-    if let Some(html) = app.pages.get(&key, extra, &viewer.csrf) {
-        return Ok(Html(html).into_response());
+    if let Some(body) = app.pages.get(key, extra, &viewer.csrf) {
+        return Ok(body);
     }
-    // A burst of misses renders once; the others wait and read the cache.
-    let flight = app.pages.flight(&key);
-    let _rendering = flight.lock().await;
-    if let Some(html) = app.pages.get(&key, extra, &viewer.csrf) {
-        return Ok(Html(html).into_response());
+    let flight = app.pages.flight(key);
+    let _building = flight.lock().await;
+    if let Some(body) = app.pages.get(key, extra, &viewer.csrf) {
+        return Ok(body);
     }
     let mut anonymous = viewer.clone();
     anonymous.csrf = app.pages.placeholder().to_owned();
-    let html = build(anonymous).await?;
-    app.pages.put(&key, extra, &html);
-    Ok(Html(app.pages.personalise(&html, &viewer.csrf)).into_response())
+    let body = build(anonymous).await?;
+    app.pages.put(key, extra, &body);
+    Ok(app.pages.personalise(&body, &viewer.csrf))
 }
 
 #[derive(Template)]

@@ -75,7 +75,7 @@ fn seed(data_dir: &DataDir) -> anyhow::Result<()> {
     odd.finalize();
     store.upsert_papers(&[odd], Utc::now())?;
     let index = LexicalIndex::open_or_create(&indexing::lexical_dir(data_dir))?;
-    indexing::update_lexical(store.as_ref(), &index, &mut |_| {})?;
+    indexing::update_lexical(store.as_ref(), &index, false, &mut |_| {})?;
     Ok(())
 }
 

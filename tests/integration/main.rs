@@ -8,6 +8,7 @@
 
 mod abuse;
 mod authors;
+mod backfill;
 mod bad_input;
 mod browser;
 mod commands;

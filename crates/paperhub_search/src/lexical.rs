@@ -232,10 +232,18 @@ impl LexicalIndex {
     /// # Errors
     /// The index cannot be read.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, self.user_query(request)?)];
-        clauses.extend(self.filter_clauses(request));
-        let query = BooleanQuery::new(clauses);
+        let user = flatten_disjunction(self.user_query(request)?);
+        let filters = self.filter_clauses(request);
+        // Without filters the user query runs unwrapped: tantivy prunes
+        // with block-max WAND only when the top-level query is itself a
+        // union of terms.
+        let query: Box<dyn Query> = if filters.is_empty() {
+            user
+        } else {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, user)];
+            clauses.extend(filters);
+            Box::new(BooleanQuery::new(clauses))
+        };
         let searcher = self.reader.searcher();
         let limit = request.limit.max(1);
         let addresses: Vec<(f32, DocAddress)> = Self::user_errors(match request.sort {
@@ -418,6 +426,20 @@ pub struct LexicalWriter {
 }
 
 impl LexicalWriter {
+    /// Merges every segment into one and waits for it. A bulk build leaves
+    /// tens of segments, and each query runs its top-k pruning per segment
+    /// from scratch: at 2.7 million papers, 27 segments.
+    ///
+    /// # Errors
+    /// The merge fails (the index stays as it was).
+    pub fn merge_all(&mut self) -> Result<usize, SearchError> {
+        let ids = self.writer.index().searchable_segment_ids()?;
+        if ids.len() > 1 {
+            self.writer.merge(&ids).wait()?;
+        }
+        Ok(ids.len())
+    }
+
     /// Adds `doc`, replacing any document with the same id (visible after commit).
     ///
     /// # Errors
@@ -462,6 +484,39 @@ impl LexicalWriter {
         self.writer.commit()?;
         Ok(())
     }
+}
+
+/// `query` with nested pure disjunctions merged into one.
+///
+/// The parser turns `a b` into a union over terms of unions over fields
+/// (`all`, `title`, `authors` with their boosts). Tantivy's top-k pruning
+/// (block-max WAND) needs one flat union of term scorers; a union of unions
+/// scores every document that contains any query word: at 2.7 million
+/// papers, tens of milliseconds for common words. Sums of sums are sums,
+/// and a document matches the flat union exactly when it matches the
+/// nested one, so scores and hits are unchanged. Clauses that are not
+/// should-only booleans (phrases, `+must`, `-not`, prefixes) are kept
+/// whole.
+fn flatten_disjunction(query: Box<dyn Query>) -> Box<dyn Query> {
+    fn should_only(query: &dyn Query) -> Option<&BooleanQuery> {
+        query.downcast_ref::<BooleanQuery>().filter(|b| {
+            !b.clauses().is_empty() && b.clauses().iter().all(|(o, _)| *o == Occur::Should)
+        })
+    }
+    fn collect(boolean: &BooleanQuery, depth: usize, out: &mut Vec<(Occur, Box<dyn Query>)>) {
+        for (_, clause) in boolean.clauses() {
+            match should_only(clause.as_ref()).filter(|_| depth < 8) {
+                Some(inner) => collect(inner, depth + 1, out),
+                None => out.push((Occur::Should, clause.box_clone())),
+            }
+        }
+    }
+    let Some(top) = should_only(query.as_ref()) else {
+        return query;
+    };
+    let mut leaves = Vec::new();
+    collect(top, 0, &mut leaves);
+    Box::new(BooleanQuery::new(leaves))
 }
 
 #[cfg(test)]
@@ -663,6 +718,44 @@ mod tests {
             prop_assert!(matches!(r, Ok(_) | Err(SearchError::Query(_))), "{:?}", r);
             let plain = SearchRequest { plain: true, ..q(&query) };
             prop_assert!(index.search(&plain).is_ok());
+        }
+    }
+
+    /// Merging the parser's nested unions changes no hit and no score: the
+    /// old wrapped query and the flat one rank alike. See: #18
+    #[test]
+    fn flattened_disjunctions_score_as_the_nested_ones() {
+        let (_dir, index) = index();
+        let searcher = index.reader.searcher();
+        for text in [
+            "gaussian splatting",
+            "diffusion protein design gaussian",
+            "au:turing gaussian",
+            "\"gaussian processes\" kernel",
+            "gaussian -splatting",
+            "sensor OR protein",
+            "+gaussian processes",
+            "zzzz",
+        ] {
+            let request = SearchRequest {
+                query: text.into(),
+                limit: 10,
+                ..SearchRequest::default()
+            };
+            let nested =
+                BooleanQuery::new(vec![(Occur::Must, index.user_query(&request).unwrap())]);
+            let flat = flatten_disjunction(index.user_query(&request).unwrap());
+            let run = |q: &dyn Query| {
+                let mut found: Vec<(String, u32)> = searcher
+                    .search(q, &TopDocs::with_limit(10).order_by_score())
+                    .unwrap()
+                    .into_iter()
+                    .map(|(score, a)| (format!("{a:?}"), (score * 1e4).round() as u32))
+                    .collect();
+                found.sort();
+                found
+            };
+            assert_eq!(run(&nested), run(flat.as_ref()), "{text}");
         }
     }
 }

@@ -14,11 +14,13 @@ pub mod hnsw;
 pub mod lexical;
 pub mod query;
 pub mod recommend;
+mod rows;
 mod snippets;
 pub mod vector;
 pub mod vectors_file;
 
 pub use lexical::{Hit, IndexDoc, LexicalIndex, LexicalWriter, SearchRequest, SortOrder};
+pub use rows::Storage;
 pub use vector::{Strategy, VectorHit, VectorIndex};
 
 /// Errors from the search index.

@@ -19,6 +19,7 @@
 //! A paper whose text changed gets a new row; its older row stays in the
 //! files but is dead (not returned). Rows are never rewritten in place.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::SearchError;
 use crate::hnsw::{Hnsw, HnswParams};
+use crate::rows::{Rows, Storage};
 
 /// Below this many live rows, search is exact: at 384 dimensions a scan of
 /// 20,000 rows takes about 1.7 ms on one core (40,717 rows: 3.4 ms).
@@ -36,6 +38,26 @@ pub const EXACT_LIMIT: usize = 20_000;
 /// 0.9896 at 400 and 0.9946 at 600 (`paperhub bench vectors`,
 /// docs/BENCHMARKS.md), so 512 keeps it above 0.99 at about 1.5 ms.
 pub const EF_SEARCH: usize = 512;
+/// Up to this many live rows search walks the graph at [`EF_SEARCH`]...
+pub const EF_SCALE_FROM: usize = 200_000;
+
+/// ...and beyond it at a list that grows as `rows^0.7057`, reaching 3,200
+/// at 2.7 million rows: on the generated full-size set (`paperhub bench
+/// synth-vectors`) recall@10 against exact search was 0.9006 at 512 and
+/// 0.9828 at 3,200 (p99 11.4 ms), on the real 40k vectors 0.993 at 512
+/// (docs/BENCHMARKS.md, issue 18).
+pub fn ef_for_rows(rows: usize) -> usize {
+    if rows <= EF_SCALE_FROM {
+        return EF_SEARCH;
+    }
+    let grown = EF_SEARCH as f64 * (rows as f64 / EF_SCALE_FROM as f64).powf(0.7057);
+    (grown.round() as usize).min(1 << 16)
+}
+/// Under int8 storage a search keeps `k` times this many candidates (and at
+/// least [`RESCORE_MIN`]) for the exact rescoring.
+pub const RESCORE_FACTOR: usize = 4;
+/// See [`RESCORE_FACTOR`].
+pub const RESCORE_MIN: usize = 40;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Meta {
@@ -71,7 +93,7 @@ pub enum Strategy {
 pub struct VectorIndex {
     dir: PathBuf,
     meta: Meta,
-    vectors: Vec<f32>,
+    rows: Rows,
     keys: Vec<String>,
     latest: HashMap<String, u32>,
     /// `live[row]`: the row is its key's latest (a bitmap lookup instead of
@@ -107,6 +129,20 @@ impl VectorIndex {
         dims: usize,
         model: &str,
     ) -> Result<VectorIndex, SearchError> {
+        VectorIndex::open_with(dir, dims, model, Storage::F32)
+    }
+
+    /// [`Self::open_or_create`] holding the rows in memory as `storage`
+    /// says ([`crate::rows`]).
+    ///
+    /// # Errors
+    /// When the directory cannot be read or written.
+    pub fn open_with(
+        dir: &Path,
+        dims: usize,
+        model: &str,
+        storage: Storage,
+    ) -> Result<VectorIndex, SearchError> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
         let meta_path = dir.join("meta.json");
         let fresh = Meta {
@@ -126,7 +162,7 @@ impl VectorIndex {
         };
         let mut index = VectorIndex {
             dir: dir.to_owned(),
-            vectors: Vec::new(),
+            rows: Rows::new(storage.resolve(0)),
             keys: Vec::new(),
             latest: HashMap::new(),
             live: Vec::new(),
@@ -137,11 +173,11 @@ impl VectorIndex {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             meta,
         };
-        index.load_rows()?;
+        index.load_rows(storage.resolve(index.meta.rows))?;
         Ok(index)
     }
 
-    fn load_rows(&mut self) -> Result<(), SearchError> {
+    fn load_rows(&mut self, storage: Storage) -> Result<(), SearchError> {
         let rows = self.meta.rows;
         let dims = self.meta.dims;
         let vectors_path = self.dir.join("vectors.f32");
@@ -192,7 +228,11 @@ impl VectorIndex {
         }
         // Read in pieces straight into the rows: a full-size index is
         // gigabytes, and a byte copy beside them would double the peak.
-        self.vectors = read_f32s(&vectors_path, rows * dims)?;
+        let mut chunks = F32Chunks::open(&vectors_path, rows * dims, dims)?;
+        self.rows = Rows::load(storage, &mut chunks, dims, open_for_reading(&vectors_path)?);
+        if let Some(e) = chunks.failed {
+            return Err(io_error(&vectors_path, &e));
+        }
         self.seqs = read_seqs(&self.dir.join("seqs.i64"), rows)?;
         // Cut leftovers of a killed run so appends continue at `rows`.
         truncate(&vectors_path, vector_len as u64)?;
@@ -220,12 +260,11 @@ impl VectorIndex {
 
     /// Adds every row the graph lacks.
     fn extend_graph(&mut self) {
-        let vectors = &self.vectors;
+        let rows = &self.rows;
         let dims = self.meta.dims;
-        let row_of = |r: u32| &vectors[r as usize * dims..(r as usize + 1) * dims];
         self.graph.insert_many(
             self.keys.len(),
-            &|a, b| dot(row_of(a), row_of(b)),
+            &|a, b| rows.between(a, b, dims),
             self.threads,
         );
     }
@@ -255,21 +294,27 @@ impl VectorIndex {
         self.meta.payload.as_deref()
     }
 
-    fn row(&self, row: u32) -> &[f32] {
-        let dims = self.meta.dims;
-        &self.vectors[row as usize * dims..(row as usize + 1) * dims]
+    /// Row `row` exactly (read from the file under int8 storage).
+    fn row(&self, row: u32) -> Option<Cow<'_, [f32]>> {
+        self.rows.exact(row, self.meta.dims)
     }
 
     /// The stored vector of `key`.
-    pub fn vector(&self, key: &str) -> Option<&[f32]> {
-        self.latest.get(key).map(|&row| self.row(row))
+    pub fn vector(&self, key: &str) -> Option<Cow<'_, [f32]>> {
+        self.latest.get(key).and_then(|&row| self.row(row))
+    }
+
+    /// The candidate list [`Self::search`] walks the graph with at this
+    /// index's size ([`ef_for_rows`]).
+    pub fn default_ef(&self) -> usize {
+        ef_for_rows(self.latest.len())
     }
 
     /// Every key with its current vector, in row order.
-    pub fn live_rows(&self) -> impl Iterator<Item = (&str, &[f32])> {
+    pub fn live_rows(&self) -> impl Iterator<Item = (&str, Cow<'_, [f32]>)> {
         (0..self.keys.len() as u32)
             .filter(|&row| self.is_live(row))
-            .map(|row| (self.keys[row as usize].as_str(), self.row(row)))
+            .filter_map(|row| Some((self.keys[row as usize].as_str(), self.row(row)?)))
     }
 
     /// The model fingerprint the index was built with.
@@ -301,7 +346,7 @@ impl VectorIndex {
             });
         }
         if let Some(&row) = self.latest.get(key)
-            && self.row(row) == vector
+            && self.row(row).as_deref() == Some(vector)
         {
             // The same vector (the paper changed, not its text): only note
             // that it is current; a committed row's number is rewritten in
@@ -315,7 +360,7 @@ impl VectorIndex {
             return Ok(());
         }
         let row = self.keys.len() as u32;
-        self.vectors.extend_from_slice(vector);
+        self.rows.push(vector);
         self.keys.push(key.to_owned());
         self.live.push(true);
         self.seqs.push(seq);
@@ -362,7 +407,9 @@ impl VectorIndex {
             file.sync_all().map_err(|e| io_error(&seqs_path, &e))?;
         }
         if rows > start {
-            let bytes: Vec<u8> = self.vectors[start * dims..rows * dims]
+            let bytes: Vec<u8> = self
+                .rows
+                .uncommitted(start, rows, dims)
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
                 .collect();
@@ -378,6 +425,7 @@ impl VectorIndex {
                 .flat_map(|s| s.to_le_bytes())
                 .collect();
             append(&seqs_path, &seqs)?;
+            self.rows.committed(rows, open_for_reading(&vectors_path)?);
             self.extend_graph();
             if rows - self.graph_saved >= rows / 100 {
                 self.save_graph()?;
@@ -428,7 +476,7 @@ impl VectorIndex {
         strategy: Strategy,
         allow: Option<&dyn Fn(&str) -> bool>,
     ) -> Vec<VectorHit> {
-        self.search_with_ef(query, k, strategy, allow, EF_SEARCH)
+        self.search_with_ef(query, k, strategy, allow, self.default_ef())
     }
 
     /// [`Self::search`] with the graph's candidate list set to `ef` when it
@@ -453,17 +501,41 @@ impl VectorIndex {
         if !exact {
             return self.search_approximate(query, k, ef);
         }
-        let scored: Vec<(f32, u32)> = {
-            let mut top = TopK::new(k);
-            for row in 0..self.keys.len() as u32 {
-                if !self.is_live(row) || allow.is_some_and(|f| !f(&self.keys[row as usize])) {
-                    continue;
-                }
-                top.push(dot(query, self.row(row)), row);
+        let dims = self.meta.dims;
+        let mut top = TopK::new(self.shortlist(k));
+        for row in 0..self.keys.len() as u32 {
+            if !self.is_live(row) || allow.is_some_and(|f| !f(&self.keys[row as usize])) {
+                continue;
             }
-            top.into_sorted()
-        };
-        self.to_hits(scored)
+            top.push(self.rows.to_query(query, row, dims), row);
+        }
+        self.to_hits(self.rescored(query, top.into_sorted(), k))
+    }
+
+    /// How many candidates a search keeps before [`Self::rescored`]: more
+    /// than `k` when the in-memory rows are approximate.
+    fn shortlist(&self, k: usize) -> usize {
+        if self.rows.is_quantised() {
+            k.saturating_mul(RESCORE_FACTOR).max(RESCORE_MIN)
+        } else {
+            k
+        }
+    }
+
+    /// The best `k` of `candidates`, scored again exactly when the
+    /// in-memory rows are approximate.
+    fn rescored(&self, query: &[f32], candidates: Vec<(f32, u32)>, k: usize) -> Vec<(f32, u32)> {
+        if !self.rows.is_quantised() {
+            return candidates.into_iter().take(k).collect();
+        }
+        let mut exact: Vec<(f32, u32)> = candidates
+            .into_iter()
+            .take(self.shortlist(k))
+            .filter_map(|(_, row)| Some((dot(query, &self.row(row)?), row)))
+            .collect();
+        exact.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        exact.truncate(k);
+        exact
     }
 
     /// The `k` rows the HNSW graph finds closest to `query`, with a
@@ -472,18 +544,18 @@ impl VectorIndex {
         if query.len() != self.meta.dims || k == 0 {
             return Vec::new();
         }
-        let to_query = |row: u32| dot(query, self.row(row));
+        let dims = self.meta.dims;
+        let to_query = |row: u32| self.rows.to_query(query, row, dims);
         let dead = self.keys.len() - self.latest.len();
-        let ef = ef.max(k) + dead.min(ef);
+        let ef = ef.max(self.shortlist(k)) + dead.min(ef);
         let ef = ef.min(self.keys.len().max(1));
         let scored = self
             .graph
             .search(&to_query, ef)
             .into_iter()
             .filter(|&(_, row)| self.is_live(row))
-            .take(k)
             .collect();
-        self.to_hits(scored)
+        self.to_hits(self.rescored(query, scored, k))
     }
 
     fn to_hits(&self, scored: Vec<(f32, u32)>) -> Vec<VectorHit> {
@@ -498,31 +570,71 @@ impl VectorIndex {
 
     /// Inner product of `query` with the stored vector of `key`.
     pub fn score(&self, query: &[f32], key: &str) -> Option<f32> {
-        self.vector(key).map(|v| dot(query, v))
+        self.vector(key).map(|v| dot(query, &v))
     }
 }
 
-/// The first `count` little-endian f32s of `path`, which holds at least
-/// that many.
-fn read_f32s(path: &Path, count: usize) -> Result<Vec<f32>, SearchError> {
-    use std::io::Read;
-    let mut out = Vec::with_capacity(count);
-    if count == 0 {
-        return Ok(out);
+/// The first `count` little-endian f32s of a file that holds at least that
+/// many, in whole rows of about a mebibyte: a full-size index is gigabytes,
+/// and a byte copy beside the rows would double the peak.
+struct F32Chunks {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    left: usize,
+    chunk: usize,
+    failed: Option<std::io::Error>,
+}
+
+impl F32Chunks {
+    fn open(path: &Path, count: usize, dims: usize) -> Result<F32Chunks, SearchError> {
+        let file = if count == 0 {
+            None
+        } else {
+            Some(std::fs::File::open(path).map_err(|e| io_error(path, &e))?)
+        };
+        Ok(F32Chunks {
+            file,
+            path: path.to_owned(),
+            left: count,
+            chunk: dims.max(1) * (262_144 / dims.max(1)).max(1),
+            failed: None,
+        })
     }
-    let mut file = std::fs::File::open(path).map_err(|e| io_error(path, &e))?;
-    let mut buf = vec![0u8; 1 << 20];
-    while out.len() < count {
-        let want = ((count - out.len()) * 4).min(buf.len());
-        file.read_exact(&mut buf[..want])
-            .map_err(|e| io_error(path, &e))?;
-        out.extend(
-            buf[..want]
+}
+
+impl Iterator for F32Chunks {
+    type Item = Vec<f32>;
+
+    fn next(&mut self) -> Option<Vec<f32>> {
+        use std::io::Read;
+        if self.left == 0 || self.failed.is_some() {
+            return None;
+        }
+        let n = self.left.min(self.chunk);
+        let mut bytes = vec![0u8; n * 4];
+        if let Err(e) = self.file.as_mut()?.read_exact(&mut bytes) {
+            // Checked against the file's length before: only a disk error.
+            tracing::error!("reading {}: {e}", self.path.display());
+            self.failed = Some(e);
+            return None;
+        }
+        self.left -= n;
+        Some(
+            bytes
                 .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        )
     }
-    Ok(out)
+}
+
+/// `path` opened for the exact reads of int8 storage (`None` if absent).
+fn open_for_reading(path: &Path) -> Result<Option<std::fs::File>, SearchError> {
+    match std::fs::File::open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(io_error(path, &err)),
+    }
 }
 
 /// The change numbers of the first `rows` rows. Rows the file does not
@@ -884,5 +996,71 @@ mod tests {
             index.live_rows().map(|(k, _)| k).collect::<Vec<_>>(),
             ["a", "b"]
         );
+    }
+
+    /// int8 storage keeps a quarter of the bytes in memory, finds what f32
+    /// finds, and returns exact scores (rescored from the file); rows added
+    /// after opening are searchable before and after their commit.
+    #[test]
+    fn int8_storage_rescores_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let dims = 32;
+        let mut index = VectorIndex::open_or_create(dir.path(), dims, "m").unwrap();
+        for i in 0..3000 {
+            index.upsert(&format!("p{i}"), &unit(i, dims), 1).unwrap();
+        }
+        index.commit(None).unwrap();
+        let mut int8 = VectorIndex::open_with(dir.path(), dims, "m", Storage::Int8).unwrap();
+        assert!(int8.rows.is_quantised());
+        let (mut same_exact, mut same_approx) = (0, 0);
+        for q in 0..100 {
+            let query = unit(20_000 + q, dims);
+            let truth = index.search(&query, 10, Strategy::Exact, None);
+            let exact = int8.search(&query, 10, Strategy::Exact, None);
+            let approx = int8.search(&query, 10, Strategy::Approximate, None);
+            same_exact += exact.iter().filter(|h| truth.contains(h)).count();
+            same_approx += approx.iter().filter(|h| truth.contains(h)).count();
+            // Scores are the exact f32 ones, not the 8-bit estimates.
+            for hit in exact.iter().chain(&approx) {
+                assert_eq!(Some(hit.score), index.score(&query, &hit.key));
+            }
+        }
+        assert!(same_exact >= 990, "{same_exact} of 1000");
+        assert!(same_approx >= 950, "{same_approx} of 1000");
+        assert_eq!(
+            int8.vector("p7").unwrap().as_ref(),
+            unit(7, dims).as_slice()
+        );
+        int8.upsert("new", &unit(99_999, dims), 2).unwrap();
+        let hit = |ix: &VectorIndex| {
+            ix.search(&unit(99_999, dims), 1, Strategy::Exact, None)[0]
+                .key
+                .clone()
+        };
+        assert_eq!(hit(&int8), "new");
+        int8.commit(None).unwrap();
+        assert_eq!(hit(&int8), "new");
+        assert_eq!(
+            int8.vector("new").unwrap().as_ref(),
+            unit(99_999, dims).as_slice()
+        );
+        drop(int8);
+        let reopened = VectorIndex::open_with(dir.path(), dims, "m", Storage::Int8).unwrap();
+        assert_eq!(reopened.len(), 3001);
+        let approx = reopened.search(&unit(99_999, dims), 1, Strategy::Approximate, None);
+        assert_eq!(approx[0].key, "new");
+    }
+
+    #[test]
+    fn the_candidate_list_grows_with_the_index() {
+        assert_eq!(ef_for_rows(40_717), EF_SEARCH);
+        assert_eq!(ef_for_rows(EF_SCALE_FROM), EF_SEARCH);
+        assert!(
+            (3150..=3250).contains(&ef_for_rows(2_700_000)),
+            "{}",
+            ef_for_rows(2_700_000)
+        );
+        assert!(ef_for_rows(1_000_000) > EF_SEARCH && ef_for_rows(1_000_000) < 3200);
+        assert_eq!(ef_for_rows(usize::MAX), 1 << 16);
     }
 }

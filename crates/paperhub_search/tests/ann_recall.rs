@@ -63,7 +63,7 @@ fn hnsw_recall_at_10_is_at_least_0_99_on_40k_vectors() {
         index.upsert(&format!("p{i}"), &v, 1).unwrap();
     }
     index.commit(None).unwrap();
-    let spread = dot(index.vector("p0").unwrap(), &centres[0]);
+    let spread = dot(&index.vector("p0").unwrap(), &centres[0]);
     assert!((0.3..0.8).contains(&spread), "cosine to centre {spread}");
 
     let index = VectorIndex::open_or_create(dir.path(), dims, "test").unwrap();

@@ -73,6 +73,16 @@ fn json<T: serde::Serialize>(value: &T, arxiv_id: &ArxivId) -> Result<String, Db
     serde_json::to_string(value).map_err(|e| DbError::corrupt_paper(arxiv_id, e))
 }
 
+/// Papers per distinct category list, read from the covering index
+/// `papers_categories` (migration 13).
+const STATS_BY_CATEGORIES: &str = "SELECT categories, COUNT(*) FROM papers GROUP BY categories";
+
+/// Papers per month, read from the expression index `papers_month`
+/// (migration 13; the expression must stay the same).
+const STATS_BY_MONTH: &str = "SELECT substr(COALESCE(submitted, announced), 1, 7), COUNT(*) \
+     FROM papers WHERE substr(COALESCE(submitted, announced), 1, 7) IS NOT NULL \
+     GROUP BY substr(COALESCE(submitted, announced), 1, 7) ORDER BY 1";
+
 /// A row as stored, before decoding.
 pub(crate) struct RawPaper {
     arxiv_id: String,
@@ -425,26 +435,26 @@ impl CatalogStore for SqliteStore {
     fn stats(&self) -> StoreResult<CatalogStats> {
         self.read(|conn| {
             let papers = conn.query_row("SELECT COUNT(*) FROM papers", [], |r| r.get(0))?;
+            // Distinct category lists with their counts, from the covering
+            // index papers_categories (migration 13), then split here.
             let mut counts: HashMap<String, u64> = HashMap::new();
-            let mut stmt = conn.prepare("SELECT categories FROM papers")?;
+            let mut stmt = conn.prepare(STATS_BY_CATEGORIES)?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let categories: String = row.get(0)?;
+                let n: u64 = row.get(1)?;
                 for category in categories.split(' ').filter(|c| !c.is_empty()) {
                     match counts.get_mut(category) {
-                        Some(n) => *n += 1,
+                        Some(total) => *total += n,
                         None => {
-                            counts.insert(category.to_owned(), 1);
+                            counts.insert(category.to_owned(), n);
                         }
                     }
                 }
             }
             let mut by_category: Vec<(String, u64)> = counts.into_iter().collect();
             by_category.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            let mut stmt = conn.prepare(
-                "SELECT substr(COALESCE(submitted, announced), 1, 7) AS month, COUNT(*) FROM papers \
-                 WHERE month IS NOT NULL GROUP BY month ORDER BY month",
-            )?;
+            let mut stmt = conn.prepare(STATS_BY_MONTH)?;
             let by_month = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -676,5 +686,29 @@ mod tests {
             .unwrap();
         let err = SqliteStore::open(&path).err().unwrap();
         assert!(err.to_string().contains("newer than this build"), "{err}");
+    }
+
+    /// `stats` reads the two covering indexes, not the papers table: a
+    /// changed expression would silently scan gigabytes again. See: #18
+    #[test]
+    fn stats_queries_use_their_covering_indexes() {
+        let (_dir, store) = store();
+        let conn = store.writer();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let categories = plan(STATS_BY_CATEGORIES);
+        assert!(
+            categories.contains("COVERING INDEX papers_categories"),
+            "{categories}"
+        );
+        let months = plan(STATS_BY_MONTH);
+        assert!(months.contains("INDEX papers_month"), "{months}");
+        assert!(!months.contains("TEMP B-TREE"), "{months}");
     }
 }

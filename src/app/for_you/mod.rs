@@ -164,7 +164,10 @@ impl PeriodFeatures {
             .zip(&texts)
             .map(|(e, t)| Doc {
                 sparse: tfidf.row(t),
-                dense: vectors.and_then(|v| v.vector(e.paper.id.base()).map(<[f32]>::to_vec)),
+                dense: vectors.and_then(|v| {
+                    v.vector(e.paper.id.base())
+                        .map(std::borrow::Cow::into_owned)
+                }),
             })
             .collect();
         let ids: Vec<String> = entries
@@ -208,7 +211,8 @@ impl PeriodFeatures {
     pub fn doc(&self, paper: &Paper, vectors: Option<&VectorIndex>) -> Doc {
         Doc {
             sparse: self.tfidf.row(&text(paper)),
-            dense: vectors.and_then(|v| v.vector(paper.id.base()).map(<[f32]>::to_vec)),
+            dense: vectors
+                .and_then(|v| v.vector(paper.id.base()).map(std::borrow::Cow::into_owned)),
         }
     }
 

@@ -24,6 +24,7 @@ mod for_you;
 mod library;
 pub mod search;
 pub mod starvation;
+mod synth_vectors;
 pub mod web;
 
 use std::io::{BufRead, BufReader};
@@ -103,6 +104,9 @@ pub enum BenchCommand {
     /// Page latency while submissions wait on a slow arXiv, against the
     /// same hub idle (adds one bench account to the data dir).
     Starvation(starvation::StarvationBenchArgs),
+    /// Generate vectors for a full-size catalog from real ones (mixed with
+    /// noise), as a file for `paperhub vectors import`.
+    SynthVectors(synth_vectors::SynthVectorsArgs),
     /// One measurement in a fresh process; used by `bench import`.
     #[command(hide = true)]
     Worker {
@@ -297,6 +301,7 @@ pub fn run(
         }
         BenchCommand::Vectors { queries } => search::vectors(data_dir, config, *queries)?,
         BenchCommand::Web(args) => web::web(data_dir, config, args)?,
+        BenchCommand::SynthVectors(args) => synth_vectors::synth_vectors(data_dir, config, args)?,
         BenchCommand::Digest(args) => digest::digest(data_dir, config, args)?,
         BenchCommand::Library(args) => library::library(data_dir, config, args)?,
         BenchCommand::ForYou(args) => for_you::for_you(data_dir, config, args)?,

@@ -70,12 +70,20 @@ pub fn latency(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
             retriever.search(&request, mode)?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
+        let mut slowest: Vec<(f64, &String)> = times.iter().copied().zip(&texts).collect();
+        slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
         let (p50, p99, max) = percentiles(times);
         println!(
             "{mode:<8} search over {} papers, {} queries (top 10 with snippets): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
             retriever.lexical.num_docs(),
             texts.len(),
         );
+        let listed: Vec<String> = slowest
+            .iter()
+            .take(5)
+            .map(|(ms, text)| format!("{text:?} {ms:.1} ms"))
+            .collect();
+        println!("  slowest: {}", listed.join(", "));
     }
     if retriever.dense.is_some() {
         hybrid_agreement(&mut retriever, &texts)?;
@@ -93,6 +101,14 @@ pub fn latency(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
 fn hybrid_agreement(retriever: &mut Retriever, texts: &[String]) -> Result<()> {
     let full = paperhub_search::vector::EF_SEARCH;
     let default = retriever.hybrid_ef;
+    // The lists grow with the index: print the ones walked.
+    let scale = |ef: usize| {
+        retriever
+            .dense
+            .as_ref()
+            .map_or(ef, |d| ef * d.vectors.default_ef() / full)
+    };
+    let full_walked = scale(full);
     let top_ten = |retriever: &Retriever, text: &str| -> Result<Vec<String>> {
         let request = SearchRequest {
             query: text.to_owned(),
@@ -125,8 +141,9 @@ fn hybrid_agreement(retriever: &mut Retriever, texts: &[String]) -> Result<()> {
         }
         let (p50, p99, _) = percentiles(times);
         let marker = if ef == default { " (default)" } else { "" };
+        let walked = scale(ef);
         println!(
-            "  hybrid, dense side at ef {ef:>3}{marker}: top 10 shares {:.4} of the ef {full} top 10, identical for {:.3} of queries; p50 {p50:.2} ms, p99 {p99:.2} ms (no snippets)",
+            "  hybrid, dense side at ef {walked:>4}{marker}: top 10 shares {:.4} of the ef {full_walked} top 10, identical for {:.3} of queries; p50 {p50:.2} ms, p99 {p99:.2} ms (no snippets)",
             shared as f64 / wanted.max(1) as f64,
             same_order as f64 / texts.len().max(1) as f64,
         );
@@ -316,6 +333,9 @@ pub struct EmbedOptions {
     pub peer_avx2: bool,
 }
 
+/// Above this many vectors `bench vectors` skips the int8 exact scan.
+const INT8_SCAN_LIMIT: usize = 200_000;
+
 /// `paperhub bench vectors`: HNSW against exact search on the catalog's
 /// real vectors, and what int8 storage would cost in recall.
 ///
@@ -327,31 +347,54 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
         bail!("no vectors: run `paperhub index` first");
     };
     let index = &dense.vectors;
+    let serving_rss = super::peak_rss_mib();
+    // Under int8 storage the index's own exact scan is rescored 8-bit
+    // search, not the truth: compare with the same rows held as f32.
+    let quantised = config
+        .embedding
+        .vector_storage
+        .parse::<paperhub_search::Storage>()
+        .map_err(|e| anyhow::anyhow!(e))?
+        .resolve(index.len())
+        == paperhub_search::Storage::Int8;
+    let truth_index = if !quantised {
+        None
+    } else {
+        Some(paperhub_search::VectorIndex::open_with(
+            &crate::retrieval::vector_dir(data_dir, dense.embedder.fingerprint()),
+            dense.embedder.dimensions(),
+            index.model(),
+            paperhub_search::Storage::F32,
+        )?)
+    };
+    let truth = truth_index.as_ref().unwrap_or(index);
     let texts = title_queries(data_dir, &config.database, queries * 7)?;
     let texts: Vec<&String> = texts.iter().step_by(7).collect();
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
     let embedded = dense.embedder.embed_queries(&refs, 0)?;
     let dims = dense.embedder.dimensions();
-    let keys: Vec<String> = {
-        let probe = vec![0.0; dims];
+    // The int8 exact scan sorts every row per query: only at small sizes.
+    let quantised: Vec<(String, Vec<i8>)> = if index.len() <= INT8_SCAN_LIMIT {
         index
-            .search(&probe, index.len(), Strategy::Exact, None)
-            .into_iter()
-            .map(|h| h.key)
-            .collect()
-    };
-    let quantised: Vec<(String, Vec<i8>)> = keys
-        .iter()
-        .filter_map(|k| {
-            index.vector(k).map(|v| {
+            .live_rows()
+            .map(|(k, v)| {
                 (
-                    k.clone(),
+                    k.to_owned(),
                     v.iter().map(|x| (x * 127.0).round() as i8).collect(),
                 )
             })
-        })
-        .collect();
-    let efs = [64, 128, 256, 400, 512, 600, 800];
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut efs: Vec<usize> = if index.len() > 1_000_000 {
+        vec![512, 800, 1200, 1600, 2400, 3200, 4800]
+    } else {
+        vec![64, 128, 256, 400, 512, 600, 800]
+    };
+    efs.push(index.default_ef());
+    efs.sort_unstable();
+    efs.dedup();
     let mut ann_found = vec![0usize; efs.len()];
     let mut ann_times = vec![Vec::new(); efs.len()];
     let (mut int8_found, mut wanted) = (0usize, 0usize);
@@ -360,6 +403,11 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
         let t = Instant::now();
         let exact = index.search(query, 10, Strategy::Exact, None);
         exact_times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let exact = if truth_index.is_some() {
+            truth.search(query, 10, Strategy::Exact, None)
+        } else {
+            exact
+        };
         for (i, &ef) in efs.iter().enumerate() {
             let t = Instant::now();
             let ann = index.search_approximate(query, 10, ef);
@@ -391,15 +439,23 @@ pub fn vectors(data_dir: &DataDir, config: &Config, queries: u32) -> Result<()> 
             .count();
     }
     let (exact_p50, exact_p99, _) = percentiles(exact_times);
+    let int8 = if quantised.is_empty() {
+        "int8 scan skipped above 200,000 vectors".to_owned()
+    } else {
+        format!(
+            "int8 exact recall@10 {:.4} (4x smaller)",
+            int8_found as f64 / wanted as f64
+        )
+    };
     println!(
-        "{} vectors, {} queries: exact p50 {exact_p50:.2} ms p99 {exact_p99:.2} ms; int8 exact recall@10 {:.4} (4x smaller)",
+        "{} vectors ({} storage, peak RSS {serving_rss:.0} MiB before the benchmark), {} queries: exact p50 {exact_p50:.2} ms p99 {exact_p99:.2} ms; {int8}",
         index.len(),
+        config.embedding.vector_storage,
         embedded.len() / dims,
-        int8_found as f64 / wanted as f64,
     );
     for ((ef, found), times) in efs.iter().zip(ann_found).zip(ann_times) {
         let (p50, p99, _) = percentiles(times);
-        let default = if *ef == paperhub_search::vector::EF_SEARCH {
+        let default = if *ef == index.default_ef() {
             " (default)"
         } else {
             ""

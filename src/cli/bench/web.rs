@@ -32,6 +32,10 @@ pub struct WebBenchArgs {
     /// Bench users to seed (each votes on 20 papers).
     #[arg(long, default_value_t = 500)]
     pub users: u32,
+    /// Days the seeded votes spread over (back from now), and at least the
+    /// catalog days (back from its latest) whose papers get them.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
     /// Only endpoints whose name contains this (e.g. search).
     #[arg(long)]
     pub only: Option<String>,
@@ -50,13 +54,20 @@ impl Lcg {
     }
 }
 
-fn seed(data_dir: &DataDir, config: &Config, users: u32) -> Result<(Vec<String>, Vec<String>)> {
+fn seed(
+    data_dir: &DataDir,
+    config: &Config,
+    users: u32,
+    days: u32,
+) -> Result<(Vec<String>, Vec<String>)> {
     let store = crate::app::store::open(data_dir, &config.database)?;
     let latest = store.latest_day()?.context("the catalog is empty")?;
-    // Papers of the latest month, newest first.
+    // Papers of the latest month (or `days`), newest first.
+    let window = i64::from(days.max(31));
+    let wanted = 3000 * usize::try_from(window / 31).unwrap_or(1).clamp(1, 12);
     let mut ids = Vec::new();
     let mut day = latest;
-    while ids.len() < 3000 && (latest - day).num_days() < 31 {
+    while ids.len() < wanted && (latest - day).num_days() < window {
         let listing = store.listing(
             &paperhub_store::ListQuery {
                 from: day,
@@ -88,8 +99,9 @@ fn seed(data_dir: &DataDir, config: &Config, users: u32) -> Result<(Vec<String>,
     let now = Utc::now();
     let mut rng = Lcg(42);
     eprintln!(
-        "seeding {users} users, {} votes, 50 submissions ...",
-        users * 20
+        "seeding {users} users, {} votes, {} submissions ...",
+        users * 20,
+        users.div_ceil(10)
     );
     for u in 0..users {
         let user = store.create_user(&format!("bench-{u}"), None, "not-a-login", now)?;
@@ -98,10 +110,10 @@ fn seed(data_dir: &DataDir, config: &Config, users: u32) -> Result<(Vec<String>,
             let bound = rng.next(ids.len()) + 1;
             let i = rng.next(bound);
             let id: ArxivId = ids[i].parse()?;
-            let hours = rng.next(7 * 24) as i64;
+            let hours = rng.next(days.max(1) as usize * 24) as i64;
             store.set_vote(user.id, &id, true, now - chrono::Duration::hours(hours))?;
         }
-        if u < 50 {
+        if u % 10 == 0 {
             let id: ArxivId = ids[rng.next(ids.len())].parse()?;
             let request = SubmitRequest {
                 user: user.id,
@@ -235,7 +247,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     if Command::new("wrk").arg("--version").output().is_err() {
         bail!("wrk is not installed: run scripts/install-browser --with-wrk");
     }
-    let (ids, titles) = seed(data_dir, config, args.users)?;
+    let (ids, titles) = seed(data_dir, config, args.users, args.days)?;
     let app = crate::web::AppState::open(data_dir, config)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let server = std::sync::Arc::clone(&app);
@@ -278,7 +290,6 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
             (html.len() + css) as f64 / 1000.0
         );
     }
-    let _ = latest;
 
     let scratch = tempfile::tempdir()?;
     let papers: Vec<String> = ids
@@ -306,8 +317,19 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     } else {
         Vec::new()
     };
+    use chrono::Datelike;
+    let week = format!(
+        "/papers/week/{}-W{:02}",
+        latest.iso_week().year(),
+        latest.iso_week().week()
+    );
+    let month = format!("/papers/month/{}", latest.format("%Y-%m"));
+    let api_daily = format!("/api/v1/daily_papers?date={latest}&limit=50");
     let targets: Vec<(&str, Vec<String>)> = vec![
         ("daily page /", vec!["/".to_owned()]),
+        ("weekly page", vec![week]),
+        ("monthly page", vec![month]),
+        ("API daily papers", vec![api_daily]),
         (
             "trending /trending",
             vec!["/trending?window=week".to_owned()],
