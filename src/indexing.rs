@@ -203,7 +203,7 @@ pub struct VectorReport {
 /// (ids, positions and days only), drops those whose vector already
 /// embeds that change (each row records the change it embeds: a killed
 /// run, a bounded run or `paperhub vectors import` did them), and embeds
-/// the rest newest day first, committing every [`VECTOR_BATCH`] papers. So
+/// the rest newest day first, committing every `VECTOR_BATCH` papers. So
 /// a hub that imported years of papers has the last months searchable by
 /// meaning within minutes, and a killed or bounded run loses nothing. The
 /// watermark moves up only when nothing is left below the head.

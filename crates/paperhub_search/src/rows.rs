@@ -18,7 +18,7 @@ pub enum Storage {
     F32,
     /// 8-bit rows, one scale each; exact rows read from the file.
     Int8,
-    /// [`Storage::Int8`] above [`AUTO_INT8_FROM`] rows, else f32.
+    /// [`Storage::Int8`] from `AUTO_INT8_FROM` (a million) rows on, else f32.
     Auto,
 }
 

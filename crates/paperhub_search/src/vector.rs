@@ -133,7 +133,7 @@ impl VectorIndex {
     }
 
     /// [`Self::open_or_create`] holding the rows in memory as `storage`
-    /// says ([`crate::rows`]).
+    /// says (see [`Storage`]).
     ///
     /// # Errors
     /// When the directory cannot be read or written.
