@@ -249,7 +249,12 @@ pub fn update_vectors(
         .collect();
     let total = chosen.len() as u64;
     let mut embedded = 0u64;
-    let mut covered_from = backfill_of(vectors.payload()).and_then(|b| b.covered_from);
+    // A day bounds what is covered only in a backfill (a fresh index, or
+    // one a backfill left unfinished); after a finished one, what waits is
+    // a few changed papers, not everything older than some day.
+    let previous = backfill_of(vectors.payload());
+    let track_days = watermark.is_none() || previous.is_some();
+    let mut covered_from = previous.and_then(|b| b.covered_from);
     let keep = watermark.map_or(0, |p| p.0);
     for batch in chosen.chunks(VECTOR_BATCH) {
         let mut papers = Vec::with_capacity(batch.len());
@@ -272,7 +277,7 @@ pub fn update_vectors(
             vectors.upsert(&c.id.to_string(), vector, c.position.0)?;
         }
         embedded += batch.len() as u64;
-        if let Some(day) = batch.last().and_then(|c| c.day) {
+        if let Some(day) = batch.last().and_then(|c| c.day).filter(|_| track_days) {
             covered_from = Some(covered_from.map_or(day, |d| d.min(day)));
         }
         let payload = VectorPayload {
@@ -294,7 +299,10 @@ pub fn update_vectors(
         vectors.commit(Some(&serde_json::to_string(&payload)?))?;
         None
     } else {
-        backfill_of(vectors.payload())
+        Some(Backfill {
+            waiting: waiting - embedded,
+            covered_from,
+        })
     };
     vectors.save_graph()?;
     Ok(VectorReport {

@@ -13,7 +13,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use paperhub_search::VectorIndex;
 use paperhub_search::vectors_file::{Reader, Writer};
 use paperhub_store::CatalogStore;
@@ -36,7 +36,7 @@ pub struct Exported {
 /// # Errors
 /// The file cannot be written.
 pub fn export(vectors: &VectorIndex, path: &Path) -> Result<Exported> {
-    let keys: Vec<&str> = vectors.live_rows().map(|(key, _)| key).collect();
+    let keys: Vec<&str> = vectors.live_keys().collect();
     let tmp = path.with_extension("partial");
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -77,6 +77,8 @@ pub struct Imported {
     pub not_in_catalog: u64,
     /// Rows with a value that is not finite, or all zeros.
     pub invalid: u64,
+    /// Rows for papers whose vector here already embeds their current text.
+    pub already_current: u64,
     /// Seconds spent adding the rows to the HNSW graph (in the commits).
     pub graph_seconds: f64,
     /// Seconds in all.
@@ -100,21 +102,25 @@ pub fn import(
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = file.metadata()?.len();
-    let mut reader = Reader::open(BufReader::with_capacity(1 << 20, file), Some(len))
-        .with_context(|| format!("{} is not a paperhub vectors file", path.display()))?;
+    // The model is checked on the header, before a key is read.
+    let (model, dims) = (vectors.model().to_owned(), vectors.dims());
+    let mut reader = Reader::open_expecting(
+        BufReader::with_capacity(1 << 20, file),
+        Some(len),
+        |header| {
+            if header.model == model && header.dims == dims {
+                return Ok(());
+            }
+            Err(format!(
+                "it holds vectors of model {} with {} dimensions, but this hub's model is {model} \
+                 with {dims} dimensions: vectors of different models cannot be compared. Export \
+                 them again with the same model (`paperhub model info` shows its fingerprint)",
+                header.model, header.dims
+            ))
+        },
+    )
+    .with_context(|| format!("{} cannot be imported", path.display()))?;
     let header = reader.header().clone();
-    if header.model != vectors.model() || header.dims != vectors.dims() {
-        bail!(
-            "{} holds vectors of model {} with {} dimensions, but this hub's model is {} with {} \
-             dimensions: vectors of different models cannot be compared. Export them again with \
-             the same model (`paperhub model info` shows its fingerprint).",
-            path.display(),
-            header.model,
-            header.dims,
-            vectors.model(),
-            vectors.dims()
-        );
-    }
     let positions = catalog_positions(store)?;
     let mut report = Imported {
         rows: header.count,
@@ -139,13 +145,28 @@ pub fn import(
             report.not_in_catalog += 1;
             continue;
         };
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        // A vector this hub made of the paper's current text stays: the
+        // file's may embed an older version.
+        if vectors.seq(key).is_some_and(|seq| seq >= position) {
+            report.already_current += 1;
+            continue;
+        }
+        let norm = row
+            .iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum::<f64>()
+            .sqrt();
         if !norm.is_finite() || norm == 0.0 {
             report.invalid += 1;
             continue;
         }
         // Unit length, as the index's inner products assume.
-        row.iter_mut().for_each(|x| *x /= norm);
+        row.iter_mut()
+            .for_each(|x| *x = (f64::from(*x) / norm) as f32);
+        if row.iter().any(|x| !x.is_finite()) {
+            report.invalid += 1;
+            continue;
+        }
         vectors.upsert(key, &row, position)?;
         report.stored += 1;
         since_commit += 1;

@@ -61,16 +61,18 @@ pub fn run(data_dir: &DataDir, config: &Config, command: &VectorsCommand) -> Res
             bar.finish_and_clear();
             println!(
                 "Imported {} of {} vectors in {:.1} s ({:.1} s adding them to the HNSW graph); \
-                 {} for papers not in the catalog and {} invalid were skipped. {} vectors in total.",
+                 {} for papers not in the catalog, {} already current here and {} invalid were \
+                 skipped. {} vectors in total.",
                 done.stored,
                 done.rows,
                 done.seconds,
                 done.graph_seconds,
                 done.not_in_catalog,
+                done.already_current,
                 done.invalid,
                 vectors.len()
             );
-            if done.stored == 0 && done.rows > 0 {
+            if done.stored == 0 && done.rows > done.already_current {
                 return Ok(Outcome::Unsuccessful);
             }
         }

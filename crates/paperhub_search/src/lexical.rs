@@ -500,7 +500,9 @@ impl LexicalWriter {
 fn flatten_disjunction(query: Box<dyn Query>) -> Box<dyn Query> {
     fn should_only(query: &dyn Query) -> Option<&BooleanQuery> {
         query.downcast_ref::<BooleanQuery>().filter(|b| {
-            !b.clauses().is_empty() && b.clauses().iter().all(|(o, _)| *o == Occur::Should)
+            !b.clauses().is_empty()
+                && b.get_minimum_number_should_match() <= 1
+                && b.clauses().iter().all(|(o, _)| *o == Occur::Should)
         })
     }
     fn collect(boolean: &BooleanQuery, depth: usize, out: &mut Vec<(Occur, Box<dyn Query>)>) {

@@ -310,6 +310,13 @@ impl VectorIndex {
         ef_for_rows(self.latest.len())
     }
 
+    /// Every key with a vector, in row order (as [`Self::live_rows`]).
+    pub fn live_keys(&self) -> impl Iterator<Item = &str> {
+        (0..self.keys.len() as u32)
+            .filter(|&row| self.is_live(row))
+            .map(|row| self.keys[row as usize].as_str())
+    }
+
     /// Every key with its current vector, in row order.
     pub fn live_rows(&self) -> impl Iterator<Item = (&str, Cow<'_, [f32]>)> {
         (0..self.keys.len() as u32)
@@ -427,9 +434,6 @@ impl VectorIndex {
             append(&seqs_path, &seqs)?;
             self.rows.committed(rows, open_for_reading(&vectors_path)?);
             self.extend_graph();
-            if rows - self.graph_saved >= rows / 100 {
-                self.save_graph()?;
-            }
         }
         self.meta.rows = rows;
         self.meta.payload = payload.map(str::to_owned);
@@ -438,6 +442,12 @@ impl VectorIndex {
             reason: e.to_string(),
         })?;
         self.write_atomically("meta.json", &meta)?;
+        // After the commit point: a crash between the two leaves a graph
+        // behind the rows (caught up on open), never one ahead of them
+        // (which would be built again in full).
+        if rows > start && rows - self.graph_saved >= rows / 100 {
+            self.save_graph()?;
+        }
         Ok(())
     }
 

@@ -199,7 +199,20 @@ impl<R: BufRead> Reader<R> {
     ///
     /// # Errors
     /// Anything that is not a valid version-1 file, or a read failure.
-    pub fn open(mut input: R, len: Option<u64>) -> Result<Self, FileError> {
+    pub fn open(input: R, len: Option<u64>) -> Result<Self, FileError> {
+        Self::open_expecting(input, len, |_| Ok(()))
+    }
+
+    /// [`Self::open`], with `check` run on the header before any key is
+    /// read (a file of another model is refused before it costs memory).
+    ///
+    /// # Errors
+    /// As [`Self::open`], or what `check` refuses.
+    pub fn open_expecting(
+        mut input: R,
+        len: Option<u64>,
+        check: impl FnOnce(&Header) -> Result<(), String>,
+    ) -> Result<Self, FileError> {
         let mut line = Vec::new();
         (&mut input)
             .take(MAX_HEADER as u64)
@@ -237,12 +250,19 @@ impl<R: BufRead> Reader<R> {
         if header.dims == 0 || header.dims > MAX_DIMS {
             return Err(invalid(0, format!("{} dimensions", header.dims)));
         }
+        check(&header).map_err(|reason| invalid(0, reason))?;
         let mut offset = line.len() as u64;
         let rows_len = header
             .rows_len()
             .ok_or_else(|| invalid(0, "the row count overflows"))?;
         // Each key takes at least two bytes: bound the count before sizing.
-        let fits = |left: u64| header.count <= left / 2 && rows_len <= left;
+        let fits = |left: u64| {
+            header
+                .count
+                .checked_mul(2)
+                .and_then(|keys| keys.checked_add(rows_len))
+                .is_some_and(|needed| needed <= left)
+        };
         if let Some(len) = len
             && (len < offset || !fits(len - offset))
         {
@@ -252,6 +272,8 @@ impl<R: BufRead> Reader<R> {
             ));
         }
         let mut keys = Vec::with_capacity(usize::try_from(header.count.min(1 << 20)).unwrap_or(0));
+        // A key twice would store two rows for one paper, the first dead.
+        let mut seen = std::collections::HashSet::with_capacity(keys.capacity());
         let mut key = Vec::with_capacity(MAX_KEY + 1);
         for n in 0..header.count {
             key.clear();
@@ -265,7 +287,11 @@ impl<R: BufRead> Reader<R> {
                     format!("key {} is missing or not a key", n + 1),
                 ));
             };
-            keys.push(String::from_utf8_lossy(text).into_owned());
+            let text = String::from_utf8_lossy(text).into_owned();
+            if !seen.insert(text.clone()) {
+                return Err(invalid(offset, format!("key {text} appears twice")));
+            }
+            keys.push(text);
             offset += key.len() as u64;
         }
         if let Some(len) = len
@@ -413,6 +439,23 @@ mod tests {
             assert!(matches!(err, FileError::Invalid { .. }), "{to}: {err}");
         }
         assert!(read_all(&bytes, len).is_ok());
+    }
+
+    #[test]
+    fn refuses_repeated_keys_and_what_the_caller_refuses() {
+        let bytes = file(&["2501.00001", "2501.00001"], 2);
+        let err = read_all(&bytes, Some(bytes.len() as u64)).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+        let bytes = file(&["2501.00001"], 2);
+        let err = Reader::open_expecting(bytes.as_slice(), None, |h| {
+            Err(format!("model {} is not ours", h.model))
+        })
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("model abc123 is not ours"),
+            "{err}"
+        );
     }
 
     #[test]

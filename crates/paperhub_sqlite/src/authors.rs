@@ -43,6 +43,27 @@ pub(crate) fn defer_index(conn: &Connection, paper: &Paper) -> Result<(), DbErro
     Ok(())
 }
 
+/// An import run still marked running and younger than this is taken to be
+/// alive in another process: opening the store leaves its backlog to it
+/// (writing it would hold the write lock longer than the importer waits).
+const LIVE_RUN: chrono::Duration = chrono::Duration::hours(1);
+
+/// [`flush_backlog`] at open: only when no import run that may still be
+/// alive is under way. A run that died stays `running`; after an hour its
+/// backlog is written by the next open (or by the next import's end).
+pub(crate) fn flush_abandoned_backlog(conn: &mut Connection) -> Result<u64, DbError> {
+    let since = (chrono::Utc::now() - LIVE_RUN).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let live: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM import_runs WHERE status = 'running' AND started_at > ?1)",
+        [since],
+        |r| r.get(0),
+    )?;
+    if live {
+        return Ok(0);
+    }
+    flush_backlog(conn)
+}
+
 /// Below this many queued papers the backlog is inserted into the
 /// indexes as they are; from it on, and when the backlog is at least half
 /// the catalog (a first import), the id-side indexes are dropped and built
@@ -402,7 +423,7 @@ mod tests {
     }
 
     #[test]
-    fn an_import_that_stopped_halfway_is_indexed_at_the_next_open() {
+    fn an_import_that_died_is_indexed_at_an_open_an_hour_later() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("paperhub.sqlite3");
         {
@@ -415,8 +436,20 @@ mod tests {
                 ids(&store, "ada lovelace").is_empty(),
                 "deferred while the run is open"
             );
-            // Dropped without finishing: the process died.
+            // Dropped without finishing: the process died (or is alive elsewhere).
         }
+        // A run started minutes ago may be alive in another process: left alone.
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(ids(&store, "ada lovelace").is_empty());
+        store
+            .writer()
+            .execute(
+                "UPDATE import_runs SET started_at = '2020-01-01T00:00:00Z' WHERE status = 'running'",
+                [],
+            )
+            .unwrap();
+        drop(store);
+        // An hour later it is taken for dead, and its backlog is written.
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(ids(&store, "ada lovelace"), ["2501.00001"]);
         let backlog: i64 = store

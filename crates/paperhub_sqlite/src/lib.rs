@@ -128,16 +128,12 @@ impl SqliteStore {
         }
         migrations::migrate(&mut conn)?;
         authors::register_functions(&conn).map_err(open_err(path))?;
-        // What an import that stopped halfway deferred.
-        match authors::flush_backlog(&mut conn) {
+        // What an import that stopped halfway deferred; never a failure
+        // to open (the next import's end writes it too).
+        match authors::flush_abandoned_backlog(&mut conn) {
             Ok(0) => {}
             Ok(n) => tracing::info!("indexed {n} papers an unfinished import left unindexed"),
-            Err(e) => {
-                return Err(OpenError::Connect {
-                    target: path.display().to_string(),
-                    source: Box::new(e),
-                });
-            }
+            Err(e) => tracing::warn!("the author index backlog could not be written yet: {e}"),
         }
         let checkpointer = Some(Checkpointer::start(path)?);
         Ok(SqliteStore {
