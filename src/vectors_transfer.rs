@@ -104,6 +104,7 @@ pub fn import(
     let len = file.metadata()?.len();
     // The model is checked on the header, before a key is read.
     let (model, dims) = (vectors.model().to_owned(), vectors.dims());
+    let other_model = std::cell::Cell::new(false);
     let mut reader = Reader::open_expecting(
         BufReader::with_capacity(1 << 20, file),
         Some(len),
@@ -111,6 +112,7 @@ pub fn import(
             if header.model == model && header.dims == dims {
                 return Ok(());
             }
+            other_model.set(true);
             Err(format!(
                 "it holds vectors of model {} with {} dimensions, but this hub's model is {model} \
                  with {dims} dimensions: vectors of different models cannot be compared. Export \
@@ -119,7 +121,13 @@ pub fn import(
             ))
         },
     )
-    .with_context(|| format!("{} cannot be imported", path.display()))?;
+    .with_context(|| {
+        if other_model.get() {
+            format!("{} cannot be imported", path.display())
+        } else {
+            format!("{} is not a paperhub vectors file", path.display())
+        }
+    })?;
     let header = reader.header().clone();
     let positions = catalog_positions(store)?;
     let mut report = Imported {
