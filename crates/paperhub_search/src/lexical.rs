@@ -22,7 +22,7 @@ use tantivy::{
 };
 
 use crate::SearchError;
-use crate::query::{check_query, expand_prefixes, plain_text};
+use crate::query::{check_query, expand_prefixes, plain_text, split_hyphenated};
 
 /// The schema's fields.
 #[derive(Clone, Copy)]
@@ -215,7 +215,7 @@ impl LexicalIndex {
             Ok(plain_text(&request.query))
         } else {
             check_query(&request.query)?;
-            Ok(expand_prefixes(&request.query))
+            Ok(expand_prefixes(&split_hyphenated(&request.query)))
         }
     }
 
