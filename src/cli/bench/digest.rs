@@ -51,7 +51,7 @@ fn seed_libraries(
     subscribers: &[NewSubscriber],
     latest: chrono::NaiveDate,
     size: usize,
-    rng: &mut Rng,
+    rng: &mut super::Rng,
 ) -> Result<()> {
     let older = PeriodPapers::load(
         store,
@@ -85,26 +85,6 @@ fn seed_libraries(
         store.link_account(sub.id, Some(user.id))?;
     }
     Ok(())
-}
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, pool: &'a [String]) -> &'a str {
-        &pool[self.below(pool.len())]
-    }
 }
 
 /// Copies the catalog to `dir` and opens the copy.
@@ -170,7 +150,7 @@ pub fn digest(data_dir: &DataDir, config: &Config, args: &DigestBenchArgs) -> Re
         bail!("the latest week has too few papers to draw interests from");
     }
 
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = super::Rng(0x9e37_79b9_7f4a_7c15);
     let subscribers: Vec<NewSubscriber> = (0..args.subscribers)
         .map(|i| {
             let mut interests = Vec::new();

@@ -120,6 +120,37 @@ pub enum BenchCommand {
     },
 }
 
+/// A small deterministic generator (xorshift64*), so benchmark runs are
+/// comparable.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// One of `pool` (which must not be empty).
+    pub(crate) fn pick<'a>(&mut self, pool: &'a [String]) -> &'a str {
+        &pool[self.below(pool.len())]
+    }
+
+    /// Approximately standard normal (Irwin–Hall of four uniforms).
+    pub(crate) fn normal(&mut self) -> f32 {
+        let sum: f32 = (0..4)
+            .map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32)
+            .sum();
+        (sum - 2.0) * 1.732
+    }
+}
+
 /// The result of one phase.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseResult {

@@ -79,30 +79,6 @@ fn listing_ids(dir: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Approximately standard normal (Irwin–Hall of four uniforms).
-    fn normal(&mut self) -> f32 {
-        let sum: f32 = (0..4)
-            .map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32)
-            .sum();
-        (sum - 2.0) * 1.732
-    }
-}
-
 fn normalise(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -166,7 +142,7 @@ pub fn synth_vectors(data_dir: &DataDir, config: &Config, args: &SynthVectorsArg
         dims,
         &refs,
     )?;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = super::Rng(0x9E37_79B9_7F4A_7C15);
     let scale = args.noise / (dims as f32).sqrt();
     let mut other = vec![0.0f32; dims];
     let mut v = vec![0.0f32; dims];
