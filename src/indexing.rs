@@ -320,20 +320,40 @@ fn stale_papers(
     watermark: Option<ChangePosition>,
 ) -> Result<(Vec<ChangedDay>, Option<ChangePosition>)> {
     let mut stale = Vec::new();
-    let mut cursor = watermark;
+    let head = for_each_changed_day(store, watermark, |c| {
+        if vectors
+            .seq(&c.id.to_string())
+            .is_none_or(|seq| seq < c.position.0)
+        {
+            stale.push(c);
+        }
+    })?;
+    Ok((stale, head.or(watermark)))
+}
+
+/// Calls `f` on every paper changed after `after`, in change order, a page
+/// of [`CatalogStore::changed_paper_days`] at a time; returns the last
+/// position seen (`None` when nothing changed).
+///
+/// # Errors
+/// The catalog cannot be read.
+pub fn for_each_changed_day(
+    store: &dyn CatalogStore,
+    after: Option<ChangePosition>,
+    mut f: impl FnMut(ChangedDay),
+) -> Result<Option<ChangePosition>> {
+    let mut cursor = after;
+    let mut last_seen = None;
     loop {
         let page = store
             .changed_paper_days(cursor, LIST_PAGE)
             .context("listing changed papers in the catalog")?;
         let Some(last) = page.last() else { break };
         cursor = Some(last.position);
-        stale.extend(page.into_iter().filter(|c| {
-            vectors
-                .seq(&c.id.to_string())
-                .is_none_or(|seq| seq < c.position.0)
-        }));
+        last_seen = cursor;
+        page.into_iter().for_each(&mut f);
     }
-    Ok((stale, cursor))
+    Ok(last_seen)
 }
 
 #[cfg(test)]

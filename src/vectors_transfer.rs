@@ -194,14 +194,8 @@ pub fn import(
 /// Every paper's key (as the vector index writes it) and latest change.
 fn catalog_positions(store: &dyn CatalogStore) -> Result<std::collections::HashMap<String, i64>> {
     let mut out = std::collections::HashMap::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .changed_paper_days(cursor, 50_000)
-            .context("listing the catalog's papers")?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(last.position);
-        out.extend(page.into_iter().map(|c| (c.id.to_string(), c.position.0)));
-    }
+    crate::indexing::for_each_changed_day(store, None, |c| {
+        out.insert(c.id.to_string(), c.position.0);
+    })?;
     Ok(out)
 }

@@ -186,10 +186,15 @@ impl Rows {
         }
     }
 
-    /// The rows up to `rows` are in the file now (`file` is it).
-    pub(crate) fn committed(&mut self, rows: usize, file: Option<std::fs::File>) {
+    /// The rows up to `rows` are in the file now; `open` opens it, called
+    /// only when the 8-bit rows hold no handle yet.
+    pub(crate) fn committed<E>(
+        &mut self,
+        rows: usize,
+        open: impl FnOnce() -> Result<Option<std::fs::File>, E>,
+    ) -> Result<(), E> {
         if let Rows::Int8 {
-            file: held,
+            file,
             pending,
             committed,
             ..
@@ -197,10 +202,11 @@ impl Rows {
         {
             pending.clear();
             *committed = rows;
-            if held.is_none() {
-                *held = file;
+            if file.is_none() {
+                *file = open()?;
             }
         }
+        Ok(())
     }
 
     /// Row `row` exactly: borrowed from memory, or read from the file.

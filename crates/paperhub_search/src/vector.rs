@@ -310,17 +310,20 @@ impl VectorIndex {
         ef_for_rows(self.latest.len())
     }
 
+    /// The rows that are their key's latest, in order.
+    fn live_row_numbers(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.keys.len() as u32).filter(|&row| self.is_live(row))
+    }
+
     /// Every key with a vector, in row order (as [`Self::live_rows`]).
     pub fn live_keys(&self) -> impl Iterator<Item = &str> {
-        (0..self.keys.len() as u32)
-            .filter(|&row| self.is_live(row))
+        self.live_row_numbers()
             .map(|row| self.keys[row as usize].as_str())
     }
 
     /// Every key with its current vector, in row order.
     pub fn live_rows(&self) -> impl Iterator<Item = (&str, Cow<'_, [f32]>)> {
-        (0..self.keys.len() as u32)
-            .filter(|&row| self.is_live(row))
+        self.live_row_numbers()
             .filter_map(|row| Some((self.keys[row as usize].as_str(), self.row(row)?)))
     }
 
@@ -432,7 +435,8 @@ impl VectorIndex {
                 .flat_map(|s| s.to_le_bytes())
                 .collect();
             append(&seqs_path, &seqs)?;
-            self.rows.committed(rows, open_for_reading(&vectors_path)?);
+            self.rows
+                .committed(rows, || open_for_reading(&vectors_path))?;
             self.extend_graph();
         }
         self.meta.rows = rows;

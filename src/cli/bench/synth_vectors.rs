@@ -125,13 +125,7 @@ pub fn synth_vectors(data_dir: &DataDir, config: &Config, args: &SynthVectorsArg
     let dims = real.dims();
     let store = crate::app::store::open(data_dir, &config.database)?;
     let mut keys = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store.changed_paper_days(cursor, 50_000)?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(last.position);
-        keys.extend(page.into_iter().map(|c| c.id.to_string()));
-    }
+    crate::indexing::for_each_changed_day(store.as_ref(), None, |c| keys.push(c.id.to_string()))?;
     keys.truncate(args.limit.unwrap_or(usize::MAX));
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let file = std::fs::File::create(&args.out)
