@@ -22,7 +22,9 @@ use tantivy::{
 };
 
 use crate::SearchError;
-use crate::query::{check_query, expand_prefixes, plain_text, split_hyphenated};
+use crate::query::{
+    check_query, expand_prefixes, plain_text, split_hyphenated, unknown_fields_as_words,
+};
 
 /// The schema's fields.
 #[derive(Clone, Copy)]
@@ -215,7 +217,9 @@ impl LexicalIndex {
             Ok(plain_text(&request.query))
         } else {
             check_query(&request.query)?;
-            Ok(expand_prefixes(&split_hyphenated(&request.query)))
+            Ok(expand_prefixes(&split_hyphenated(
+                &unknown_fields_as_words(&request.query),
+            )))
         }
     }
 
@@ -232,7 +236,8 @@ impl LexicalIndex {
     /// # Errors
     /// The index cannot be read.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
-        let user = flatten_disjunction(self.user_query(request)?);
+        let searcher = self.reader.searcher();
+        let user = flatten_disjunction(drop_common_words(self.user_query(request)?, &searcher)?);
         let filters = self.filter_clauses(request);
         // Without filters the user query runs unwrapped: tantivy prunes
         // with block-max WAND only when the top-level query is itself a
@@ -244,7 +249,6 @@ impl LexicalIndex {
             clauses.extend(filters);
             Box::new(BooleanQuery::new(clauses))
         };
-        let searcher = self.reader.searcher();
         let limit = request.limit.max(1);
         let addresses: Vec<(f32, DocAddress)> = Self::user_errors(match request.sort {
             SortOrder::Relevance => searcher.search(
@@ -521,6 +525,66 @@ fn flatten_disjunction(query: Box<dyn Query>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(leaves))
 }
 
+/// A word in more than this share of the documents is dropped from a
+/// union that has rarer words (chosen on the 2.7M catalog and SciFact:
+/// docs/BENCHMARKS.md, issue 18).
+const COMMON_SHARE: f64 = 0.3;
+
+/// Drops the words most documents hold ("a", "the", "for") from a union of
+/// words, when rarer words remain.
+///
+/// Their BM25 weight is small (idf under 1.2 at a third of the documents),
+/// so they hardly move a ranking, but their posting lists hold millions of
+/// documents that block-max WAND must still step through: at 2.7 million
+/// papers they made title queries such as "A Context-Driven Training-Free
+/// Network" the slowest (issue 18). A word is the parser's group of one
+/// term per default field; it is common when its commonest field (`all`)
+/// says so, and then all its fields go. Phrases, `+must` and `-not`
+/// clauses, a single word, and unions of bare field terms are kept whole.
+fn drop_common_words(
+    query: Box<dyn Query>,
+    searcher: &tantivy::Searcher,
+) -> Result<Box<dyn Query>, SearchError> {
+    let Some(union) = query
+        .downcast_ref::<BooleanQuery>()
+        .filter(|b| b.clauses().len() > 1 && b.clauses().iter().all(|(o, _)| *o == Occur::Should))
+    else {
+        return Ok(query);
+    };
+    let docs = searcher.num_docs().max(1) as f64;
+    let mut kept: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(union.clauses().len());
+    for (occur, clause) in union.clauses() {
+        let word = clause.downcast_ref::<BooleanQuery>().filter(|b| {
+            b.clauses()
+                .iter()
+                .all(|(o, q)| *o == Occur::Should && q.downcast_ref::<BooleanQuery>().is_none())
+        });
+        let mut terms = Vec::new();
+        let mut positions = false;
+        if let Some(word) = word {
+            word.query_terms(&mut |term, needs_positions| {
+                terms.push(term.clone());
+                positions |= needs_positions;
+            });
+        }
+        let mut common = !terms.is_empty() && !positions;
+        if common {
+            let mut share = 0.0f64;
+            for term in &terms {
+                share = share.max(searcher.doc_freq(term)? as f64 / docs);
+            }
+            common = share > COMMON_SHARE;
+        }
+        if !common {
+            kept.push((*occur, clause.box_clone()));
+        }
+    }
+    if kept.is_empty() || kept.len() == union.clauses().len() {
+        return Ok(query);
+    }
+    Ok(Box::new(BooleanQuery::new(kept)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,6 +667,60 @@ mod tests {
         // Stemming: "simulations" finds "simulation".
         assert_eq!(ids(&index, q("simulations")), ["2503.11731"]);
         assert_eq!(ids(&index, q("cat:stat.ML")), ["2503.00003"]);
+    }
+
+    #[test]
+    fn a_pasted_title_colon_is_not_a_field() {
+        let (_dir, index) = index();
+        let pasted = ids(&index, q("Gaussian: processes revisited"));
+        assert_eq!(pasted, ids(&index, q("Gaussian processes revisited")));
+        assert_eq!(pasted.first().map(String::as_str), Some("2503.00003"));
+        assert_eq!(
+            ids(&index, q("Kernel: ti:revisited")),
+            ["2503.00003"],
+            "a real field after the colon still counts"
+        );
+    }
+
+    #[test]
+    fn words_most_papers_hold_are_dropped_beside_rarer_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = LexicalIndex::open_or_create(dir.path()).unwrap();
+        let mut writer = index.writer().unwrap();
+        let titles = [
+            "A kernel for the regression",
+            "Models for the proteins",
+            "The simulations for driving",
+            "The graphs for nets",
+            "The diffusion",
+            "The splats",
+            "The robots",
+            "The agents",
+            "The games",
+            "The words",
+        ];
+        for (i, title) in titles.iter().enumerate() {
+            writer
+                .upsert(&IndexDoc {
+                    id: i.to_string(),
+                    title: (*title).into(),
+                    ..IndexDoc::default()
+                })
+                .unwrap();
+        }
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        // "the" is in every paper and "for" in four of ten; beside
+        // "kernel" neither makes every paper a match.
+        assert_eq!(ids(&index, q("kernel for the")), ["0"]);
+        assert_eq!(ids(&index, q("the simulations")), ["2"]);
+        // Alone, or beside only other common words, a word is kept.
+        assert_eq!(ids(&index, q("the")).len(), 10);
+        assert_eq!(ids(&index, q("the OR for")).len(), 10);
+        // Phrases, exclusions and required words are not touched.
+        assert_eq!(ids(&index, q("\"for the\" kernel")).len(), 2);
+        assert_eq!(ids(&index, q("the -kernel")).len(), 9);
+        assert_eq!(ids(&index, q("+the kernel")).len(), 10);
     }
 
     #[test]

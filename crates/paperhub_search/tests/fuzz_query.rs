@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use harness::{Target, fuzz_for};
-use paperhub_search::query::{expand_prefixes, plain_text, semantic_text};
+use paperhub_search::query::{expand_prefixes, plain_text, semantic_text, unknown_fields_as_words};
 use paperhub_search::{IndexDoc, LexicalIndex, SearchError, SearchRequest, SortOrder};
 use proptest::prelude::*;
 
@@ -323,6 +323,10 @@ fn fuzz_search_query_text() {
             !semantic.contains(['"', '(', ')']),
             "syntax left in {:?}",
             semantic
+        );
+        prop_assert_eq!(
+            unknown_fields_as_words(&q).chars().count(),
+            q.chars().count()
         );
         Ok(())
     });
