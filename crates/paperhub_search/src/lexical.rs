@@ -138,6 +138,9 @@ pub struct LexicalIndex {
     user_parser: QueryParser,
     /// Parses the same text against `abstract`, to find words to highlight.
     snippet_parser: QueryParser,
+    /// Documents a word must be in before it can be dropped as common
+    /// ([`COMMON_MIN_DOCS`]; tests lower it).
+    common_min_docs: u64,
 }
 
 fn days(day: NaiveDate) -> i64 {
@@ -176,6 +179,7 @@ impl LexicalIndex {
             fields,
             user_parser,
             snippet_parser,
+            common_min_docs: COMMON_MIN_DOCS,
         })
     }
 
@@ -237,7 +241,11 @@ impl LexicalIndex {
     /// The index cannot be read.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
         let searcher = self.reader.searcher();
-        let user = flatten_disjunction(drop_common_words(self.user_query(request)?, &searcher)?);
+        let user = flatten_disjunction(drop_common_words(
+            self.user_query(request)?,
+            &searcher,
+            self.common_min_docs,
+        )?);
         let filters = self.filter_clauses(request);
         // Without filters the user query runs unwrapped: tantivy prunes
         // with block-max WAND only when the top-level query is itself a
@@ -530,6 +538,11 @@ fn flatten_disjunction(query: Box<dyn Query>) -> Box<dyn Query> {
 /// docs/BENCHMARKS.md, issue 18).
 const COMMON_SHARE: f64 = 0.3;
 
+/// A word must also be in this many documents to be dropped: shorter
+/// posting lists cost little, and a share over few documents says little
+/// (in a corpus of three papers every word is in a third of them).
+const COMMON_MIN_DOCS: u64 = 10_000;
+
 /// Drops the words most documents hold ("a", "the", "for") from a union of
 /// words, when rarer words remain.
 ///
@@ -539,11 +552,13 @@ const COMMON_SHARE: f64 = 0.3;
 /// papers they made title queries such as "A Context-Driven Training-Free
 /// Network" the slowest (issue 18). A word is the parser's group of one
 /// term per default field; it is common when its commonest field (`all`)
-/// says so, and then all its fields go. Phrases, `+must` and `-not`
-/// clauses, a single word, and unions of bare field terms are kept whole.
+/// says so (and it is in at least `min_docs` documents), and then all its
+/// fields go. Phrases, `+must` and `-not` clauses, a single word, and
+/// unions of bare field terms are kept whole.
 fn drop_common_words(
     query: Box<dyn Query>,
     searcher: &tantivy::Searcher,
+    min_docs: u64,
 ) -> Result<Box<dyn Query>, SearchError> {
     let Some(union) = query
         .downcast_ref::<BooleanQuery>()
@@ -569,11 +584,11 @@ fn drop_common_words(
         }
         let mut common = !terms.is_empty() && !positions;
         if common {
-            let mut share = 0.0f64;
+            let mut most = 0u64;
             for term in &terms {
-                share = share.max(searcher.doc_freq(term)? as f64 / docs);
+                most = most.max(searcher.doc_freq(term)?);
             }
-            common = share > COMMON_SHARE;
+            common = most >= min_docs && most as f64 / docs > COMMON_SHARE;
         }
         if !common {
             kept.push((*occur, clause.box_clone()));
@@ -710,6 +725,9 @@ mod tests {
         }
         writer.commit().unwrap();
         index.reload().unwrap();
+        let mut index = index;
+        assert_eq!(ids(&index, q("kernel for the")).len(), 10, "too few papers");
+        index.common_min_docs = 4;
         // "the" is in every paper and "for" in four of ten; beside
         // "kernel" neither makes every paper a match.
         assert_eq!(ids(&index, q("kernel for the")), ["0"]);
