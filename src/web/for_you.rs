@@ -297,11 +297,17 @@ pub async fn page(
     };
     let ranked = rank(&app, user.id, Scope::Library, period, PAGE_PICKS).await?;
     let picks = pick_cards(&app, &viewer, &ranked, true).await?;
+    let id = user.id;
+    let generation = app
+        .db
+        .run(move |s| s.feed_generation(id))
+        .await?
+        .unwrap_or_default();
     let token = app
         .secrets
         .issue_token(
             FEED_PURPOSE,
-            &user.id.0.to_string(),
+            &feed_subject(user.id, generation),
             Utc::now() + Duration::days(365),
         )
         .map_err(|e| AppError::internal(e.to_string()))?;
@@ -318,12 +324,26 @@ pub async fn page(
     }))
 }
 
+/// A feed token's subject: the account and its feed-link generation.
+fn feed_subject(user: UserId, generation: i64) -> String {
+    format!("{}-{generation}", user.0)
+}
+
+/// The account and generation a feed token's subject names; a subject
+/// without a generation (links made before links could be revoked) is
+/// generation 0.
+fn parse_feed_subject(subject: &str) -> Option<(UserId, i64)> {
+    let (id, generation) = subject.split_once('-').unwrap_or((subject, "0"));
+    Some((UserId(id.parse().ok()?), generation.parse().ok()?))
+}
+
 /// `GET /for-you.atom?t=TOKEN`: the week's recommendations of the account
-/// the token names.
+/// the token names, while the token's generation is the account's current
+/// one.
 ///
 /// # Errors
-/// A missing, tampered or expired token (404, so a guess learns nothing),
-/// or a storage error.
+/// A missing, tampered, expired or revoked token (404, so a guess learns
+/// nothing), or a storage error.
 pub async fn atom(
     State(app): State<Arc<AppState>>,
     Query(params): Query<ForYouParams>,
@@ -335,11 +355,13 @@ pub async fn atom(
         .as_deref()
         .and_then(|t| app.secrets.check_token(FEED_PURPOSE, t, Utc::now()).ok())
         .ok_or_else(missing)?;
-    let id = UserId(subject.parse().map_err(|_| missing())?);
-    let user = app
+    let (id, generation) = parse_feed_subject(&subject).ok_or_else(missing)?;
+    let (user, current) = app
         .db
-        .run(move |s| s.user_by_id(id))
-        .await?
+        .run(move |s| Ok((s.user_by_id(id)?, s.feed_generation(id)?)))
+        .await?;
+    let user = user
+        .filter(|_| current == Some(generation))
         .ok_or_else(missing)?;
     let period = ForYouParams::default().period(&app).await?;
     let ranked = rank(&app, user.id, Scope::Library, period, PAGE_PICKS).await?;
@@ -366,6 +388,22 @@ pub async fn reset(
         return Ok(Redirect::to("/login?next=/for-you").into_response());
     };
     app.db.run(move |s| s.reset_not_interested(user)).await?;
+    Ok(Redirect::to("/for-you").into_response())
+}
+
+/// `POST /for-you/feed-link`: a new private feed link; every link made
+/// before stops working (for a link that leaked).
+///
+/// # Errors
+/// A storage error.
+pub async fn new_feed_link(
+    State(app): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    let Some(user) = viewer.user.as_ref().map(|u| u.id) else {
+        return Ok(Redirect::to("/login?next=/for-you").into_response());
+    };
+    app.db.run(move |s| s.rotate_feed_links(user)).await?;
     Ok(Redirect::to("/for-you").into_response())
 }
 

@@ -207,6 +207,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/for-you", get(for_you::page))
         .route("/for-you.atom", get(for_you::atom))
         .route("/for-you/reset", post(for_you::reset))
+        .route("/for-you/feed-link", post(for_you::new_feed_link))
         .route("/authors/{name}", get(authors::show))
         .route("/authors/{name}/follow", post(authors::follow))
         .route("/settings", get(users::settings))

@@ -241,13 +241,7 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
     );
 
     // The feed link is a key: it works without a cookie, and only as given.
-    let page = ada.get(WEEK).await.body;
-    let at = page.find("/for-you.atom?t=").expect("a feed link");
-    let link: String = page[at..]
-        .chars()
-        .take_while(|c| *c != '"')
-        .collect::<String>()
-        .replace("&amp;", "&");
+    let link = feed_link(&ada.get(WEEK).await.body);
     let feed = visitor.get(&link).await;
     assert_eq!(feed.status, StatusCode::OK);
     assert!(
@@ -261,6 +255,21 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
         visitor.get("/for-you.atom").await.status,
         StatusCode::NOT_FOUND
     );
+    // A new feed link revokes every older one.
+    let r = ada.post("/for-you/feed-link", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(visitor.get(&link).await.status, StatusCode::NOT_FOUND);
+    let fresh = feed_link(&ada.get(WEEK).await.body);
+    assert_ne!(fresh, link);
+    assert_eq!(visitor.get(&fresh).await.status, StatusCode::OK);
+    // A visitor cannot revoke anyone's link.
+    let r = visitor.post("/for-you/feed-link", &[]).await;
+    assert!(
+        matches!(r.status, StatusCode::SEE_OTHER | StatusCode::FORBIDDEN),
+        "{}",
+        r.status
+    );
+    assert_eq!(visitor.get(&fresh).await.status, StatusCode::OK);
 
     // Typos are 400s, not 500s.
     for bad in [
@@ -362,4 +371,16 @@ async fn for_you_learns_from_a_library_explains_and_forgets() {
     );
     assert!(text.contains("RECOMMENDED FOR YOU"), "{text}");
     assert!(text.contains("in your library"), "{text}");
+}
+
+/// The private feed link a For-you page shows.
+fn feed_link(page: &str) -> String {
+    let Some(at) = page.find("/for-you.atom?t=") else {
+        panic!("no feed link in {page}");
+    };
+    page[at..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect::<String>()
+        .replace("&amp;", "&")
 }

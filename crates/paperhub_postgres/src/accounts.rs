@@ -168,7 +168,33 @@ impl AccountStore for PgStore {
             // A changed password means the old one may have leaked: tokens
             // made with it go too (#13).
             tx.execute("DELETE FROM api_tokens WHERE user_id = $1", &[&user.0])?;
+            tx.execute(
+                "UPDATE users SET feed_generation = feed_generation + 1 WHERE id = $1",
+                &[&user.0],
+            )?;
             Ok(())
+        })
+    }
+
+    fn feed_generation(&self, user: UserId) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_opt(
+                "SELECT feed_generation FROM users WHERE id = $1",
+                &[&user.0],
+            )?
+            .map(|r| r.get(0)))
+        })
+    }
+
+    fn rotate_feed_links(&self, user: UserId) -> StoreResult<Option<i64>> {
+        self.write(|tx| {
+            Ok(tx
+                .query_opt(
+                    "UPDATE users SET feed_generation = feed_generation + 1 WHERE id = $1 \
+                     RETURNING feed_generation",
+                    &[&user.0],
+                )?
+                .map(|r| r.get(0)))
         })
     }
 

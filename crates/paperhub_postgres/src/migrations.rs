@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("../migrations/0002_comments.sql")),
     (3, include_str!("../migrations/0003_authors.sql")),
     (4, include_str!("../migrations/0004_library.sql")),
+    (5, include_str!("../migrations/0005_feed_generation.sql")),
 ];
 
 /// Steps in Rust that run after a migration's SQL, in its transaction:

@@ -191,8 +191,33 @@ impl AccountStore for SqliteStore {
             // A changed password means the old one may have leaked: tokens made
             // with it go too (#13).
             tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [user.0])?;
+            tx.execute(
+                "UPDATE users SET feed_generation = feed_generation + 1 WHERE id = ?1",
+                [user.0],
+            )?;
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    fn feed_generation(&self, user: UserId) -> StoreResult<Option<i64>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT feed_generation FROM users WHERE id = ?1")?
+                .query_row([user.0], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn rotate_feed_links(&self, user: UserId) -> StoreResult<Option<i64>> {
+        self.write(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE users SET feed_generation = feed_generation + 1 WHERE id = ?1 \
+                     RETURNING feed_generation",
+                )?
+                .query_row([user.0], |r| r.get(0))
+                .optional()?)
         })
     }
 

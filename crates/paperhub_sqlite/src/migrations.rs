@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_library.sql"),
     include_str!("../migrations/0012_paper_index_backlog.sql"),
     include_str!("../migrations/0013_stats_indexes.sql"),
+    include_str!("../migrations/0014_feed_generation.sql"),
 ];
 
 /// Steps in Rust that run after a migration's SQL, in its transaction:

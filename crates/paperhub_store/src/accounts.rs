@@ -81,6 +81,7 @@ pub trait AccountStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Conflict`] on `password` when the stored hash is no
     /// longer `expected_hash` (or the user is gone); a storage error.
+    /// Feed links made before go too ([`AccountStore::feed_generation`]).
     fn change_password(
         &self,
         user: UserId,
@@ -88,6 +89,21 @@ pub trait AccountStore: Send + Sync {
         new_hash: &str,
         keep_session: Option<&[u8]>,
     ) -> StoreResult<()>;
+
+    /// The generation of a user's private feed links (`None`: no such
+    /// user). A link names the generation it was made in and works only
+    /// while it is current; a password change also starts a new one.
+    ///
+    /// # Errors
+    /// A storage error.
+    fn feed_generation(&self, user: UserId) -> StoreResult<Option<i64>>;
+
+    /// Starts a new generation of the user's feed links, so every link
+    /// made before stops working; returns it (`None`: no such user).
+    ///
+    /// # Errors
+    /// A storage error.
+    fn rotate_feed_links(&self, user: UserId) -> StoreResult<Option<i64>>;
 
     /// Grants or revokes curator rights; false when there is no such user.
     ///

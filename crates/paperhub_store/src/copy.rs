@@ -150,6 +150,7 @@ pub const TABLES: &[Table] = &[
             c("is_admin", Bool),
             c("created_at", TimeMillis),
             c("notify_comments", Bool),
+            c("feed_generation", Int),
         ],
         key: &["id"],
     },

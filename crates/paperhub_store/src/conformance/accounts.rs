@@ -123,6 +123,26 @@ pub fn accounts_password_change_is_compare_and_set(h: &dyn Harness) {
     assert_eq!(s.user_credentials("ada").unwrap().unwrap().1, "h3");
 }
 
+/// Feed links start at generation 0; rotating and changing the password
+/// each start a new generation, seen by every node.
+pub fn accounts_feed_links_rotate(h: &dyn Harness) {
+    let s = h.store();
+    let u = s.create_user("ada", None, "h", now()).unwrap();
+    let other = s.create_user("bob", None, "h", now()).unwrap();
+    assert_eq!(s.feed_generation(u.id).unwrap(), Some(0));
+    assert_eq!(s.rotate_feed_links(u.id).unwrap(), Some(1));
+    assert_eq!(h.second_node().feed_generation(u.id).unwrap(), Some(1));
+    s.change_password(u.id, "h", "h2", None).unwrap();
+    assert_eq!(s.feed_generation(u.id).unwrap(), Some(2));
+    // A failed change starts nothing.
+    assert!(s.change_password(u.id, "wrong", "h3", None).is_err());
+    assert_eq!(s.feed_generation(u.id).unwrap(), Some(2));
+    assert_eq!(s.feed_generation(other.id).unwrap(), Some(0));
+    let missing = paperhub_domain::UserId(other.id.0 + 1_000);
+    assert_eq!(s.feed_generation(missing).unwrap(), None);
+    assert_eq!(s.rotate_feed_links(missing).unwrap(), None);
+}
+
 /// Tokens are found by hash, record their use, expire, and are revoked by
 /// their owner only.
 pub fn accounts_api_tokens_expire_and_are_revocable(h: &dyn Harness) {

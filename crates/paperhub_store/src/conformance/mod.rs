@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             accounts_sessions_expire_and_end,
             accounts_password_change_is_compare_and_set,
             accounts_api_tokens_expire_and_are_revocable,
+            accounts_feed_links_rotate,
             accounts_set_admin,
             authors_index_follows_every_write,
             authors_index_is_complete_when_an_import_run_finishes,
