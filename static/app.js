@@ -1,66 +1,78 @@
-// Paperhub: upvotes and saves without a reload, and copying BibTeX. The
-// pages work without this script; it only saves a round trip.
+// Paperhub: upvotes, saves and "not interested" without a reload, and
+// copying BibTeX. The pages work without this script; it only saves a
+// round trip.
 "use strict";
-document.addEventListener("submit", async (event) => {
-  const form = event.target;
-  if (!form.classList.contains("save")) return;
-  event.preventDefault();
-  const data = new URLSearchParams(new FormData(form));
+
+// POSTs `form` as the page would, asking for JSON. Returns the response,
+// or null when the caller has nothing left to do: the viewer was sent to
+// sign in (401), or the request failed and the form was submitted the
+// ordinary way instead (`submitOnError`, so a reload shows the outcome).
+async function postForm(form, { submitOnError = true } = {}) {
   try {
     const res = await fetch(form.action, {
       method: "POST",
-      body: data,
+      body: new URLSearchParams(new FormData(form)),
       headers: { "Accept": "application/json", "X-CSRF-Token": form.elements.csrf.value },
       credentials: "same-origin",
     });
     if (res.status === 401) {
       window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
-      return;
+      return null;
     }
     if (!res.ok) {
-      form.submit();
-      return;
+      if (submitOnError) form.submit();
+      return null;
     }
-    const done = document.createElement("a");
-    done.className = "saved";
-    done.href = "/library";
-    done.textContent = "Saved ✓";
-    const row = document.createElement("p");
-    row.className = "save-row";
-    row.appendChild(done);
-    form.replaceWith(row);
+    return res;
   } catch (_) {
     form.submit();
+    return null;
   }
+}
+
+// Runs `handle(form)` instead of a reload for forms with class `name`.
+function onSubmit(name, handle) {
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.classList.contains(name)) return;
+    event.preventDefault();
+    handle(form);
+  });
+}
+
+onSubmit("save", async (form) => {
+  if (!(await postForm(form))) return;
+  const done = document.createElement("a");
+  done.className = "saved";
+  done.href = "/library";
+  done.textContent = "Saved ✓";
+  const row = document.createElement("p");
+  row.className = "save-row";
+  row.appendChild(done);
+  form.replaceWith(row);
 });
-document.addEventListener("submit", async (event) => {
-  const form = event.target;
-  if (!form.classList.contains("vote")) return;
-  event.preventDefault();
+
+onSubmit("vote", async (form) => {
+  // A refused vote (a curator's own rules, a race) leaves the count as is.
+  const res = await postForm(form, { submitOnError: false });
+  if (!res) return;
+  const body = await res.json();
   const button = form.querySelector("button");
-  const up = form.elements.up;
-  const data = new URLSearchParams(new FormData(form));
-  try {
-    const res = await fetch(form.action, {
-      method: "POST",
-      body: data,
-      headers: { "Accept": "application/json", "X-CSRF-Token": form.elements.csrf.value },
-      credentials: "same-origin",
-    });
-    if (res.status === 401) {
-      window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
-      return;
-    }
-    if (!res.ok) return;
-    const body = await res.json();
-    button.querySelector("span").textContent = body.upvotes;
-    button.classList.toggle("on", body.upvoted);
-    button.setAttribute("aria-pressed", String(body.upvoted));
-    up.value = body.upvoted ? "0" : "1";
-  } catch (_) {
-    form.submit();
-  }
+  button.querySelector("span").textContent = body.upvotes;
+  button.classList.toggle("on", body.upvoted);
+  button.setAttribute("aria-pressed", String(body.upvoted));
+  form.elements.up.value = body.upvoted ? "0" : "1";
 });
+
+onSubmit("dismiss", async (form) => {
+  if (!(await postForm(form))) return;
+  const note = document.createElement("p");
+  note.className = "hint dismissed";
+  note.setAttribute("role", "status");
+  note.textContent = "Hidden: For you will show fewer papers like this.";
+  form.closest("article").replaceWith(note);
+});
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button.copy");
   if (!button) return;
@@ -70,31 +82,5 @@ document.addEventListener("click", async (event) => {
     button.textContent = "Copied";
   } catch (_) {
     button.textContent = "Select the text to copy";
-  }
-});
-document.addEventListener("submit", async (event) => {
-  const form = event.target;
-  if (!form.classList.contains("dismiss")) return;
-  event.preventDefault();
-  const data = new URLSearchParams(new FormData(form));
-  try {
-    const res = await fetch(form.action, {
-      method: "POST",
-      body: data,
-      headers: { "Accept": "application/json", "X-CSRF-Token": form.elements.csrf.value },
-      credentials: "same-origin",
-    });
-    if (!res.ok) {
-      form.submit();
-      return;
-    }
-    const card = form.closest("article");
-    const note = document.createElement("p");
-    note.className = "hint dismissed";
-    note.setAttribute("role", "status");
-    note.textContent = "Hidden: For you will show fewer papers like this.";
-    card.replaceWith(note);
-  } catch (_) {
-    form.submit();
   }
 });

@@ -490,3 +490,25 @@ pub async fn api_collection(
     .await?;
     Ok(axum::Json(api_view(&ranked, period)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_subjects_name_an_account_and_a_generation() {
+        assert_eq!(
+            parse_feed_subject(&feed_subject(UserId(5), 3)),
+            Some((UserId(5), 3))
+        );
+        // Links made before links could be revoked: generation 0.
+        assert_eq!(parse_feed_subject("5"), Some((UserId(5), 0)));
+        assert_eq!(parse_feed_subject("5-0"), Some((UserId(5), 0)));
+        for bad in ["", "-5", "5-", "5--1", "x-1", "5-x", "5-1-2"] {
+            assert!(
+                parse_feed_subject(bad).is_none_or(|(_, g)| g < 0),
+                "{bad:?}"
+            );
+        }
+    }
+}

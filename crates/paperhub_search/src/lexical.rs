@@ -566,8 +566,18 @@ fn drop_common_words(
     else {
         return Ok(query);
     };
-    let docs = searcher.num_docs().max(1) as f64;
+    // Deleted documents still count in `doc_freq` until a merge, so the
+    // share is taken of every document the segments hold.
+    let docs = searcher
+        .segment_readers()
+        .iter()
+        .map(|r| u64::from(r.max_doc()))
+        .sum::<u64>()
+        .max(1) as f64;
     let mut kept: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(union.clauses().len());
+    // Whether a kept clause can match: a word no document holds leaves
+    // nothing to search beside the common ones, so then they stay.
+    let mut kept_can_match = false;
     for (occur, clause) in union.clauses() {
         let word = clause.downcast_ref::<BooleanQuery>().filter(|b| {
             b.clauses()
@@ -582,19 +592,21 @@ fn drop_common_words(
                 positions |= needs_positions;
             });
         }
-        let mut common = !terms.is_empty() && !positions;
-        if common {
-            let mut most = 0u64;
-            for term in &terms {
-                most = most.max(searcher.doc_freq(term)?);
-            }
-            common = most >= min_docs && most as f64 / docs > COMMON_SHARE;
-        }
-        if !common {
+        if terms.is_empty() || positions {
             kept.push((*occur, clause.box_clone()));
+            kept_can_match = true;
+            continue;
+        }
+        let mut most = 0u64;
+        for term in &terms {
+            most = most.max(searcher.doc_freq(term)?);
+        }
+        if most < min_docs || most as f64 / docs <= COMMON_SHARE {
+            kept.push((*occur, clause.box_clone()));
+            kept_can_match |= most > 0;
         }
     }
-    if kept.is_empty() || kept.len() == union.clauses().len() {
+    if !kept_can_match || kept.len() == union.clauses().len() {
         return Ok(query);
     }
     Ok(Box::new(BooleanQuery::new(kept)))
@@ -732,6 +744,8 @@ mod tests {
         // "kernel" neither makes every paper a match.
         assert_eq!(ids(&index, q("kernel for the")), ["0"]);
         assert_eq!(ids(&index, q("the simulations")), ["2"]);
+        // Beside a word no paper holds, the common words stay.
+        assert_eq!(ids(&index, q("the xyzzy")).len(), 10);
         // Alone, or beside only other common words, a word is kept.
         assert_eq!(ids(&index, q("the")).len(), 10);
         assert_eq!(ids(&index, q("the OR for")).len(), 10);
