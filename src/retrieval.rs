@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use paperhub_embed::Embedder;
 use paperhub_search::fusion::{self, Fusion};
 use paperhub_search::query::semantic_text;
@@ -133,16 +133,67 @@ pub fn vector_dir(data_dir: &DataDir, fingerprint: u64) -> PathBuf {
         .join(format!("vectors-{fingerprint:016x}"))
 }
 
-/// Opens (or creates) the vector index of `embedder`'s model in `data_dir`.
+/// A vector index opened for writing, holding its directory's writer lock
+/// until dropped.
+///
+/// Why: two writers at once (an `index` run, `vectors import`, a server's
+/// indexer) would each commit rows the other never loaded, and the last
+/// commit would lose the other's. tantivy locks its own writer; this is
+/// the same rule for the vectors. The lock is taken before the rows are
+/// read, so a writer always starts from the last commit. It is an OS file
+/// lock, so a crashed writer leaves nothing to clean up.
+pub struct VectorWriter {
+    vectors: VectorIndex,
+    _lock: std::fs::File,
+}
+
+impl std::ops::Deref for VectorWriter {
+    type Target = VectorIndex;
+    fn deref(&self) -> &VectorIndex {
+        &self.vectors
+    }
+}
+
+impl std::ops::DerefMut for VectorWriter {
+    fn deref_mut(&mut self) -> &mut VectorIndex {
+        &mut self.vectors
+    }
+}
+
+/// The file whose lock a vector directory's writer holds.
+const WRITER_LOCK: &str = "writer.lock";
+
+/// Opens (or creates) the vector index of `embedder`'s model in `data_dir`
+/// for writing.
 ///
 /// # Errors
-/// The directory cannot be read or written.
-pub fn open_vectors(data_dir: &DataDir, embedder: &Embedder) -> Result<VectorIndex> {
-    Ok(VectorIndex::open_or_create(
-        &vector_dir(data_dir, embedder.fingerprint()),
-        embedder.dimensions(),
-        &model_key(embedder),
-    )?)
+/// Another process is writing the same vectors, or the directory cannot
+/// be read or written.
+pub fn open_vectors(data_dir: &DataDir, embedder: &Embedder) -> Result<VectorWriter> {
+    let dir = vector_dir(data_dir, embedder.fingerprint());
+    crate::data_dir::create_private_dir(&dir)?;
+    let path = dir.join(WRITER_LOCK);
+    crate::data_dir::create_private_file(&path)?;
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another paperhub process is writing the vectors in {} (an `index` run, \
+             `vectors import` or a server's indexer); try again when it has finished",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    let vectors = VectorIndex::open_or_create(&dir, embedder.dimensions(), &model_key(embedder))?;
+    Ok(VectorWriter {
+        vectors,
+        _lock: lock,
+    })
 }
 
 /// The key a model's vectors are stored under.

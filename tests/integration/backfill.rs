@@ -2,7 +2,7 @@
 //! first, bounded by `--limit` and `--since`, search says which papers are
 //! matched by meaning, and `paperhub vectors export|import` moves vectors to
 //! another hub, which then embeds nothing again; vectors of another model
-//! or dimension are refused.
+//! or dimension are refused, and two writers never run at once.
 
 use paperhub::app::store::SharedStore;
 use paperhub_search::vectors_file::Reader;
@@ -114,6 +114,38 @@ fn index_backfills_newest_first_and_vectors_move_between_hubs() {
     );
     assert!(text.contains("Vector index up to date"), "{text}");
     assert!(search_note(&t).is_null());
+    let text = ok(&t, &["index"]);
+    assert!(
+        text.contains("Vector index up to date: 0 papers embedded"),
+        "{text}"
+    );
+
+    // One writer at a time: while another process holds the vectors'
+    // writer lock, `index` and `vectors import` refuse and change nothing.
+    let dir = std::fs::read_dir(t.data_dir().join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("vectors-")
+        })
+        .unwrap();
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("writer.lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    for args in [&["index"][..], &["vectors", "import", "no-such.vec"]] {
+        let (out, err, code) = run(&t, args);
+        assert_ne!(code, 0, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("another paperhub process is writing the vectors"),
+            "{args:?}: {err}"
+        );
+    }
+    drop(held);
     let text = ok(&t, &["index"]);
     assert!(
         text.contains("Vector index up to date: 0 papers embedded"),
