@@ -36,6 +36,11 @@ pub struct WebBenchArgs {
     /// catalog days (back from its latest) whose papers get them.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
+    /// Signed-in users the for-you page rotates through, each with a
+    /// library of 20 papers. Above the ranking cache's 2,000 every visit
+    /// is a first visit, which ranks.
+    #[arg(long, default_value_t = 20)]
+    pub for_you_users: u32,
     /// Only endpoints whose name contains this (e.g. search).
     #[arg(long)]
     pub only: Option<String>,
@@ -221,7 +226,17 @@ fn rotation_script_with_sessions(paths: &[(String, String)]) -> String {
         let cookie = format!("{}={t}", crate::web::session::SESSION_COOKIE);
         let _ = writeln!(lua, "  {{{:?}, {:?}}},", p, cookie);
     }
-    lua.push_str("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n  return wrk.format(\"GET\", r[1], {[\"Cookie\"] = r[2]})\nend\n");
+    // Each wrk thread starts half the list further on, so two threads do
+    // not ask for the same user in turn (the second would find the first's
+    // ranking cached).
+    lua.push_str(concat!(
+        "}\nlocal threads = 0\n",
+        "setup = function(thread)\n  thread:set(\"offset\", threads)\n  threads = threads + 1\nend\n",
+        "local i = 0\n",
+        "init = function(args)\n  i = (offset or 0) * math.floor(#reqs / 2)\nend\n",
+        "request = function()\n  i = i + 1\n  local r = reqs[(i % #reqs) + 1]\n",
+        "  return wrk.format(\"GET\", r[1], {[\"Cookie\"] = r[2]})\nend\n",
+    ));
     lua
 }
 
@@ -313,7 +328,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
         .as_deref()
         .is_none_or(|o| "for-you page".contains(o))
     {
-        for_you_users(data_dir, config, 20)?
+        for_you_users(data_dir, config, args.for_you_users)?
     } else {
         Vec::new()
     };
@@ -325,6 +340,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
     );
     let month = format!("/papers/month/{}", latest.format("%Y-%m"));
     let api_daily = format!("/api/v1/daily_papers?date={latest}&limit=50");
+    let for_you_name = format!("for-you page ({} users, this week)", args.for_you_users);
     let targets: Vec<(&str, Vec<String>)> = vec![
         ("daily page /", vec!["/".to_owned()]),
         ("weekly page", vec![week]),
@@ -337,7 +353,7 @@ pub fn web(data_dir: &DataDir, config: &Config, args: &WebBenchArgs) -> Result<(
         ("paper pages (500 papers)", papers),
         ("search page (1,000 queries, hybrid)", searches),
         ("API search (1,000 queries, hybrid)", api),
-        ("for-you page (20 users, this week)", Vec::new()),
+        (&for_you_name, Vec::new()),
     ];
     println!(
         "wrk -t2 -c{} -d{}s --latency on loopback, server in this process:",
