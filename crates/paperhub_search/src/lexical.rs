@@ -498,6 +498,16 @@ impl LexicalWriter {
     }
 }
 
+/// `query` as a union: a boolean query of `Should` clauses only, matching
+/// when any one does (none of `+must`, `-not`, or "at least n of").
+fn should_only(query: &dyn Query) -> Option<&BooleanQuery> {
+    query.downcast_ref::<BooleanQuery>().filter(|b| {
+        !b.clauses().is_empty()
+            && b.get_minimum_number_should_match() <= 1
+            && b.clauses().iter().all(|(o, _)| *o == Occur::Should)
+    })
+}
+
 /// `query` with nested pure disjunctions merged into one.
 ///
 /// The parser turns `a b` into a union over terms of unions over fields
@@ -510,13 +520,6 @@ impl LexicalWriter {
 /// should-only booleans (phrases, `+must`, `-not`, prefixes) are kept
 /// whole.
 fn flatten_disjunction(query: Box<dyn Query>) -> Box<dyn Query> {
-    fn should_only(query: &dyn Query) -> Option<&BooleanQuery> {
-        query.downcast_ref::<BooleanQuery>().filter(|b| {
-            !b.clauses().is_empty()
-                && b.get_minimum_number_should_match() <= 1
-                && b.clauses().iter().all(|(o, _)| *o == Occur::Should)
-        })
-    }
     fn collect(boolean: &BooleanQuery, depth: usize, out: &mut Vec<(Occur, Box<dyn Query>)>) {
         for (_, clause) in boolean.clauses() {
             match should_only(clause.as_ref()).filter(|_| depth < 8) {
@@ -560,10 +563,7 @@ fn drop_common_words(
     searcher: &tantivy::Searcher,
     min_docs: u64,
 ) -> Result<Box<dyn Query>, SearchError> {
-    let Some(union) = query
-        .downcast_ref::<BooleanQuery>()
-        .filter(|b| b.clauses().len() > 1 && b.clauses().iter().all(|(o, _)| *o == Occur::Should))
-    else {
+    let Some(union) = should_only(query.as_ref()).filter(|b| b.clauses().len() > 1) else {
         return Ok(query);
     };
     // Deleted documents still count in `doc_freq` until a merge, so the
@@ -579,10 +579,11 @@ fn drop_common_words(
     // nothing to search beside the common ones, so then they stay.
     let mut kept_can_match = false;
     for (occur, clause) in union.clauses() {
-        let word = clause.downcast_ref::<BooleanQuery>().filter(|b| {
+        // A word: a union of one term per field, nothing nested.
+        let word = should_only(clause.as_ref()).filter(|b| {
             b.clauses()
                 .iter()
-                .all(|(o, q)| *o == Occur::Should && q.downcast_ref::<BooleanQuery>().is_none())
+                .all(|(_, q)| q.downcast_ref::<BooleanQuery>().is_none())
         });
         let mut terms = Vec::new();
         let mut positions = false;

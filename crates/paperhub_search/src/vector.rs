@@ -767,6 +767,16 @@ impl TopK {
 mod tests {
     use super::*;
 
+    /// A new index in `dir` holding `rows` rows `p0`, `p1`, … of
+    /// [`unit`] vectors, uncommitted.
+    fn filled(dir: &Path, dims: usize, rows: u64) -> VectorIndex {
+        let mut index = VectorIndex::open_or_create(dir, dims, "m").unwrap();
+        for i in 0..rows {
+            index.upsert(&format!("p{i}"), &unit(i, dims), 1).unwrap();
+        }
+        index
+    }
+
     fn unit(seed: u64, dims: usize) -> Vec<f32> {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut v: Vec<f32> = (0..dims)
@@ -895,10 +905,7 @@ mod tests {
     #[test]
     fn approximate_search_finds_the_exact_neighbours() {
         let dir = tempfile::tempdir().unwrap();
-        let mut index = VectorIndex::open_or_create(dir.path(), 32, "m").unwrap();
-        for i in 0..3000 {
-            index.upsert(&format!("p{i}"), &unit(i, 32), 1).unwrap();
-        }
+        let mut index = filled(dir.path(), 32, 3000);
         index.commit(None).unwrap();
         let reopened = VectorIndex::open_or_create(dir.path(), 32, "m").unwrap();
         let mut found = 0;
@@ -959,10 +966,7 @@ mod tests {
     fn a_graph_behind_the_rows_is_caught_up_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let dims = 16;
-        let mut index = VectorIndex::open_or_create(dir.path(), dims, "m").unwrap();
-        for i in 0..3000 {
-            index.upsert(&format!("p{i}"), &unit(i, dims), 1).unwrap();
-        }
+        let mut index = filled(dir.path(), dims, 3000);
         index.commit(Some("a")).unwrap();
         let saved = std::fs::read(dir.path().join("hnsw.bin")).unwrap();
         for i in 3000..3020 {
@@ -1019,10 +1023,7 @@ mod tests {
     fn int8_storage_rescores_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let dims = 32;
-        let mut index = VectorIndex::open_or_create(dir.path(), dims, "m").unwrap();
-        for i in 0..3000 {
-            index.upsert(&format!("p{i}"), &unit(i, dims), 1).unwrap();
-        }
+        let mut index = filled(dir.path(), dims, 3000);
         index.commit(None).unwrap();
         let mut int8 = VectorIndex::open_with(dir.path(), dims, "m", Storage::Int8).unwrap();
         assert!(int8.rows.is_quantised());
